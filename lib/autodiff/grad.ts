@@ -1,0 +1,66 @@
+/** Reverse-mode differentiation over a params tree: JAX's valueAndGrad, in TS. */
+import { treeFlatten, treeMap } from "../tree.ts";
+import { add, reshape } from "./ops.ts";
+import { type TapeEntry, traced } from "./tape.ts";
+import { fill, scope, Tensor } from "./tensor.ts";
+import { fmt } from "../tensor/shape.ts";
+
+export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
+
+/** Walks the tape backwards from `output`, returning d output / d t for every tensor id reached. */
+const backprop = (tape: readonly TapeEntry[], output: Tensor): Map<number, Tensor> => {
+  const grads = new Map<number, Tensor>([[output.id, fill(output.backend, output.shape, 1)]]);
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const { output: out, inputs, vjp } = tape[i];
+    const g = grads.get(out.id);
+    if (!g) continue;
+    grads.delete(out.id);
+    vjp(g).forEach((gi, j) => {
+      if (!gi) return;
+      const x = inputs[j];
+      const shaped = gi.shape.length === x.shape.length ? gi : reshape(gi, x.shape);
+      const prev = grads.get(x.id);
+      grads.set(x.id, prev ? add(prev, shaped) : shaped);
+    });
+  }
+  return grads;
+};
+
+export interface ValueAndGrad<P, A> {
+  readonly value: Tensor;
+  readonly grads: P;
+  readonly aux: A;
+}
+
+/**
+ * `valueAndGradWithAux(f)(params)` runs f (which returns a scalar loss and any auxiliary
+ * tensors/values), and returns the loss, a tree shaped like `params` holding d loss / d leaf,
+ * and the aux. Every intermediate tensor is freed.
+ */
+export const valueAndGradWithAux = <P, A>(f: (params: P) => { loss: Tensor; aux: A }) =>
+(params: P): ValueAndGrad<P, A> =>
+  scope(() => {
+    const leaves = treeFlatten(params, isTensor).map(([, t]) => t);
+    const { result, tape } = traced(leaves, () => f(params));
+    const { loss, aux } = result;
+    if (!(loss instanceof Tensor) || loss.size !== 1) {
+      throw new Error(`valueAndGrad: f must return a scalar tensor, got ${loss instanceof Tensor ? fmt(loss.shape) : typeof loss}`);
+    }
+    const grads = backprop(tape, loss);
+    const gradTree = treeMap(params, isTensor, (p) => grads.get(p.id) ?? fill(p.backend, p.shape, 0)) as P;
+    return { value: loss, grads: gradTree, aux };
+  });
+
+export const valueAndGrad = <P>(f: (params: P) => Tensor) => {
+  const withAux = valueAndGradWithAux((p: P) => ({ loss: f(p), aux: null }));
+  return (params: P): { value: Tensor; grads: P } => {
+    const { value, grads } = withAux(params);
+    return { value, grads };
+  };
+};
+
+export const grad = <P>(f: (params: P) => Tensor) => (params: P): P => {
+  const { value, grads } = valueAndGrad(f)(params);
+  value.dispose();
+  return grads;
+};

@@ -1,0 +1,358 @@
+/**
+ * The one op surface. Each op checks shapes, runs a backend's forward kernel, and records a
+ * vector-Jacobian rule written in terms of these same ops, so every backend shares one set
+ * of gradients. Numbers are accepted wherever a tensor operand is (broadcast scalars).
+ */
+import type { BinaryOp, CompareOp, DType, Shape, UnaryOp } from "../tensor/kernels.ts";
+import {
+  broadcastShapes,
+  fmt,
+  matmulShape,
+  normalizeAxes,
+  normalizeAxis,
+  sameShape,
+  sizeOf,
+} from "../tensor/shape.ts";
+import { record } from "./tape.ts";
+import { assertAlive, type Backend, fill, Tensor } from "./tensor.ts";
+
+type Operand = Tensor | number;
+
+const backendOf = (op: string, ...xs: Operand[]): Backend => {
+  const ts = xs.filter((x): x is Tensor => x instanceof Tensor);
+  if (ts.length === 0) throw new Error(`${op}: needs at least one tensor operand`);
+  ts.forEach((t) => assertAlive(op, t));
+  const b = ts[0].backend;
+  const other = ts.find((t) => t.backend !== b);
+  if (other) throw new Error(`${op}: tensors on different backends (${b.name} and ${other.backend.name})`);
+  return b;
+};
+
+const lift = (b: Backend, x: Operand, dtype: DType): Tensor =>
+  x instanceof Tensor ? x : fill(b, [], x, dtype);
+
+const make = (b: Backend, handle: unknown, shape: Shape, dtype: DType): Tensor =>
+  new Tensor(b, handle, shape, dtype);
+
+const requireFloat = (op: string, t: Tensor): void => {
+  if (t.dtype !== "float32") throw new Error(`${op}: expected float32, got ${t.dtype} ${fmt(t.shape)}`);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Shape plumbing
+
+/** Sums g over the axes that broadcasting added to reach g's shape from `shape`. */
+export const unbroadcast = (g: Tensor, shape: Shape): Tensor => {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  return reshape(sum(g, axes, true), shape);
+};
+
+export const reshape = (x: Tensor, shape: Shape): Tensor => {
+  const b = backendOf("reshape", x);
+  const known = shape.filter((d) => d !== -1);
+  const inferred = shape.map((d) => (d === -1 ? x.size / Math.max(1, sizeOf(known)) : d));
+  if (shape.filter((d) => d === -1).length > 1 || sizeOf(inferred) !== x.size || !inferred.every(Number.isInteger)) {
+    throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
+  }
+  if (sameShape(inferred, x.shape)) return x;
+  const out = make(b, b.kernels.reshape(x.handle, x.shape, inferred), inferred, x.dtype);
+  return record(out, [x], (g) => [reshape(g, x.shape)]);
+};
+
+export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
+  const b = backendOf("transpose", x);
+  const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
+  if (p.length !== x.rank || [...p].sort((a, c) => a - c).some((v, i) => v !== i)) {
+    throw new Error(`transpose: perm [${p.join(", ")}] is not a permutation of the axes of ${fmt(x.shape)}`);
+  }
+  const shape = p.map((i) => x.shape[i]);
+  const out = make(b, b.kernels.transpose(x.handle, x.shape, p), shape, x.dtype);
+  const inverse = p.map((_, i) => p.indexOf(i));
+  return record(out, [x], (g) => [transpose(g, inverse)]);
+};
+
+export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor => {
+  const b = backendOf("slice", x);
+  const sz = size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
+  if (begin.length !== x.rank || sz.length !== x.rank || sz.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])) {
+    throw new Error(`slice: begin [${begin.join(", ")}] size [${size.join(", ")}] out of bounds for ${fmt(x.shape)}`);
+  }
+  const out = make(b, b.kernels.slice(x.handle, x.shape, begin, sz), sz, x.dtype);
+  return record(out, [x], (g) => [pad(g, x.shape.map((d, i) => [begin[i], d - begin[i] - sz[i]] as const))]);
+};
+
+export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[]): Tensor => {
+  const b = backendOf("pad", x);
+  if (paddings.length !== x.rank || paddings.some(([l, r]) => l < 0 || r < 0)) {
+    throw new Error(`pad: paddings ${JSON.stringify(paddings)} do not fit ${fmt(x.shape)}`);
+  }
+  const shape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
+  const out = make(b, b.kernels.pad(x.handle, x.shape, paddings), shape, x.dtype);
+  return record(out, [x], (g) => [slice(g, paddings.map((p) => p[0]), x.shape)]);
+};
+
+export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
+  if (xs.length === 0) throw new Error("concat: needs at least one tensor");
+  const b = backendOf("concat", ...xs);
+  const ax = normalizeAxis("concat", axis, xs[0].rank);
+  const bad = xs.find((t) => t.rank !== xs[0].rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i]));
+  if (bad) throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ off axis ${ax}`);
+  if (xs.length === 1) return xs[0];
+  const shape = xs[0].shape.map((d, i) => (i === ax ? xs.reduce((s, t) => s + t.shape[ax], 0) : d));
+  const out = make(b, b.kernels.concat(xs.map((t) => t.handle), xs.map((t) => t.shape), ax), shape, xs[0].dtype);
+  return record(out, xs, (g) => {
+    let at = 0;
+    return xs.map((t) => {
+      const begin = shape.map((_, i) => (i === ax ? at : 0));
+      at += t.shape[ax];
+      return slice(g, begin, t.shape);
+    });
+  });
+};
+
+export const stack = (xs: readonly Tensor[], axis = 0): Tensor =>
+  concat(xs.map((t) => expandDims(t, axis)), axis);
+
+export const expandDims = (x: Tensor, axis: number): Tensor => {
+  const ax = axis < 0 ? x.rank + 1 + axis : axis;
+  return reshape(x, [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)]);
+};
+
+export const broadcastTo = (x: Tensor, shape: Shape): Tensor => {
+  const b = backendOf("broadcastTo", x);
+  const out = broadcastShapes("broadcastTo", x.shape, shape);
+  if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${fmt(x.shape)} does not broadcast to ${fmt(shape)}`);
+  if (sameShape(x.shape, shape)) return x;
+  const t = make(b, b.kernels.broadcastTo(x.handle, x.shape, shape), shape, x.dtype);
+  return record(t, [x], (g) => [unbroadcast(g, x.shape)]);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+
+const unary = (op: UnaryOp, x: Tensor, vjp: (g: Tensor, out: Tensor) => Tensor): Tensor => {
+  const b = backendOf(op, x);
+  requireFloat(op, x);
+  const out = make(b, b.kernels.unary(op, x.handle, x.shape), x.shape, "float32");
+  return record(out, [x], (g) => [vjp(g, out)]);
+};
+
+export const neg = (x: Tensor): Tensor => unary("neg", x, (g) => neg(g));
+export const exp = (x: Tensor): Tensor => unary("exp", x, (g, y) => mul(g, y));
+export const log = (x: Tensor): Tensor => unary("log", x, (g) => div(g, x));
+export const sqrt = (x: Tensor): Tensor => unary("sqrt", x, (g, y) => div(mul(g, 0.5), y));
+export const rsqrt = (x: Tensor): Tensor =>
+  unary("rsqrt", x, (g, y) => mul(g, mul(-0.5, mul(y, square(y)))));
+export const square = (x: Tensor): Tensor => unary("square", x, (g) => mul(g, mul(x, 2)));
+export const abs = (x: Tensor): Tensor => unary("abs", x, (g) => mul(g, sign(x)));
+export const sigmoid = (x: Tensor): Tensor => unary("sigmoid", x, (g, y) => mul(g, mul(y, sub(1, y))));
+export const tanh = (x: Tensor): Tensor => unary("tanh", x, (g, y) => mul(g, sub(1, square(y))));
+export const relu = (x: Tensor): Tensor => unary("relu", x, (g) => mul(g, step(x)));
+/** x · sigmoid(x); d/dx = s · (1 + x · (1 − s)). */
+export const silu = (x: Tensor): Tensor =>
+  unary("silu", x, (g) => {
+    const s = sigmoid(x);
+    return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
+  });
+/** 1 where x > 0, else 0 (no gradient). */
+export const step = (x: Tensor): Tensor => {
+  const b = backendOf("step", x);
+  return make(b, b.kernels.unary("step", x.handle, x.shape), x.shape, "float32");
+};
+export const sign = (x: Tensor): Tensor => sub(step(x), step(neg(x)));
+
+const binary = (
+  op: BinaryOp,
+  a: Operand,
+  c: Operand,
+  vjp: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => readonly [Tensor | null, Tensor | null],
+): Tensor => {
+  const be = backendOf(op, a, c);
+  const dtype = a instanceof Tensor ? a.dtype : (c as Tensor).dtype;
+  const ta = lift(be, a, dtype);
+  const tb = lift(be, c, dtype);
+  if (ta.dtype !== tb.dtype) {
+    throw new Error(`${op}: dtypes differ (${ta.dtype} ${fmt(ta.shape)} and ${tb.dtype} ${fmt(tb.shape)})`);
+  }
+  const shape = broadcastShapes(op, ta.shape, tb.shape);
+  const out = make(be, be.kernels.binary(op, ta.handle, ta.shape, tb.handle, tb.shape, shape, dtype), shape, dtype);
+  return record(out, [ta, tb], (g) => {
+    const [ga, gb] = vjp(g, ta, tb, out);
+    return [ga && unbroadcast(ga, ta.shape), gb && unbroadcast(gb, tb.shape)];
+  });
+};
+
+export const add = (a: Operand, b: Operand): Tensor => binary("add", a, b, (g) => [g, g]);
+export const sub = (a: Operand, b: Operand): Tensor => binary("sub", a, b, (g) => [g, neg(g)]);
+export const mul = (a: Operand, b: Operand): Tensor =>
+  binary("mul", a, b, (g, x, y) => [mul(g, y), mul(g, x)]);
+export const div = (a: Operand, b: Operand): Tensor =>
+  binary("div", a, b, (g, x, y) => [div(g, y), neg(div(mul(g, x), square(y)))]);
+export const maximum = (a: Operand, b: Operand): Tensor =>
+  binary("maximum", a, b, (g, x, y) => {
+    const m = compare("greaterEqual", x, y);
+    return [mul(g, m), mul(g, sub(1, m))];
+  });
+export const minimum = (a: Operand, b: Operand): Tensor =>
+  binary("minimum", a, b, (g, x, y) => {
+    const m = compare("lessEqual", x, y);
+    return [mul(g, m), mul(g, sub(1, m))];
+  });
+export const pow = (a: Operand, b: Operand): Tensor =>
+  binary("pow", a, b, (g, x, y, out) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(out, log(x)))]);
+export const clip = (x: Tensor, lo: number, hi: number): Tensor => minimum(maximum(x, lo), hi);
+
+/** A float32 0/1 mask; comparisons carry no gradient. */
+export const compare = (op: CompareOp, a: Operand, c: Operand): Tensor => {
+  const be = backendOf(op, a, c);
+  const dtype = a instanceof Tensor ? a.dtype : (c as Tensor).dtype;
+  const ta = lift(be, a, dtype);
+  const tb = lift(be, c, dtype);
+  const shape = broadcastShapes(op, ta.shape, tb.shape);
+  return make(be, be.kernels.compare(op, ta.handle, ta.shape, tb.handle, tb.shape, shape), shape, "float32");
+};
+export const greater = (a: Operand, b: Operand): Tensor => compare("greater", a, b);
+export const less = (a: Operand, b: Operand): Tensor => compare("less", a, b);
+export const equal = (a: Operand, b: Operand): Tensor => compare("equal", a, b);
+
+/** cond ? a : b, where cond is a 0/1 mask. */
+export const where = (cond: Tensor, a: Operand, c: Operand): Tensor => {
+  const be = backendOf("where", cond, a, c);
+  const ta = lift(be, a, "float32");
+  const tb = lift(be, c, "float32");
+  const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, ta.shape), tb.shape);
+  const h = be.kernels.where(cond.handle, cond.shape, ta.handle, ta.shape, tb.handle, tb.shape, shape);
+  const out = make(be, h, shape, ta.dtype);
+  return record(out, [ta, tb], (g) => [
+    unbroadcast(where(cond, g, 0), ta.shape),
+    unbroadcast(where(cond, 0, g), tb.shape),
+  ]);
+};
+
+export const cast = (x: Tensor, dtype: DType): Tensor => {
+  const b = backendOf("cast", x);
+  if (x.dtype === dtype) return x;
+  return make(b, b.kernels.cast(x.handle, x.shape, x.dtype, dtype), x.shape, dtype);
+};
+
+/** The same values, cut off from the tape. */
+export const stopGradient = (x: Tensor): Tensor => {
+  const b = backendOf("stopGradient", x);
+  return make(b, b.kernels.reshape(x.handle, x.shape, x.shape), x.shape, x.dtype);
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reductions
+
+const keptShape = (shape: Shape, axes: readonly number[]): number[] =>
+  shape.map((d, i) => (axes.includes(i) ? 1 : d));
+const droppedShape = (shape: Shape, axes: readonly number[]): number[] =>
+  shape.filter((_, i) => !axes.includes(i));
+
+export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
+  const b = backendOf("sum", x);
+  const ax = normalizeAxes("sum", axes, x.rank);
+  const kept = keptShape(x.shape, ax);
+  const raw = make(b, b.kernels.reduce("sum", x.handle, x.shape, ax), kept, "float32");
+  const out = record(raw, [x], (g) => [broadcastTo(g, x.shape)]);
+  return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
+};
+
+export const mean = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
+  const ax = normalizeAxes("mean", axes, x.rank);
+  const count = ax.reduce((p, a) => p * x.shape[a], 1);
+  return div(sum(x, ax, keepDims), count);
+};
+
+/** Max over axes; the gradient is shared evenly among tied maxima. */
+export const max = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
+  const b = backendOf("max", x);
+  const ax = normalizeAxes("max", axes, x.rank);
+  const kept = keptShape(x.shape, ax);
+  const raw = make(b, b.kernels.reduce("max", x.handle, x.shape, ax), kept, "float32");
+  const out = record(raw, [x], (g) => {
+    const hits = equal(x, raw);
+    return [div(mul(hits, g), sum(hits, ax, true))];
+  });
+  return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
+};
+
+export const logSumExp = (x: Tensor, axis = -1, keepDims = false): Tensor => {
+  const ax = normalizeAxis("logSumExp", axis, x.rank);
+  const m = stopGradient(max(x, ax, true));
+  const out = add(log(sum(exp(sub(x, m)), ax, true)), m);
+  return keepDims ? out : reshape(out, droppedShape(x.shape, [ax]));
+};
+
+// ---------------------------------------------------------------------------------------------
+// Linear algebra, indexing, softmax
+
+export const matmul = (
+  a: Tensor,
+  c: Tensor,
+  opts: { readonly transposeA?: boolean; readonly transposeB?: boolean } = {},
+): Tensor => {
+  const be = backendOf("matmul", a, c);
+  const tA = opts.transposeA ?? false;
+  const tB = opts.transposeB ?? false;
+  const shape = matmulShape(a.shape, c.shape, tA, tB);
+  requireFloat("matmul", a);
+  requireFloat("matmul", c);
+  // A batched left operand against a shared matrix: fold the batch into rows.
+  if (c.rank === 2 && a.rank > 2 && !tA) {
+    return reshape(matmul(reshape(a, [-1, a.shape[a.rank - 1]]), c, opts), shape);
+  }
+  if (c.rank === 2 && a.rank > 2) {
+    return matmul(a, broadcastTo(c, [...a.shape.slice(0, -2), ...c.shape]), opts);
+  }
+  const out = make(be, be.kernels.matmul(a.handle, a.shape, c.handle, c.shape, tA, tB), shape, "float32");
+  return record(out, [a, c], (g) => {
+    if (!tA && !tB) return [matmul(g, c, { transposeB: true }), matmul(a, g, { transposeA: true })];
+    if (tA && !tB) return [matmul(c, g, { transposeB: true }), matmul(a, g)];
+    if (!tA && tB) return [matmul(g, c), matmul(g, a, { transposeA: true })];
+    return [matmul(c, g, { transposeA: true, transposeB: true }), matmul(g, a, { transposeA: true, transposeB: true })];
+  });
+};
+
+const checkIndices = (op: string, indices: Tensor): void => {
+  if (indices.dtype !== "int32") throw new Error(`${op}: indices must be int32, got ${indices.dtype}`);
+};
+
+/** Selects entries of x along `axis`: out.shape = x.shape[:axis] + indices.shape + x.shape[axis+1:]. */
+export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor => {
+  const b = backendOf("gather", x, indices);
+  checkIndices("gather", indices);
+  const ax = normalizeAxis("gather", axis, x.rank);
+  const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+  const out = make(b, b.kernels.gather(x.handle, x.shape, indices.handle, indices.shape, ax), shape, x.dtype);
+  return record(out, [x], (g) => [scatterAdd(g, indices, ax, x.shape)]);
+};
+
+/** The adjoint of gather: sums rows of `updates` into zeros of shape `shape` at `indices`. */
+export const scatterAdd = (updates: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor => {
+  const b = backendOf("scatterAdd", updates, indices);
+  checkIndices("scatterAdd", indices);
+  const expected = [...shape.slice(0, axis), ...indices.shape, ...shape.slice(axis + 1)];
+  if (!sameShape(expected, updates.shape)) {
+    throw new Error(`scatterAdd: updates ${fmt(updates.shape)} do not match ${fmt(expected)}`);
+  }
+  const h = b.kernels.scatterAdd(updates.handle, updates.shape, indices.handle, indices.shape, axis, shape);
+  const out = make(b, h, shape, "float32");
+  return record(out, [updates], (g) => [gather(g, indices, axis)]);
+};
+
+export const softmax = (x: Tensor): Tensor => {
+  const b = backendOf("softmax", x);
+  requireFloat("softmax", x);
+  const y = make(b, b.kernels.softmax(x.handle, x.shape), x.shape, "float32");
+  return record(y, [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);
+};
+
+export const logSoftmax = (x: Tensor): Tensor => {
+  const b = backendOf("logSoftmax", x);
+  requireFloat("logSoftmax", x);
+  const y = make(b, b.kernels.logSoftmax(x.handle, x.shape), x.shape, "float32");
+  return record(y, [x], (g) => [sub(g, mul(exp(y), sum(g, -1, true)))]);
+};

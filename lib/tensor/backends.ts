@@ -1,0 +1,15 @@
+/** Backend selection by name: the one place a program chooses where tensors live. */
+import type { Backend } from "../autodiff/tensor.ts";
+import { type BackendName, backendNames } from "./kernels.ts";
+import { tsKernels } from "./ts/kernels.ts";
+
+export const tsBackend: Backend = { name: "ts", kernels: tsKernels };
+
+export const loadBackend = async (name: string): Promise<Backend> => {
+  if (!backendNames.includes(name as BackendName)) {
+    throw new Error(`unknown backend "${name}"; choose one of: ${backendNames.join(", ")}`);
+  }
+  if (name === "ts") return tsBackend;
+  const { loadTfjsBackend } = await import("./tfjs/kernels.ts");
+  return loadTfjsBackend(name as Exclude<BackendName, "ts">);
+};

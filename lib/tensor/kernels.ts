@@ -1,0 +1,73 @@
+/**
+ * The forward kernels a tensor backend supplies. Backends never compute gradients: the one
+ * table of vector-Jacobian rules in lib/autodiff is written in these kernels, so every
+ * backend gets the same, tested gradients.
+ *
+ * Handles are opaque (a Float32Array for the pure-TS backend, a tf.Tensor for tfjs). Shapes
+ * travel beside handles and are validated by lib/autodiff before any kernel runs, so a kernel
+ * may assume its inputs are well-formed and its `out` shape is right.
+ */
+
+export type Shape = readonly number[];
+export type DType = "float32" | "int32";
+export type HostArray = Float32Array | Int32Array;
+
+export type UnaryOp =
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "square"
+  | "abs"
+  | "sigmoid"
+  | "silu"
+  | "tanh"
+  | "relu"
+  | "step"; // 1 where x > 0 else 0: the derivative of relu and of max-style ops
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "pow";
+export type CompareOp = "greater" | "greaterEqual" | "less" | "lessEqual" | "equal";
+export type ReduceOp = "sum" | "max";
+
+export interface Kernels<H = unknown> {
+  readonly name: string;
+  upload(data: HostArray, shape: Shape): H;
+  download(h: H, shape: Shape, dtype: DType): Promise<HostArray>;
+  /** Present where reading back never waits on a device queue (CPU backends). */
+  readonly downloadSync?: (h: H, shape: Shape, dtype: DType) => HostArray;
+  dispose(h: H): void;
+
+  fill(shape: Shape, value: number, dtype: DType): H;
+  cast(x: H, shape: Shape, from: DType, to: DType): H;
+  unary(op: UnaryOp, x: H, shape: Shape): H;
+  /** Elementwise with numpy broadcasting; `out` is the broadcast shape. */
+  binary(op: BinaryOp, a: H, aShape: Shape, b: H, bShape: Shape, out: Shape, dtype: DType): H;
+  /** Elementwise comparison with broadcasting, giving a float32 mask of 0 and 1. */
+  compare(op: CompareOp, a: H, aShape: Shape, b: H, bShape: Shape, out: Shape): H;
+  /** cond ? a : b elementwise, all three broadcast to `out` (cond is a 0/1 mask). */
+  where(cond: H, cShape: Shape, a: H, aShape: Shape, b: H, bShape: Shape, out: Shape): H;
+  /** Reduces over `axes` (sorted, unique); the result keeps those axes with size 1. */
+  reduce(op: ReduceOp, x: H, shape: Shape, axes: readonly number[]): H;
+  broadcastTo(x: H, shape: Shape, out: Shape): H;
+  /**
+   * [...batch, M, K] x [...batch, K, N] -> [...batch, M, N] (after the optional transposes of
+   * the last two axes). b may also be rank 2, shared by every batch entry.
+   */
+  matmul(a: H, aShape: Shape, b: H, bShape: Shape, transposeA: boolean, transposeB: boolean): H;
+  reshape(x: H, shape: Shape, out: Shape): H;
+  transpose(x: H, shape: Shape, perm: readonly number[]): H;
+  slice(x: H, shape: Shape, begin: readonly number[], size: readonly number[]): H;
+  /** Zero padding: paddings[i] = [before, after]. */
+  pad(x: H, shape: Shape, paddings: readonly (readonly [number, number])[]): H;
+  concat(xs: readonly H[], shapes: readonly Shape[], axis: number): H;
+  /** out[..., i, ...] = x[..., indices[i], ...] along `axis`; indices is an int32 handle. */
+  gather(x: H, shape: Shape, indices: H, indicesShape: Shape, axis: number): H;
+  /** The adjoint of gather: sums `updates` rows into a zero tensor of shape `out`. */
+  scatterAdd(updates: H, uShape: Shape, indices: H, indicesShape: Shape, axis: number, out: Shape): H;
+  /** Numerically stable (log-)softmax over the last axis. */
+  softmax(x: H, shape: Shape): H;
+  logSoftmax(x: H, shape: Shape): H;
+}
+
+export type BackendName = "ts" | "tfjs-cpu" | "tfjs-wasm" | "webgpu";
+export const backendNames: readonly BackendName[] = ["ts", "tfjs-cpu", "tfjs-wasm", "webgpu"];
