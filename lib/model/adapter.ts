@@ -1,0 +1,35 @@
+/** PEFT adapters on the host (lib/io) <-> LoRA weight trees on a backend. */
+import { type Backend, tensor, toArray } from "../autodiff/tensor.ts";
+import type { Adapter as HostAdapter, LoraConfig, LoraLayer } from "../io/peft.ts";
+import { loraScaling } from "../io/peft.ts";
+import type { Proj } from "../io/weight_layout.ts";
+import type { LoraPair } from "../nn/linear.ts";
+import type { LoraWeights } from "./qwen2.ts";
+
+export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeights => ({
+  layers: host.layers.map((layer) =>
+    Object.fromEntries(
+      Object.entries(layer).map(([proj, pair]) => [proj, {
+        A: tensor(backend, pair!.A.data, pair!.A.shape),
+        B: tensor(backend, pair!.B.data, pair!.B.shape),
+      }]),
+    )
+  ),
+});
+
+export const adapterToHost = async (config: LoraConfig, weights: LoraWeights): Promise<HostAdapter> => {
+  const layers: LoraLayer[] = [];
+  for (const layer of weights.layers) {
+    const entries: [Proj, { A: { shape: readonly number[]; data: Float32Array }; B: { shape: readonly number[]; data: Float32Array } }][] = [];
+    for (const [proj, pair] of Object.entries(layer) as [Proj, LoraPair][]) {
+      entries.push([proj, {
+        A: { shape: pair.A.shape, data: (await toArray(pair.A)) as Float32Array },
+        B: { shape: pair.B.shape, data: (await toArray(pair.B)) as Float32Array },
+      }]);
+    }
+    layers.push(Object.fromEntries(entries));
+  }
+  return { config, layers };
+};
+
+export { loraScaling };

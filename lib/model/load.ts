@@ -1,0 +1,56 @@
+/**
+ * The public, file-facing surface of models: load a Hugging Face directory onto a backend,
+ * load and save PEFT adapters, and compute logits for plain id arrays.
+ */
+import { scope, toArray } from "../autodiff/tensor.ts";
+import type { Backend } from "../autodiff/tensor.ts";
+import { readModel } from "../io/model_weights.ts";
+import { type Adapter as HostAdapter, type LoraConfig, readAdapter, writeAdapter } from "../io/peft.ts";
+import { loadBackend } from "../tensor/backends.ts";
+import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
+import { forward, type LoraWeights, type ModelConfig, type Qwen2Params } from "./qwen2.ts";
+import { paramsFromWeights } from "./weights.ts";
+
+export interface Model {
+  readonly dir: string;
+  readonly config: ModelConfig;
+  readonly params: Qwen2Params;
+  readonly backend: Backend;
+}
+
+/** A LoRA adapter on a backend: its PEFT config and weights. */
+export interface LoadedAdapter {
+  readonly config: LoraConfig;
+  readonly weights: LoraWeights;
+}
+
+export const loadModel = async (
+  dir: string,
+  opts: { readonly backend?: Backend | string } = {},
+): Promise<Model> => {
+  const backend = typeof opts.backend === "object" ? opts.backend : await loadBackend(opts.backend ?? "ts");
+  const { config, weights } = await readModel(dir);
+  return { dir, config, params: paramsFromWeights(backend, config, weights, dir), backend };
+};
+
+export const loadAdapter = async (dir: string, model: Model): Promise<LoadedAdapter> => {
+  const host: HostAdapter = await readAdapter(dir, model.config);
+  return { config: host.config, weights: adapterToDevice(model.backend, host) };
+};
+
+export const saveAdapter = async (dir: string, adapter: LoadedAdapter): Promise<void> =>
+  writeAdapter(dir, await adapterToHost(adapter.config, adapter.weights));
+
+/** Logits [B, T, V] for equal-length rows of token ids, with or without an adapter. */
+export const logits = async (
+  model: Model,
+  ids: readonly (readonly number[])[],
+  opts: { readonly adapter?: LoadedAdapter | null } = {},
+): Promise<{ data: Float32Array; shape: [number, number, number] }> => {
+  const adapter = opts.adapter ? { weights: opts.adapter.weights, scaling: loraScaling(opts.adapter.config) } : null;
+  const out = scope(() => forward(model.config, model.params, ids, { adapter }).logits);
+  const data = (await toArray(out)) as Float32Array;
+  const shape = out.shape as [number, number, number];
+  out.dispose();
+  return { data, shape };
+};

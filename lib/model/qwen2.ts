@@ -1,0 +1,210 @@
+/**
+ * A Qwen2-family causal language model as pure functions of a params tree, readable top to
+ * bottom (nanoGPT-style): embed → [RMSNorm → GQA attention with RoPE → residual → RMSNorm →
+ * gated MLP → residual] × L → RMSNorm → lm_head.
+ *
+ * Base weights and LoRA adapters are separate trees: training differentiates the adapters
+ * only, and the reference policy is the same forward with `adapter: null`.
+ */
+import { add, gather, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
+import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { appendKv, attend, attentionMask, type KVEntry } from "../nn/attention.ts";
+import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
+import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
+import { rmsNorm } from "../nn/norm.ts";
+import { applyRope, ropeTables } from "../nn/rope.ts";
+import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
+import type { ModelConfig } from "../io/hf_config.ts";
+
+export type { ModelConfig };
+import { type Proj, projFeatures, PROJS } from "../io/weight_layout.ts";
+
+export type { Proj };
+
+export interface AttentionParams {
+  readonly q: LinearParams;
+  readonly k: LinearParams;
+  readonly v: LinearParams;
+  readonly o: LinearParams;
+}
+
+export interface LayerParams {
+  readonly inputNorm: Tensor;
+  readonly attn: AttentionParams;
+  readonly postNorm: Tensor;
+  readonly mlp: MlpParams;
+}
+
+export interface Qwen2Params {
+  readonly embed: Tensor; // [V, H]
+  readonly layers: readonly LayerParams[];
+  readonly norm: Tensor;
+  readonly lmHead: Tensor | null; // [V, H]; null when tied to embed
+}
+
+/** Adapter weights per layer and projection; absent projections have no adapter. */
+export type LoraWeights = { readonly layers: readonly Readonly<Partial<Record<Proj, LoraPair>>>[] };
+
+export interface Adapter {
+  readonly weights: LoraWeights;
+  readonly scaling: number;
+  /** Dropout on each branch input (training only): the rate and a key for this forward. */
+  readonly dropout?: { readonly rate: number; readonly key: Key } | null;
+}
+
+export interface ForwardOptions {
+  readonly adapter?: Adapter | null;
+  /** 1 for real tokens, 0 for padding, over cached + new positions: [B][S]. Default all ones. */
+  readonly keyMask?: readonly (readonly number[])[];
+  /** Position ids of the new tokens [B][T]. Default: counted from the key mask. */
+  readonly positions?: readonly (readonly number[])[];
+  /** Per-layer keys and values of earlier positions. */
+  readonly cache?: readonly KVEntry[] | null;
+}
+
+export interface ForwardResult {
+  readonly logits: Tensor; // [B, T, V]
+  readonly cache: readonly KVEntry[];
+}
+
+/** Positions of the last T of S keys: the count of real tokens before each, so left padding is skipped. */
+export const positionsFromMask = (keyMask: readonly (readonly number[])[], queries: number): number[][] =>
+  keyMask.map((row) => {
+    const out: number[] = [];
+    let seen = 0;
+    row.forEach((m, j) => {
+      if (j >= row.length - queries) out.push(m ? seen : 0);
+      seen += m ? 1 : 0;
+    });
+    return out;
+  });
+
+const branch = (adapter: Adapter | null | undefined, layer: number, proj: Proj): LoraBranch | null => {
+  const pair = adapter?.weights.layers[layer]?.[proj];
+  if (!adapter || !pair) return null;
+  const dropout = adapter.dropout && adapter.dropout.rate > 0
+    ? { rate: adapter.dropout.rate, key: foldIn(adapter.dropout.key, layer * PROJS.length + PROJS.indexOf(proj)) }
+    : null;
+  return { pair, scaling: adapter.scaling, dropout };
+};
+
+/** [B, T, heads·D] → [B, heads, T, D] */
+const splitHeads = (x: Tensor, heads: number, headDim: number): Tensor => {
+  const [b, t] = x.shape;
+  return transpose(reshape(x, [b, t, heads, headDim]), [0, 2, 1, 3]);
+};
+
+const mergeHeads = (x: Tensor): Tensor => {
+  const [b, h, t, d] = x.shape;
+  return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
+};
+
+export const forward = (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+  ids: readonly (readonly number[])[],
+  opts: ForwardOptions = {},
+): ForwardResult => {
+  const backend = params.embed.backend;
+  const b = ids.length;
+  const t = ids[0]?.length ?? 0;
+  if (b === 0 || t === 0 || ids.some((row) => row.length !== t)) {
+    throw new Error(`forward: ids must be a non-empty [B][T] array of equal-length rows`);
+  }
+  const bad = ids.flat().find((id) => !Number.isInteger(id) || id < 0 || id >= cfg.vocabSize);
+  if (bad !== undefined) throw new Error(`forward: token id ${bad} outside the vocabulary [0, ${cfg.vocabSize})`);
+  const past = opts.cache?.[0]?.k.shape[2] ?? 0;
+  const keyMask = opts.keyMask ?? ids.map(() => new Array<number>(past + t).fill(1));
+  if (keyMask.some((row) => row.length !== past + t)) {
+    throw new Error(`forward: keyMask rows must cover ${past} cached + ${t} new positions`);
+  }
+  const positions = opts.positions ?? positionsFromMask(keyMask, t);
+  const { cos, sin } = ropeTables(backend, positions, cfg.headDim, cfg.ropeTheta);
+  const mask = attentionMask(backend, keyMask, t);
+  const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads } = cfg;
+
+  let x = gather(params.embed, tensor(backend, Int32Array.from(ids.flat()), [b, t]), 0);
+  const cache: KVEntry[] = [];
+  params.layers.forEach((layer, i) => {
+    const lora = (proj: Proj) => branch(opts.adapter, i, proj);
+    const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps);
+    const q = applyRope(splitHeads(linear(h, layer.attn.q, lora("q")), heads, headDim), cos, sin);
+    const k = applyRope(splitHeads(linear(h, layer.attn.k, lora("k")), kvHeads, headDim), cos, sin);
+    const v = splitHeads(linear(h, layer.attn.v, lora("v")), kvHeads, headDim);
+    const kv = appendKv(opts.cache?.[i] ?? null, k, v);
+    cache.push(kv);
+    x = add(x, linear(mergeHeads(attend(q, kv.k, kv.v, mask)), layer.attn.o, lora("o")));
+    const m = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
+    x = add(x, gatedMlp(m, layer.mlp, { gate: lora("gate"), up: lora("up"), down: lora("down") }));
+  });
+  const final = rmsNorm(x, params.norm, cfg.rmsNormEps);
+  const logits = matmul(final, params.lmHead ?? params.embed, { transposeB: true });
+  return { logits, cache };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Fresh weights (for pretraining from scratch and benchmarks) and fresh adapters
+
+const randomTensor = (backend: Backend, key: Key, shape: number[], std: number): Tensor =>
+  tensor(backend, normal(key, shape.reduce((a, c) => a * c, 1), 0, std), shape);
+const constant = (backend: Backend, shape: number[], value: number): Tensor =>
+  tensor(backend, new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(value), shape);
+
+/** Weights ~ N(0, std²) (HF's initializer_range), norms 1, biases 0: a model to pretrain. */
+export const initParams = (backend: Backend, cfg: ModelConfig, key: Key, std = 0.02): Qwen2Params => {
+  const { hiddenSize: hd, intermediateSize: inter, headDim, numAttentionHeads: h, numKeyValueHeads: kv } = cfg;
+  let n = 0;
+  const w = (shape: number[], scale = std) => randomTensor(backend, foldIn(key, n++), shape, scale);
+  const bias = (size: number) => (cfg.attentionBias ? constant(backend, [size], 0) : null);
+  const residualStd = std / Math.sqrt(2 * cfg.numHiddenLayers); // GPT-2's scaled init for residual outputs
+  return {
+    embed: w([cfg.vocabSize, hd]),
+    layers: Array.from({ length: cfg.numHiddenLayers }, () => ({
+      inputNorm: constant(backend, [hd], 1),
+      attn: {
+        q: { weight: w([h * headDim, hd]), bias: bias(h * headDim) },
+        k: { weight: w([kv * headDim, hd]), bias: bias(kv * headDim) },
+        v: { weight: w([kv * headDim, hd]), bias: bias(kv * headDim) },
+        o: { weight: w([hd, h * headDim], residualStd) },
+      },
+      postNorm: constant(backend, [hd], 1),
+      mlp: { gate: { weight: w([inter, hd]) }, up: { weight: w([inter, hd]) }, down: { weight: w([hd, inter], residualStd) } },
+    })),
+    norm: constant(backend, [hd], 1),
+    lmHead: cfg.tieWordEmbeddings ? null : w([cfg.vocabSize, hd]),
+  };
+};
+
+/** PEFT's default init: A ~ U(−1/√in, 1/√in) (Kaiming-uniform with a = √5), B = 0. */
+export const initLora = (
+  backend: Backend,
+  cfg: ModelConfig,
+  key: Key,
+  rank: number,
+  targets: readonly Proj[] = PROJS,
+): LoraWeights => ({
+  layers: Array.from({ length: cfg.numHiddenLayers }, (_, layer) =>
+    Object.fromEntries(targets.map((proj, j) => {
+      const { in: inp, out } = projFeatures(cfg, proj);
+      const bound = 1 / Math.sqrt(inp);
+      const a = uniform(foldIn(key, layer * PROJS.length + j), rank * inp, -bound, bound);
+      return [proj, { A: tensor(backend, a, [rank, inp]), B: constant(backend, [out, rank], 0) }];
+    }))),
+});
+
+/** Merged weights W + scaling · B A, for exporting a plain model. */
+export const mergeAdapter = (params: Qwen2Params, adapter: Adapter): Qwen2Params => {
+  const merge = (p: LinearParams, pair: LoraPair | undefined): LinearParams =>
+    pair ? { ...p, weight: add(p.weight, mul(matmul(pair.B, pair.A), adapter.scaling)) } : p;
+  return {
+    ...params,
+    layers: params.layers.map((layer, i) => {
+      const pairs = adapter.weights.layers[i] ?? {};
+      return {
+        ...layer,
+        attn: { q: merge(layer.attn.q, pairs.q), k: merge(layer.attn.k, pairs.k), v: merge(layer.attn.v, pairs.v), o: merge(layer.attn.o, pairs.o) },
+        mlp: { gate: merge(layer.mlp.gate, pairs.gate), up: merge(layer.mlp.up, pairs.up), down: merge(layer.mlp.down, pairs.down) },
+      };
+    }),
+  };
+};

@@ -1,0 +1,60 @@
+/** Between Hugging Face tensor names (host arrays) and the model's params tree (tensors). */
+import { type Backend, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import type { HostTensor } from "../io/host_tensor.ts";
+import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
+import type { LinearParams } from "../nn/linear.ts";
+import type { ModelConfig, Qwen2Params } from "./qwen2.ts";
+
+/** Uploads checked HF weights into a params tree. `file` names the source in errors. */
+export const paramsFromWeights = (
+  backend: Backend,
+  cfg: ModelConfig,
+  weights: ReadonlyMap<string, HostTensor>,
+  file: string,
+): Qwen2Params => {
+  validateWeights(cfg, weights, file);
+  const up = (name: string): Tensor => {
+    const w = weights.get(name)!;
+    return tensor(backend, w.data, w.shape);
+  };
+  const lin = (layer: number, proj: "q" | "k" | "v" | "o" | "gate" | "up" | "down"): LinearParams => {
+    const base = `${layerPrefix(layer)}.${projModule(proj)}`;
+    const hasBias = cfg.attentionBias && (proj === "q" || proj === "k" || proj === "v");
+    return { weight: up(`${base}.weight`), bias: hasBias ? up(`${base}.bias`) : null };
+  };
+  return {
+    embed: up("model.embed_tokens.weight"),
+    layers: Array.from({ length: cfg.numHiddenLayers }, (_, i) => ({
+      inputNorm: up(`${layerPrefix(i)}.input_layernorm.weight`),
+      attn: { q: lin(i, "q"), k: lin(i, "k"), v: lin(i, "v"), o: lin(i, "o") },
+      postNorm: up(`${layerPrefix(i)}.post_attention_layernorm.weight`),
+      mlp: { gate: lin(i, "gate"), up: lin(i, "up"), down: lin(i, "down") },
+    })),
+    norm: up("model.norm.weight"),
+    lmHead: cfg.tieWordEmbeddings ? null : up("lm_head.weight"),
+  };
+};
+
+/** The params tree as HF-named host tensors (for writing model.safetensors). */
+export const weightsFromParams = async (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+): Promise<Map<string, HostTensor>> => {
+  const named: [string, Tensor][] = [["model.embed_tokens.weight", params.embed]];
+  params.layers.forEach((layer, i) => {
+    const p = layerPrefix(i);
+    named.push([`${p}.input_layernorm.weight`, layer.inputNorm]);
+    named.push([`${p}.post_attention_layernorm.weight`, layer.postNorm]);
+    const linears = { ...layer.attn, ...layer.mlp } as Record<string, LinearParams>;
+    for (const [proj, lin] of Object.entries(linears)) {
+      const base = `${p}.${projModule(proj as "q")}`;
+      named.push([`${base}.weight`, lin.weight]);
+      if (lin.bias) named.push([`${base}.bias`, lin.bias]);
+    }
+  });
+  named.push(["model.norm.weight", params.norm]);
+  if (!cfg.tieWordEmbeddings && params.lmHead) named.push(["lm_head.weight", params.lmHead]);
+  const out = new Map<string, HostTensor>();
+  for (const [name, t] of named) out.set(name, { shape: t.shape, data: (await toArray(t)) as Float32Array });
+  return out;
+};

@@ -1,0 +1,59 @@
+/**
+ * Grouped-query causal self-attention over [B, heads, T, headDim] tensors, with an additive
+ * mask that encodes causality and left padding, and an optional KV cache.
+ */
+import { add, concat, gather, matmul, mul, softmax } from "../autodiff/ops.ts";
+import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+
+/** Keys and values of the positions seen so far, per layer: [B, kvHeads, S, headDim]. */
+export interface KVEntry {
+  readonly k: Tensor;
+  readonly v: Tensor;
+}
+
+/** Large enough to zero a softmax weight, finite so fully masked rows stay NaN-free. */
+const MASKED = -1e9;
+
+/**
+ * Additive mask [B, 1, T, S] for T new queries after S - T cached positions: query t may see key
+ * s when s <= (S - T) + t and key s is not padding (keyMask[b][s] = 1).
+ */
+export const attentionMask = (
+  backend: Backend,
+  keyMask: readonly (readonly number[])[],
+  queries: number,
+): Tensor => {
+  const b = keyMask.length;
+  const s = keyMask[0]?.length ?? 0;
+  const past = s - queries;
+  const out = new Float32Array(b * queries * s);
+  for (let i = 0; i < b; i++) {
+    for (let t = 0; t < queries; t++) {
+      for (let j = 0; j < s; j++) {
+        const visible = j <= past + t && keyMask[i][j] !== 0;
+        out[(i * queries + t) * s + j] = visible ? 0 : MASKED;
+      }
+    }
+  }
+  return tensor(backend, out, [b, 1, queries, s]);
+};
+
+/** Repeats each KV head for the query heads that read it: query head h reads KV head ⌊h / (H / KV)⌋. */
+export const repeatKv = (x: Tensor, heads: number): Tensor => {
+  const kvHeads = x.shape[1];
+  if (kvHeads === heads) return x;
+  const group = heads / kvHeads;
+  const idx = Int32Array.from({ length: heads }, (_, h) => Math.floor(h / group));
+  return gather(x, tensor(x.backend, idx, [heads]), 1);
+};
+
+/** q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended); mask: [B, 1, T, S]. */
+export const attend = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
+  const heads = q.shape[1];
+  const scale = 1 / Math.sqrt(q.shape[3]);
+  const scores = add(mul(matmul(q, repeatKv(k, heads), { transposeB: true }), scale), mask);
+  return matmul(softmax(scores), repeatKv(v, heads));
+};
+
+export const appendKv = (cache: KVEntry | null, k: Tensor, v: Tensor): KVEntry =>
+  cache ? { k: concat([cache.k, k], 2), v: concat([cache.v, v], 2) } : { k, v };

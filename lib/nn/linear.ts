@@ -1,0 +1,43 @@
+/** Dense layers in Hugging Face layout (weight [out, in]) with an optional LoRA branch. */
+import { add, matmul, mul } from "../autodiff/ops.ts";
+import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import { type Key, uniform } from "../random/prng.ts";
+
+export interface LinearParams {
+  readonly weight: Tensor; // [out, in]
+  readonly bias?: Tensor | null; // [out]
+}
+
+/** A LoRA pair: A [r, in], B [out, r]; the branch adds scaling · (x Aᵀ) Bᵀ. */
+export interface LoraPair {
+  readonly A: Tensor;
+  readonly B: Tensor;
+}
+
+export interface LoraBranch {
+  readonly pair: LoraPair;
+  readonly scaling: number;
+  /** Dropout on the branch input while training: probability and the key that draws the mask. */
+  readonly dropout?: { readonly rate: number; readonly key: Key } | null;
+}
+
+export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Tensor => {
+  const base = matmul(x, p.weight, { transposeB: true });
+  const withBias = p.bias ? add(base, p.bias) : base;
+  return lora ? add(withBias, loraDelta(x, lora)) : withBias;
+};
+
+export const loraDelta = (x: Tensor, { pair, scaling, dropout }: LoraBranch): Tensor => {
+  const input = dropout && dropout.rate > 0 ? applyDropout(x, dropout.rate, dropout.key) : x;
+  const down = matmul(input, pair.A, { transposeB: true });
+  return mul(matmul(down, pair.B, { transposeB: true }), scaling);
+};
+
+/** Inverted dropout with a mask drawn from `key` on the host (identical on every backend). */
+export const applyDropout = (x: Tensor, rate: number, key: Key): Tensor => {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
+  const u = uniform(key, x.size);
+  const keepScale = 1 / (1 - rate);
+  const mask = u.map((v) => (v >= rate ? keepScale : 0));
+  return mul(x, tensor(x.backend, mask, x.shape));
+};

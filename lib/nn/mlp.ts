@@ -1,0 +1,15 @@
+/** The SiLU-gated MLP of Qwen2/Llama: down(silu(gate(x)) · up(x)). */
+import { mul, silu } from "../autodiff/ops.ts";
+import type { Tensor } from "../autodiff/tensor.ts";
+import { linear, type LinearParams, type LoraBranch } from "./linear.ts";
+
+export interface MlpParams {
+  readonly gate: LinearParams;
+  readonly up: LinearParams;
+  readonly down: LinearParams;
+}
+
+export type MlpLora = Partial<Record<keyof MlpParams, LoraBranch | null>>;
+
+export const gatedMlp = (x: Tensor, p: MlpParams, lora: MlpLora = {}): Tensor =>
+  linear(mul(silu(linear(x, p.gate, lora.gate)), linear(x, p.up, lora.up)), p.down, lora.down);

@@ -1,0 +1,96 @@
+/**
+ * Logits processors over one row of host logits (the vocabulary for one sequence). Each
+ * returns a new row; masked-out tokens become -Infinity.
+ */
+
+export interface SamplingParams {
+  /** 0 means greedy (argmax). */
+  readonly temperature: number;
+  readonly topK?: number | null;
+  readonly topP?: number | null;
+  readonly minP?: number | null;
+  /** Hugging Face's: divide positive logits of already-seen tokens by it, multiply negative ones. */
+  readonly repetitionPenalty?: number | null;
+}
+
+export const checkSamplingParams = (p: SamplingParams): void => {
+  const bad = (field: string, v: unknown, want: string) => {
+    throw new Error(`sampling: ${field} must be ${want}, got ${v}`);
+  };
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) bad("temperature", p.temperature, ">= 0");
+  if (p.topK != null && !(Number.isInteger(p.topK) && p.topK >= 1)) bad("topK", p.topK, "an integer >= 1");
+  if (p.topP != null && !(p.topP > 0 && p.topP <= 1)) bad("topP", p.topP, "in (0, 1]");
+  if (p.minP != null && !(p.minP >= 0 && p.minP <= 1)) bad("minP", p.minP, "in [0, 1]");
+  if (p.repetitionPenalty != null && !(p.repetitionPenalty > 0)) bad("repetitionPenalty", p.repetitionPenalty, "> 0");
+};
+
+export const applyRepetitionPenalty = (row: Float32Array, seen: Iterable<number>, penalty: number): Float32Array => {
+  const out = row.slice();
+  for (const id of new Set(seen)) out[id] = out[id] > 0 ? out[id] / penalty : out[id] * penalty;
+  return out;
+};
+
+export const applyTemperature = (row: Float32Array, temperature: number): Float32Array =>
+  row.map((x) => x / temperature);
+
+/** Keeps the k largest logits (ties at the boundary are kept). */
+export const applyTopK = (row: Float32Array, k: number): Float32Array => {
+  if (k >= row.length) return row.slice();
+  const threshold = [...row].sort((a, b) => b - a)[k - 1];
+  return row.map((x) => (x >= threshold ? x : -Infinity));
+};
+
+const softmaxOf = (row: Float32Array): Float64Array => {
+  let max = -Infinity;
+  for (const x of row) max = Math.max(max, x);
+  const p = Float64Array.from(row, (x) => Math.exp(x - max));
+  const total = p.reduce((s, x) => s + x, 0);
+  return p.map((x) => x / total);
+};
+
+/** Nucleus: the smallest set of most likely tokens whose probabilities sum to at least p. */
+export const applyTopP = (row: Float32Array, p: number): Float32Array => {
+  if (p >= 1) return row.slice();
+  const probs = softmaxOf(row);
+  const order = Array.from(row.keys()).sort((a, b) => probs[b] - probs[a]);
+  const keep = new Uint8Array(row.length);
+  let cumulative = 0;
+  for (const i of order) {
+    keep[i] = 1;
+    cumulative += probs[i];
+    if (cumulative >= p) break;
+  }
+  return row.map((x, i) => (keep[i] ? x : -Infinity));
+};
+
+/** Keeps tokens whose probability is at least minP times the most likely token's. */
+export const applyMinP = (row: Float32Array, minP: number): Float32Array => {
+  const probs = softmaxOf(row);
+  const cutoff = minP * Math.max(...probs);
+  return row.map((x, i) => (probs[i] >= cutoff ? x : -Infinity));
+};
+
+/** The processed row that sampling draws from (temperature > 0). */
+export const processLogits = (row: Float32Array, p: SamplingParams, seen: readonly number[]): Float32Array => {
+  let out = p.repetitionPenalty && p.repetitionPenalty !== 1 ? applyRepetitionPenalty(row, seen, p.repetitionPenalty) : row;
+  if (p.temperature > 0) out = applyTemperature(out, p.temperature);
+  if (p.topK) out = applyTopK(out, p.topK);
+  if (p.topP != null && p.topP < 1) out = applyTopP(out, p.topP);
+  if (p.minP) out = applyMinP(out, p.minP);
+  return out;
+};
+
+/** log softmax(row)[id], computed in float64. */
+export const logProbOf = (row: Float32Array, id: number): number => {
+  let max = -Infinity;
+  for (const x of row) max = Math.max(max, x);
+  let total = 0;
+  for (const x of row) total += Math.exp(x - max);
+  return row[id] - max - Math.log(total);
+};
+
+export const argmax = (row: Float32Array): number => {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+};
