@@ -17,6 +17,8 @@ type Buf = HostArray;
 const alloc = (dtype: DType, n: number): Buf =>
   dtype === "int32" ? new Int32Array(n) : new Float32Array(n);
 
+const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
+
 const unaryFns: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
   exp: Math.exp,
@@ -32,16 +34,6 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   step: (x) => (x > 0 ? 1 : 0),
 };
 
-const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  maximum: (a, b) => (a >= b || Number.isNaN(a) ? a : b),
-  minimum: (a, b) => (a <= b || Number.isNaN(a) ? a : b),
-  pow: Math.pow,
-};
-
 const compareFns: Record<CompareOp, (a: number, b: number) => number> = {
   greater: (a, b) => (a > b ? 1 : 0),
   greaterEqual: (a, b) => (a >= b ? 1 : 0),
@@ -52,30 +44,122 @@ const compareFns: Record<CompareOp, (a: number, b: number) => number> = {
 
 /** For each element of `out`, the flat index of the element of `shape` it reads under broadcasting. */
 const broadcastIndex = (shape: Shape, out: Shape): Int32Array => {
-  const n = sizeOf(out);
-  const idx = new Int32Array(n);
+  const idx = new Int32Array(sizeOf(out));
   const rank = out.length;
-  const src = stridesOf(shape);
-  const strides = out.map((_, i) => {
-    const j = i - (rank - shape.length);
-    return j < 0 || shape[j] === 1 ? 0 : src[j];
-  });
-  const counter = new Array<number>(rank).fill(0);
-  let offset = 0;
-  for (let e = 0; e < n; e++) {
-    idx[e] = offset;
-    for (let d = rank - 1; d >= 0; d--) {
-      counter[d]++;
-      offset += strides[d];
-      if (counter[d] < out[d]) break;
-      offset -= strides[d] * out[d];
-      counter[d] = 0;
+  const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  const src = stridesOf(padded);
+  const dst = stridesOf(out);
+  const walk = (d: number, so: number, dof: number): void => {
+    if (d === rank) {
+      idx[dof] = so;
+      return;
     }
-  }
+    const step = padded[d] === 1 ? 0 : src[d];
+    for (let j = 0; j < out[d]; j++) walk(d + 1, so + j * step, dof + j * dst[d]);
+  };
+  walk(0, 0, 0);
   return idx;
 };
 
-/** Applies f elementwise to a and b broadcast to `out`, with fast paths for the common layouts. */
+/**
+ * x broadcast to `out` as a dense buffer, built from block copies: the run of trailing axes
+ * that x and out share is copied whole, and an axis that x broadcasts is filled by repeating
+ * the block already written.
+ */
+const expand = (x: Buf, shape: Shape, out: Shape): Buf => {
+  if (sameShape(shape, out)) return x;
+  const rank = out.length;
+  const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  const res = alloc(dtypeOf(x), sizeOf(out));
+  if (x.length === 1) return res.fill(x[0]);
+  const src = stridesOf(padded);
+  const dst = stridesOf(out);
+  let sharedFrom = rank; // the first axis from which x and out agree to the end
+  while (sharedFrom > 0 && padded[sharedFrom - 1] === out[sharedFrom - 1]) sharedFrom--;
+  let onesFrom = rank; // the first axis from which x has size 1 to the end
+  while (onesFrom > 0 && padded[onesFrom - 1] === 1) onesFrom--;
+  const block = sizeOf(out.slice(sharedFrom));
+  const walk = (d: number, so: number, dof: number): void => {
+    if (d >= onesFrom) {
+      res.fill(x[so], dof, dof + (d === 0 ? res.length : dst[d - 1]));
+    } else if (d === sharedFrom) {
+      res.set(x.subarray(so, so + block), dof);
+    } else if (padded[d] === 1) {
+      walk(d + 1, so, dof);
+      for (let j = 1; j < out[d]; j++) res.copyWithin(dof + j * dst[d], dof, dof + dst[d]);
+    } else {
+      for (let j = 0; j < out[d]; j++) walk(d + 1, so + j * src[d], dof + j * dst[d]);
+    }
+  };
+  walk(0, 0, 0);
+  return res;
+};
+
+/** a (op) b over equal-length buffers; one tight loop per op keeps V8 monomorphic. */
+const binarySame = (op: BinaryOp, a: Buf, b: Buf, r: Buf): Buf => {
+  const n = r.length;
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) r[i] = a[i] + b[i];
+      break;
+    case "sub":
+      for (let i = 0; i < n; i++) r[i] = a[i] - b[i];
+      break;
+    case "mul":
+      for (let i = 0; i < n; i++) r[i] = a[i] * b[i];
+      break;
+    case "div":
+      for (let i = 0; i < n; i++) r[i] = a[i] / b[i];
+      break;
+    case "maximum":
+      for (let i = 0; i < n; i++) r[i] = a[i] >= b[i] || a[i] !== a[i] ? a[i] : b[i];
+      break;
+    case "minimum":
+      for (let i = 0; i < n; i++) r[i] = a[i] <= b[i] || a[i] !== a[i] ? a[i] : b[i];
+      break;
+    case "pow":
+      for (let i = 0; i < n; i++) r[i] = Math.pow(a[i], b[i]);
+      break;
+  }
+  return r;
+};
+
+/** The same with a scalar right operand, the commonest broadcast (x * 2, x + eps). */
+const binaryScalar = (op: BinaryOp, a: Buf, y: number, r: Buf): Buf => {
+  const n = r.length;
+  switch (op) {
+    case "add":
+      for (let i = 0; i < n; i++) r[i] = a[i] + y;
+      return r;
+    case "sub":
+      for (let i = 0; i < n; i++) r[i] = a[i] - y;
+      return r;
+    case "mul":
+      for (let i = 0; i < n; i++) r[i] = a[i] * y;
+      return r;
+    case "div":
+      for (let i = 0; i < n; i++) r[i] = a[i] / y;
+      return r;
+    default:
+      return binarySame(op, a, alloc(dtypeOf(a), n).fill(y), r);
+  }
+};
+
+const binary = (
+  op: BinaryOp,
+  a: Buf,
+  aShape: Shape,
+  b: Buf,
+  bShape: Shape,
+  out: Shape,
+  dtype: DType,
+): Buf => {
+  const r = alloc(dtype, sizeOf(out));
+  if (b.length === 1 && sameShape(aShape, out)) return binaryScalar(op, a, b[0], r);
+  return binarySame(op, expand(a, aShape, out), expand(b, bShape, out), r);
+};
+
+/** Applies f elementwise to a and b broadcast to `out` (for the rarer, cheaper ops). */
 const broadcastApply = (
   a: Buf,
   aShape: Shape,
@@ -85,37 +169,16 @@ const broadcastApply = (
   result: Buf,
   f: (x: number, y: number) => number,
 ): Buf => {
-  const n = result.length;
-  if (sameShape(aShape, out) && sameShape(bShape, out)) {
-    for (let i = 0; i < n; i++) result[i] = f(a[i], b[i]);
-  } else if (b.length === 1 && sameShape(aShape, out)) {
-    const y = b[0];
-    for (let i = 0; i < n; i++) result[i] = f(a[i], y);
-  } else if (a.length === 1 && sameShape(bShape, out)) {
-    const x = a[0];
-    for (let i = 0; i < n; i++) result[i] = f(x, b[i]);
-  } else if (sameShape(aShape, out) && isTrailing(bShape, out)) {
-    const m = b.length;
-    for (let i = 0; i < n; i++) result[i] = f(a[i], b[i % m]);
-  } else {
-    const ia = sameShape(aShape, out) ? null : broadcastIndex(aShape, out);
-    const ib = sameShape(bShape, out) ? null : broadcastIndex(bShape, out);
-    for (let i = 0; i < n; i++) result[i] = f(a[ia ? ia[i] : i], b[ib ? ib[i] : i]);
-  }
+  const ea = expand(a, aShape, out);
+  const eb = expand(b, bShape, out);
+  for (let i = 0; i < result.length; i++) result[i] = f(ea[i], eb[i]);
   return result;
-};
-
-/** True when `shape` (ignoring leading 1s) equals the trailing dimensions of `out`. */
-const isTrailing = (shape: Shape, out: Shape): boolean => {
-  const s = shape.slice(shape.findIndex((d) => d !== 1) === -1 ? shape.length : shape.findIndex((d) => d !== 1));
-  return s.length <= out.length && s.every((d, i) => d === out[out.length - s.length + i]);
 };
 
 const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Buf => {
   const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const out = new Float32Array(sizeOf(outShape));
   if (op === "max") out.fill(-Infinity);
-  const last = shape.length - 1;
   // Fast path: reducing only the trailing axes (rows are contiguous).
   const trailing = axes.length > 0 && axes.every((a, i) => a === shape.length - axes.length + i);
   if (trailing) {
@@ -137,7 +200,6 @@ const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Bu
       if (v > out[idx[i]] || Number.isNaN(v)) out[idx[i]] = v;
     }
   }
-  void last;
   return out;
 };
 
@@ -202,8 +264,6 @@ const copyBox = (
   }
 };
 
-const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
-
 export const tsKernels: Kernels<Buf> = {
   name: "ts",
   upload: (data) => data.slice(),
@@ -224,26 +284,18 @@ export const tsKernels: Kernels<Buf> = {
     for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
     return out;
   },
-  binary: (op, a, aShape, b, bShape, out, dtype) =>
-    broadcastApply(a, aShape, b, bShape, out, alloc(dtype, sizeOf(out)), binaryFns[op]),
+  binary,
   compare: (op, a, aShape, b, bShape, out) =>
     broadcastApply(a, aShape, b, bShape, out, new Float32Array(sizeOf(out)), compareFns[op]),
   where: (cond, cShape, a, aShape, b, bShape, out) => {
     const n = sizeOf(out);
-    const ic = broadcastIndex(cShape, out);
-    const ia = broadcastIndex(aShape, out);
-    const ib = broadcastIndex(bShape, out);
+    const [ec, ea, eb] = [expand(cond, cShape, out), expand(a, aShape, out), expand(b, bShape, out)];
     const res = alloc(dtypeOf(a), n);
-    for (let i = 0; i < n; i++) res[i] = cond[ic[i]] !== 0 ? a[ia[i]] : b[ib[i]];
+    for (let i = 0; i < n; i++) res[i] = ec[i] !== 0 ? ea[i] : eb[i];
     return res;
   },
   reduce,
-  broadcastTo: (x, shape, out) => {
-    const idx = broadcastIndex(shape, out);
-    const res = alloc(dtypeOf(x), idx.length);
-    for (let i = 0; i < idx.length; i++) res[i] = x[idx[i]];
-    return res;
-  },
+  broadcastTo: (x, shape, out) => expand(x, shape, out),
   matmul: (a, aShape, b, bShape, transposeA, transposeB) => {
     const r = aShape.length;
     const [m, k] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
