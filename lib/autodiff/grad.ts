@@ -11,12 +11,12 @@ export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 const backprop = (tape: readonly TapeEntry[], output: Tensor): Map<number, Tensor> => {
   const grads = new Map<number, Tensor>([[output.id, fill(output.backend, output.shape, 1)]]);
   for (let i = tape.length - 1; i >= 0; i--) {
-    const { output: out, inputs, vjp } = tape[i];
+    const { output: out, inputs, needs, vjp } = tape[i];
     const g = grads.get(out.id);
     if (!g) continue;
     grads.delete(out.id);
-    vjp(g).forEach((gi, j) => {
-      if (!gi) return;
+    vjp(g, needs).forEach((gi, j) => {
+      if (!gi || !needs[j]) return;
       const x = inputs[j];
       const shaped = gi.shape.length === x.shape.length ? gi : reshape(gi, x.shape);
       const prev = grads.get(x.id);

@@ -167,7 +167,13 @@ const binary = (
   op: BinaryOp,
   a: Operand,
   c: Operand,
-  vjp: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => readonly [Tensor | null, Tensor | null],
+  vjp: (
+    g: Tensor,
+    a: Tensor,
+    b: Tensor,
+    out: Tensor,
+    needs: readonly boolean[],
+  ) => readonly [Tensor | null, Tensor | null],
 ): Tensor => {
   const be = backendOf(op, a, c);
   const dtype = a instanceof Tensor ? a.dtype : (c as Tensor).dtype;
@@ -178,18 +184,23 @@ const binary = (
   }
   const shape = broadcastShapes(op, ta.shape, tb.shape);
   const out = make(be, be.kernels.binary(op, ta.handle, ta.shape, tb.handle, tb.shape, shape, dtype), shape, dtype);
-  return record(out, [ta, tb], (g) => {
-    const [ga, gb] = vjp(g, ta, tb, out);
+  return record(out, [ta, tb], (g, needs) => {
+    const [ga, gb] = vjp(g, ta, tb, out, needs);
     return [ga && unbroadcast(ga, ta.shape), gb && unbroadcast(gb, tb.shape)];
   });
 };
 
-export const add = (a: Operand, b: Operand): Tensor => binary("add", a, b, (g) => [g, g]);
-export const sub = (a: Operand, b: Operand): Tensor => binary("sub", a, b, (g) => [g, neg(g)]);
+export const add = (a: Operand, b: Operand): Tensor =>
+  binary("add", a, b, (g, _a, _b, _o, needs) => [needs[0] ? g : null, needs[1] ? g : null]);
+export const sub = (a: Operand, b: Operand): Tensor =>
+  binary("sub", a, b, (g, _a, _b, _o, needs) => [needs[0] ? g : null, needs[1] ? neg(g) : null]);
 export const mul = (a: Operand, b: Operand): Tensor =>
-  binary("mul", a, b, (g, x, y) => [mul(g, y), mul(g, x)]);
+  binary("mul", a, b, (g, x, y, _, needs) => [needs[0] ? mul(g, y) : null, needs[1] ? mul(g, x) : null]);
 export const div = (a: Operand, b: Operand): Tensor =>
-  binary("div", a, b, (g, x, y) => [div(g, y), neg(div(mul(g, x), square(y)))]);
+  binary("div", a, b, (g, x, y, _, needs) => [
+    needs[0] ? div(g, y) : null,
+    needs[1] ? neg(div(mul(g, x), square(y))) : null,
+  ]);
 export const maximum = (a: Operand, b: Operand): Tensor =>
   binary("maximum", a, b, (g, x, y) => {
     const m = compare("greaterEqual", x, y);
@@ -308,12 +319,27 @@ export const matmul = (
     return matmul(a, broadcastTo(c, [...a.shape.slice(0, -2), ...c.shape]), opts);
   }
   const out = make(be, be.kernels.matmul(a.handle, a.shape, c.handle, c.shape, tA, tB), shape, "float32");
-  return record(out, [a, c], (g) => {
-    if (!tA && !tB) return [matmul(g, c, { transposeB: true }), matmul(a, g, { transposeA: true })];
-    if (tA && !tB) return [matmul(c, g, { transposeB: true }), matmul(a, g)];
-    if (!tA && tB) return [matmul(g, c), matmul(g, a, { transposeA: true })];
-    return [matmul(c, g, { transposeA: true, transposeB: true }), matmul(g, a, { transposeA: true, transposeB: true })];
+  return record(out, [a, c], (g, needs) => {
+    const [ga, gc] = matmulGrads(a, c, g, tA, tB);
+    return [needs[0] ? ga() : null, needs[1] ? gc() : null];
   });
+};
+
+/** Lazy gradients of both matmul operands, so a frozen operand costs nothing. */
+const matmulGrads = (
+  a: Tensor,
+  c: Tensor,
+  g: Tensor,
+  tA: boolean,
+  tB: boolean,
+): [() => Tensor, () => Tensor] => {
+  if (!tA && !tB) return [() => matmul(g, c, { transposeB: true }), () => matmul(a, g, { transposeA: true })];
+  if (tA && !tB) return [() => matmul(c, g, { transposeB: true }), () => matmul(a, g)];
+  if (!tA && tB) return [() => matmul(g, c), () => matmul(g, a, { transposeA: true })];
+  return [
+    () => matmul(c, g, { transposeA: true, transposeB: true }),
+    () => matmul(g, a, { transposeA: true, transposeB: true }),
+  ];
 };
 
 const checkIndices = (op: string, indices: Tensor): void => {

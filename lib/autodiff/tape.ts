@@ -4,10 +4,16 @@
  */
 import type { Tensor } from "./tensor.ts";
 
-export type Vjp = (g: Tensor) => readonly (Tensor | null)[];
+/**
+ * Gradients of the inputs given the output's gradient g. `needs[i]` says whether input i
+ * depends on the parameters; a rule may skip (return null for) the others, e.g. the frozen
+ * base weight of a LoRA layer.
+ */
+export type Vjp = (g: Tensor, needs: readonly boolean[]) => readonly (Tensor | null)[];
 export interface TapeEntry {
   readonly output: Tensor;
   readonly inputs: readonly Tensor[];
+  readonly needs: readonly boolean[];
   readonly vjp: Vjp;
 }
 
@@ -20,9 +26,11 @@ let active: Trace | null = null;
 
 /** Records `output = op(inputs)` when tracing and some input depends on the parameters. */
 export const record = (output: Tensor, inputs: readonly Tensor[], vjp: Vjp): Tensor => {
-  if (active && inputs.some((t) => active!.dependsOnParams.has(t.id))) {
+  if (!active) return output;
+  const needs = inputs.map((t) => active!.dependsOnParams.has(t.id));
+  if (needs.includes(true)) {
     active.dependsOnParams.add(output.id);
-    active.entries.push({ output, inputs, vjp });
+    active.entries.push({ output, inputs, needs, vjp });
   }
   return output;
 };

@@ -13,3 +13,13 @@ export const loadBackend = async (name: string): Promise<Backend> => {
   const { loadTfjsBackend } = await import("./tfjs/kernels.ts");
   return loadTfjsBackend(name as Exclude<BackendName, "ts">);
 };
+
+/** The backends that start on this runtime (webgpu only where navigator.gpu has an adapter). */
+export const availableBackends = async (): Promise<BackendName[]> => {
+  const usable: BackendName[] = [];
+  for (const name of backendNames) {
+    // One at a time: tfjs initializes one backend at a time.
+    if (await loadBackend(name).then(() => true, () => false)) usable.push(name);
+  }
+  return usable;
+};

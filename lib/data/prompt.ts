@@ -1,0 +1,38 @@
+/**
+ * The reasoning format our tasks teach and our format rewards check:
+ * `<think>\n...\n</think>\n<answer>\n...\n</answer>`, and the chat prompt that asks for it.
+ */
+
+export type ChatMessage = {
+  readonly role: "system" | "user" | "assistant";
+  readonly content: string;
+};
+
+export const FORMAT_TAGS = ["<think>", "</think>", "<answer>", "</answer>"] as const;
+
+/**
+ * Every character the built-in task and its prompt use, besides the tags: a tiny model's
+ * vocabulary can be exactly these plus the tags.
+ */
+export const TASK_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" +
+  "0123456789 +-*/=()?.,:!\n";
+
+/** Short on purpose: in a tiny model every prompt token costs context and compute. */
+export const SYSTEM_PROMPT =
+  "Think step by step in <think></think>, then answer in <answer></answer>.";
+
+/** True when `text` is made only of TASK_CHARACTERS and FORMAT_TAGS. */
+export const usesTaskAlphabet = (text: string): boolean => {
+  const withoutTags = FORMAT_TAGS.reduce((rest, tag) => rest.split(tag).join(""), text);
+  return [...withoutTags].every((ch) => TASK_CHARACTERS.includes(ch));
+};
+
+/** A completion in the reasoning format: one line per reasoning step, then the answer. */
+export const formatCompletion = (steps: readonly string[], answer: string): string =>
+  `<think>\n${steps.join("\n")}\n</think>\n<answer>\n${answer}\n</answer>`;
+
+/** The chat messages that pose `example.problem` to the model. */
+export const taskPrompt = (example: { readonly problem: string }): readonly ChatMessage[] => [
+  { role: "system", content: SYSTEM_PROMPT },
+  { role: "user", content: example.problem },
+];

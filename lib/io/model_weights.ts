@@ -1,0 +1,115 @@
+/**
+ * A Hugging Face model directory's weights: `model.safetensors`, or shards listed by
+ * `model.safetensors.index.json` (its `weight_map`: tensor name -> shard file). Headers are read
+ * first, so names and shapes can be checked before any weight is loaded.
+ */
+import * as t from "io-ts";
+import { stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { type ModelConfig, readModelConfig } from "./hf_config.ts";
+import type { HostTensor } from "./host_tensor.ts";
+import { readJsonWith, refine } from "./json_codec.ts";
+import { openSafetensors, readSafetensors, type TensorInfo } from "./safetensors.ts";
+import { validateWeights } from "./weight_layout.ts";
+
+export const SINGLE_FILE = "model.safetensors";
+export const INDEX_FILE = "model.safetensors.index.json";
+
+/** A shard must sit in the model directory itself: no paths that could point elsewhere. */
+const ShardFileName = refine(
+  t.string,
+  (name) => name !== "" && name !== "." && name !== ".." && basename(name) === name,
+  "a file name inside the model directory",
+);
+const ShardIndexCodec = t.type({ weight_map: t.record(t.string, ShardFileName) });
+
+/** A model's weights, indexed but not yet loaded. `source` names them in error messages. */
+export type ModelWeightsIndex = {
+  readonly source: string;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  read(name: string): Promise<HostTensor>;
+};
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+const openSharded = async (dir: string): Promise<ModelWeightsIndex> => {
+  const indexPath = join(dir, INDEX_FILE);
+  const { weight_map } = await readJsonWith(ShardIndexCodec, indexPath);
+  const shardNames = [...new Set(Object.values(weight_map))];
+  const shards = new Map(
+    await Promise.all(shardNames.map(async (name) => {
+      const shard = await openSafetensors(join(dir, name)).catch((e: Error) => {
+        throw new Error(`${indexPath}: shard "${name}": ${e.message}`);
+      });
+      return [name, shard] as const;
+    })),
+  );
+  const located = Object.entries(weight_map).map(([tensor, shardName]) => {
+    const shard = shards.get(shardName)!;
+    const info = shard.tensors.get(tensor);
+    if (info === undefined) {
+      throw new Error(`${shard.file}: no tensor "${tensor}" (${INDEX_FILE} places it there)`);
+    }
+    return [tensor, { info, shard }] as const;
+  });
+  const byName = new Map(located);
+  return {
+    source: indexPath,
+    tensors: new Map(located.map(([tensor, { info }]) => [tensor, info])),
+    read: (name) => {
+      const found = byName.get(name);
+      if (found === undefined) throw new Error(`${indexPath}: no tensor "${name}" in weight_map`);
+      return found.shard.read(name);
+    },
+  };
+};
+
+/** Opens `model.safetensors` if present, else the sharded index; reads only headers. */
+export const openModelWeights = async (dir: string): Promise<ModelWeightsIndex> => {
+  const single = join(dir, SINGLE_FILE);
+  if (await exists(single)) {
+    const file = await openSafetensors(single);
+    return { source: single, tensors: file.tensors, read: file.read };
+  }
+  if (await exists(join(dir, INDEX_FILE))) return openSharded(dir);
+  throw new Error(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}`);
+};
+
+/** Loads every tensor of an index, one file handle per file, widened to f32. */
+export const readIndexedWeights = async (
+  index: ModelWeightsIndex,
+): Promise<ReadonlyMap<string, HostTensor>> => {
+  const namesByFile = new Map<string, string[]>(); // Map.groupBy is missing on Node 20
+  for (const [name, { file }] of index.tensors) {
+    namesByFile.set(file, (namesByFile.get(file) ?? []).concat(name));
+  }
+  const weights = new Map<string, HostTensor>();
+  for (const [file, names] of namesByFile) {
+    const { floats, ints } = await readSafetensors(file, names);
+    const [intName] = ints.keys();
+    if (intName !== undefined) {
+      throw new Error(
+        `${file}: tensor "${intName}" is an integer tensor, model weights are floats`,
+      );
+    }
+    for (const [name, tensor] of floats) weights.set(name, tensor);
+  }
+  return weights;
+};
+
+/** Every weight of a model directory (single file or shards), widened to f32. */
+export const readModelWeights = async (dir: string): Promise<ReadonlyMap<string, HostTensor>> =>
+  readIndexedWeights(await openModelWeights(dir));
+
+/**
+ * A model directory's config and weights, with every expected tensor's presence and shape
+ * checked against the config before any weight is loaded.
+ */
+export const readModel = async (
+  dir: string,
+): Promise<{ readonly config: ModelConfig; readonly weights: ReadonlyMap<string, HostTensor> }> => {
+  const config = await readModelConfig(dir);
+  const index = await openModelWeights(dir);
+  validateWeights(config, index.tensors, index.source);
+  return { config, weights: await readIndexedWeights(index) };
+};

@@ -1,0 +1,372 @@
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON header mapping tensor
+ * names to {dtype, shape, data_offsets} (plus an optional `__metadata__` string map), then the
+ * tensor bytes. Files are read header first, then one tensor at a time at its offset, so a
+ * multi-GB model is never held twice in memory. Every malformed file is an error naming the
+ * file and, where there is one, the tensor.
+ *
+ * All supported hosts are little-endian, as is the format, so bytes are viewed directly as
+ * typed arrays.
+ */
+import * as t from "io-ts";
+import { isLeft } from "fp-ts/lib/Either.js";
+import { open } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic.ts";
+import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from "./half_float.ts";
+import { formatShape, type HostTensor, type IntHostTensor, numElements } from "./host_tensor.ts";
+import { formatDecodeErrors, NonNegativeInt, parseJson } from "./json_codec.ts";
+
+const BYTES_PER_ELEMENT = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 } as const;
+export type TensorDtype = keyof typeof BYTES_PER_ELEMENT;
+export type FloatDtype = "F32" | "F16" | "BF16";
+
+/** Above this a header is corrupt, not big (the reference implementation's limit too). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const TensorEntryCodec = t.type({
+  dtype: t.keyof(BYTES_PER_ELEMENT, "one of F32, F16, BF16, I32, I64"),
+  shape: t.array(NonNegativeInt, "a list of non-negative integers"),
+  data_offsets: t.tuple([NonNegativeInt, NonNegativeInt], "[begin, end] byte offsets"),
+});
+const MetadataCodec = t.record(t.string, t.string, "a map of strings to strings");
+
+/** Where a tensor lives: `byteOffset` is absolute within `file`. */
+export type TensorInfo = {
+  readonly file: string;
+  readonly dtype: TensorDtype;
+  readonly shape: readonly number[];
+  readonly byteOffset: number;
+  readonly byteLength: number;
+};
+
+export type Metadata = Readonly<Record<string, string>>;
+
+export type SafetensorsHeader = {
+  readonly file: string;
+  readonly metadata: Metadata;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+};
+
+export type SafetensorsContents = {
+  readonly metadata: Metadata;
+  readonly floats: ReadonlyMap<string, HostTensor>;
+  readonly ints: ReadonlyMap<string, IntHostTensor>;
+};
+
+// A declaration (not an arrow) so that TypeScript narrows after `if (...) fail(...)`.
+function fail(file: string, message: string): never {
+  throw new Error(`${file}: ${message}`);
+}
+
+/** Reads the u64 header length; `prefix` holds the file's first 8 bytes. */
+const headerLength = (prefix: Uint8Array, fileSize: number, file: string): number => {
+  if (fileSize < 8) fail(file, `truncated: ${fileSize} bytes, too short for a safetensors file`);
+  const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
+  const length = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (length > MAX_HEADER_BYTES) {
+    fail(file, `header length ${length} is above the ${MAX_HEADER_BYTES}-byte cap (corrupt file?)`);
+  }
+  if (8 + length > fileSize) {
+    fail(file, `truncated: header length ${length} runs past the end of the ${fileSize}-byte file`);
+  }
+  return length;
+};
+
+const parseHeaderJson = (bytes: Uint8Array, file: string): Record<string, unknown> => {
+  let text = "";
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    fail(file, "header is not valid UTF-8");
+  }
+  const parsed = parseJson(text, file);
+  if (isLeft(parsed)) throw new Error(`${parsed.left} (in the safetensors header)`);
+  const json = parsed.right;
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    fail(file, "header is not a JSON object");
+  }
+  return json as Record<string, unknown>;
+};
+
+/**
+ * Validates the header against the data section's size: known dtypes, byte lengths matching
+ * shape x dtype, and offsets that tile the data section exactly (no overlap, no hole, no tail).
+ */
+const parseHeader = (
+  bytes: Uint8Array,
+  dataStart: number,
+  dataLength: number,
+  file: string,
+): SafetensorsHeader => {
+  const { __metadata__: rawMetadata = {}, ...rawTensors } = parseHeaderJson(bytes, file);
+  const metadata = MetadataCodec.decode(rawMetadata);
+  if (isLeft(metadata)) fail(file, `"__metadata__" must be a map of strings to strings`);
+  const entries = Object.entries(rawTensors).map(([name, raw]) => {
+    const decoded = TensorEntryCodec.decode(raw);
+    if (isLeft(decoded)) {
+      throw new Error(formatDecodeErrors(decoded.left, `${file}: tensor "${name}"`));
+    }
+    return { name, ...decoded.right };
+  });
+  const sorted = [...entries].sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
+  let expectedBegin = 0;
+  let previous = "the start of the data section";
+  for (const { name, dtype, shape, data_offsets: [begin, end] } of sorted) {
+    const where = `tensor "${name}"`;
+    if (end < begin) fail(file, `${where}: data_offsets [${begin}, ${end}] end before they begin`);
+    const needed = numElements(shape) * BYTES_PER_ELEMENT[dtype];
+    if (end - begin !== needed) {
+      fail(
+        file,
+        `${where}: ${dtype} ${formatShape(shape)} needs ${needed} bytes, data_offsets span ${
+          end - begin
+        }`,
+      );
+    }
+    if (begin < expectedBegin) {
+      fail(file, `${where} overlaps ${previous} (begins at ${begin} < ${expectedBegin})`);
+    }
+    if (begin > expectedBegin) {
+      fail(file, `hole of ${begin - expectedBegin} bytes before ${where} (after ${previous})`);
+    }
+    expectedBegin = end;
+    previous = where;
+  }
+  if (expectedBegin > dataLength) {
+    fail(
+      file,
+      `truncated: ${previous} ends at data byte ${expectedBegin}, the data section has ${dataLength}`,
+    );
+  }
+  if (expectedBegin < dataLength) {
+    fail(file, `${dataLength - expectedBegin} unexplained bytes after ${previous}`);
+  }
+  const tensors = new Map(entries.map(({ name, dtype, shape, data_offsets: [begin, end] }) => [
+    name,
+    { file, dtype, shape, byteOffset: dataStart + begin, byteLength: end - begin },
+  ]));
+  return { file, metadata: metadata.right, tensors };
+};
+
+/** Views aligned bytes as values. `bytes` must start at an offset aligned for the dtype. */
+const decodeFloats = (
+  bytes: Uint8Array,
+  dtype: TensorDtype,
+  name: string,
+  file: string,
+): Float32Array => {
+  const halves = () => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  if (dtype === "F32") {
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  }
+  if (dtype === "BF16") return decodeBf16(halves());
+  if (dtype === "F16") return decodeF16(halves());
+  return fail(file, `tensor "${name}" is ${dtype}, expected a float tensor (F32, F16, BF16)`);
+};
+
+const decodeInts = (
+  bytes: Uint8Array,
+  dtype: TensorDtype,
+  name: string,
+  file: string,
+): Int32Array => {
+  if (dtype !== "I32" && dtype !== "I64") {
+    fail(file, `tensor "${name}" is ${dtype}, expected an integer tensor (I32, I64)`);
+  }
+  const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  if (dtype === "I32") return words;
+  const out = new Int32Array(words.length / 2);
+  for (let i = 0; i < out.length; i++) {
+    const [low, high] = [words[2 * i], words[2 * i + 1]];
+    // In int32 range exactly when the high word is the low word's sign extension.
+    if (high !== low >> 31) {
+      fail(file, `tensor "${name}": I64 value at index ${i} does not fit in int32`);
+    }
+    out[i] = low;
+  }
+  return out;
+};
+
+const isFloat = (dtype: TensorDtype): dtype is FloatDtype =>
+  dtype === "F32" || dtype === "F16" || dtype === "BF16";
+
+/** Decodes a tensor's bytes (a fresh, aligned copy) into whichever map its dtype belongs to. */
+const decodeAll = (
+  header: SafetensorsHeader,
+  bytesOf: (info: TensorInfo) => Uint8Array,
+): SafetensorsContents => {
+  const floats = new Map<string, HostTensor>();
+  const ints = new Map<string, IntHostTensor>();
+  for (const [name, info] of header.tensors) {
+    const bytes = bytesOf(info);
+    if (isFloat(info.dtype)) {
+      floats.set(name, {
+        shape: info.shape,
+        data: decodeFloats(bytes, info.dtype, name, info.file),
+      });
+    } else {
+      ints.set(name, { shape: info.shape, data: decodeInts(bytes, info.dtype, name, info.file) });
+    }
+  }
+  return { metadata: header.metadata, floats, ints };
+};
+
+/** Parses a whole safetensors file already in memory; `file` names it in errors. */
+export const decodeSafetensors = (bytes: Uint8Array, file = "<memory>"): SafetensorsContents => {
+  const length = headerLength(bytes.subarray(0, 8), bytes.length, file);
+  const header = parseHeader(
+    bytes.subarray(8, 8 + length),
+    8 + length,
+    bytes.length - 8 - length,
+    file,
+  );
+  // slice() copies, which also aligns the bytes for typed-array views.
+  return decodeAll(
+    header,
+    (info) => bytes.slice(info.byteOffset, info.byteOffset + info.byteLength),
+  );
+};
+
+type ReadHandle = Awaited<ReturnType<typeof open>>;
+
+const readExactly = async (handle: ReadHandle, position: number, length: number, file: string) => {
+  const bytes = new Uint8Array(length);
+  for (let done = 0; done < length;) {
+    const { bytesRead } = await handle.read(bytes, done, length - done, position + done);
+    if (bytesRead === 0) fail(file, `truncated: wanted ${length} bytes at offset ${position}`);
+    done += bytesRead;
+  }
+  return bytes;
+};
+
+const withFile = async <A>(path: string, use: (handle: ReadHandle) => Promise<A>): Promise<A> => {
+  const handle = await open(path, "r").catch((e: Error) => fail(path, `cannot open: ${e.message}`));
+  try {
+    return await use(handle);
+  } finally {
+    await handle.close();
+  }
+};
+
+const readHeader = async (handle: ReadHandle, file: string): Promise<SafetensorsHeader> => {
+  const { size } = await handle.stat();
+  const length = headerLength(await readExactly(handle, 0, Math.min(8, size), file), size, file);
+  const bytes = await readExactly(handle, 8, length, file);
+  return parseHeader(bytes, 8 + length, size - 8 - length, file);
+};
+
+const readBytes = (handle: ReadHandle, info: TensorInfo) =>
+  readExactly(handle, info.byteOffset, info.byteLength, info.file);
+
+const lookup = (header: SafetensorsHeader, name: string): TensorInfo =>
+  header.tensors.get(name) ??
+    fail(header.file, `no tensor "${name}" (the file has ${header.tensors.size} tensors)`);
+
+/** A file whose header has been read and checked; tensors are read on demand. */
+export type LazySafetensors = SafetensorsHeader & {
+  read(name: string): Promise<HostTensor>;
+  readInt(name: string): Promise<IntHostTensor>;
+};
+
+/** Reads and validates only the header; `read(name)` then loads one tensor at its offset. */
+export const openSafetensors = async (path: string): Promise<LazySafetensors> => {
+  const header = await withFile(path, (handle) => readHeader(handle, path));
+  const readWith = <A>(name: string, decode: (bytes: Uint8Array, info: TensorInfo) => A) => {
+    const info = lookup(header, name);
+    return withFile(path, async (handle) => decode(await readBytes(handle, info), info));
+  };
+  return {
+    ...header,
+    read: (name) =>
+      readWith(
+        name,
+        (bytes, info) => ({ shape: info.shape, data: decodeFloats(bytes, info.dtype, name, path) }),
+      ),
+    readInt: (name) =>
+      readWith(
+        name,
+        (bytes, info) => ({ shape: info.shape, data: decodeInts(bytes, info.dtype, name, path) }),
+      ),
+  };
+};
+
+/**
+ * Reads a file's tensors (all, or only `names`, each of which must exist), one tensor's bytes
+ * at a time. Float tensors widen to f32 in `floats`; I32/I64 go to `ints`.
+ */
+export const readSafetensors = (
+  path: string,
+  names?: readonly string[],
+): Promise<SafetensorsContents> =>
+  withFile(path, async (handle) => {
+    const header = await readHeader(handle, path);
+    const wanted = names === undefined ? header : {
+      ...header,
+      tensors: new Map(names.map((name) => [name, lookup(header, name)])),
+    };
+    const bytes = new Map<TensorInfo, Uint8Array>();
+    for (const info of wanted.tensors.values()) bytes.set(info, await readBytes(handle, info));
+    return decodeAll(wanted, (info) => bytes.get(info)!);
+  });
+
+export type WriteOptions = { readonly dtype?: FloatDtype; readonly metadata?: Metadata };
+
+const encodeFloats = (data: Float32Array, dtype: FloatDtype): Uint8Array => {
+  const encoded = dtype === "F32" ? data : dtype === "BF16" ? encodeBf16(data) : encodeF16(data);
+  return new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+};
+
+/**
+ * The file as a header chunk followed by one chunk per tensor (sorted by name), so large files
+ * can be streamed to disk. The header is padded with spaces to a multiple of 8 bytes, as the
+ * reference writer does, which keeps every tensor aligned.
+ */
+export function* encodeSafetensorsChunks(
+  tensors: ReadonlyMap<string, HostTensor>,
+  { dtype = "F32", metadata }: WriteOptions = {},
+  file = "<memory>",
+): Generator<Uint8Array> {
+  const names = [...tensors.keys()].sort();
+  let offset = 0;
+  const entries = names.map((name) => {
+    const { shape, data } = tensors.get(name)!;
+    if (data.length !== numElements(shape)) {
+      fail(
+        file,
+        `tensor "${name}": shape ${formatShape(shape)} needs ${
+          numElements(shape)
+        } values, data has ${data.length}`,
+      );
+    }
+    const begin = offset;
+    offset += data.length * BYTES_PER_ELEMENT[dtype];
+    return [name, { dtype, shape, data_offsets: [begin, offset] }] as const;
+  });
+  const header = Object.fromEntries(
+    metadata === undefined ? entries : [["__metadata__", metadata], ...entries],
+  );
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = new Uint8Array(8 + Math.ceil(json.length / 8) * 8).fill(0x20);
+  new DataView(padded.buffer).setBigUint64(0, BigInt(padded.length - 8), true);
+  padded.set(json, 8);
+  yield padded;
+  for (const name of names) yield encodeFloats(tensors.get(name)!.data, dtype);
+}
+
+export const encodeSafetensors = (
+  tensors: ReadonlyMap<string, HostTensor>,
+  options: WriteOptions = {},
+  file = "<memory>",
+): Uint8Array => {
+  const chunks = [...encodeSafetensorsChunks(tensors, options, file)];
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  chunks.reduce((at, chunk) => (out.set(chunk, at), at + chunk.length), 0);
+  return out;
+};
+
+/** Writes tensors (converted to `dtype`, F32 by default) atomically: temp file, then rename. */
+export const writeSafetensors = (
+  path: string,
+  tensors: ReadonlyMap<string, HostTensor>,
+  options: WriteOptions = {},
+): Promise<void> => writeFileAtomic(path, encodeSafetensorsChunks(tensors, options, path));

@@ -1,0 +1,162 @@
+/**
+ * The tfjs backends (cpu, wasm, webgpu): our forward kernels on tfjs-core ops. tfjs's own
+ * gradients are never used; lib/autodiff differentiates these kernels like any other.
+ *
+ * Each kernel runs its ops inside `tf.tidy` with its tfjs backend active (see engine.ts), so it
+ * leaves nothing behind but one new tf.Tensor, which `dispose` frees (tensors that share data,
+ * as reshape's output does, are reference-counted by tfjs).
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Backend } from "../../autodiff/tensor.ts";
+import type { BinaryOp, CompareOp, DType, HostArray, Kernels, Shape, UnaryOp } from "../kernels.ts";
+import { sizeOf } from "../shape.ts";
+import { withBindingLimit } from "./binding_limit.ts";
+import { activate, startTfjsBackend, tfjsBackendInstance, type TfjsBackendName } from "./engine.ts";
+
+type T = tf.Tensor;
+
+const unaryOps: Readonly<Record<UnaryOp, (x: T) => T>> = {
+  neg: tf.neg,
+  exp: tf.exp,
+  log: tf.log,
+  sqrt: tf.sqrt,
+  rsqrt: tf.rsqrt,
+  square: tf.square,
+  abs: tf.abs,
+  sigmoid: tf.sigmoid,
+  silu: (x) => tf.mul(x, tf.sigmoid(x)),
+  tanh: tf.tanh,
+  relu: tf.relu,
+  // Not tf.step, which keeps NaN: ours is 0 wherever x > 0 is false.
+  step: (x) => tf.cast(tf.greater(x, 0), "float32"),
+};
+
+const binaryOps: Readonly<Record<BinaryOp, (a: T, b: T) => T>> = {
+  add: tf.add,
+  sub: tf.sub,
+  mul: tf.mul,
+  div: tf.div,
+  maximum: tf.maximum,
+  minimum: tf.minimum,
+  pow: tf.pow,
+};
+
+const compareOps: Readonly<Record<CompareOp, (a: T, b: T) => T>> = {
+  greater: tf.greater,
+  greaterEqual: tf.greaterEqual,
+  less: tf.less,
+  lessEqual: tf.lessEqual,
+  equal: tf.equal,
+};
+
+/** Integer division truncating toward zero, as the ts backend does (tf.div floors int32). */
+const truncDiv = (a: T, b: T): T =>
+  tf.cast(tf.div(tf.cast(a, "float32"), tf.cast(b, "float32")), "int32");
+
+/** Sums `updates` rows into zeros of shape `out` along `axis`, via a scatter along axis 0. */
+const scatterAdd = (updates: T, indices: T, axis: number, out: Shape): T => {
+  const outer = sizeOf(out.slice(0, axis));
+  const inner = sizeOf(out.slice(axis + 1));
+  const n = indices.size;
+  const rows = tf.reshape(updates, [outer, n, inner]);
+  const byIndex = outer === 1 ? tf.reshape(rows, [n, 1, inner]) : tf.transpose(rows, [1, 0, 2]);
+  const summed = tf.scatterND(tf.reshape(indices, [n, 1]), byIndex, [out[axis], outer, inner]);
+  return tf.reshape(outer === 1 ? summed : tf.transpose(summed, [1, 0, 2]), [...out]);
+};
+
+/**
+ * A fresh array of `dtype`. tfjs hands out its CPU buffers themselves, and its CPU cast to
+ * float32 relabels an int32 or bool buffer without converting it.
+ */
+const copy = (data: tf.TypedArray, dtype: DType): HostArray =>
+  dtype === "int32" ? new Int32Array(data) : new Float32Array(data);
+
+export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
+  const run = (f: () => T): T => {
+    activate(name);
+    return tf.tidy(f);
+  };
+  const downloadSync = (h: T, _shape: Shape, dtype: DType): HostArray => copy(h.dataSync(), dtype);
+  return {
+    name,
+    upload: (data, shape) =>
+      run(() =>
+        tf.tensor(data.slice(), [...shape], data instanceof Int32Array ? "int32" : "float32")
+      ),
+    download: async (h, _shape, dtype) => copy(await h.data(), dtype),
+    // WebGPU reads back through a mapped buffer, which cannot be waited on synchronously.
+    ...(name === "webgpu" ? {} : { downloadSync }),
+    dispose: (h) => h.dispose(),
+
+    fill: (shape, value, dtype) => run(() => tf.fill([...shape], value, dtype)),
+    cast: (x, _shape, _from, to) => run(() => tf.cast(x, to)),
+    unary: (op, x) => run(() => unaryOps[op](x)),
+    binary: (op, a, _aShape, b, _bShape, _out, dtype) =>
+      run(() => (op === "div" && dtype === "int32" ? truncDiv(a, b) : binaryOps[op](a, b))),
+    compare: (op, a, _aShape, b) => run(() => tf.cast(compareOps[op](a, b), "float32")),
+    where: (cond, _cShape, a, _aShape, b) => run(() => tf.where(tf.notEqual(cond, 0), a, b)),
+    // Always float32, as lib/autodiff expects (tfjs keeps int32).
+    reduce: (op, x, _shape, axes) =>
+      run(() => tf.cast((op === "sum" ? tf.sum : tf.max)(x, [...axes], true), "float32")),
+    broadcastTo: (x, _shape, out) => run(() => tf.broadcastTo(x, [...out])),
+    matmul: (a, _aShape, b, _bShape, transposeA, transposeB) =>
+      run(() => tf.matMul(a, b, transposeA, transposeB)),
+    reshape: (x, _shape, out) => run(() => tf.reshape(x, [...out])),
+    transpose: (x, _shape, perm) => run(() => tf.transpose(x, [...perm])),
+    slice: (x, _shape, begin, size) => run(() => tf.slice(x, [...begin], [...size])),
+    pad: (x, _shape, paddings) => run(() => tf.pad(x, paddings.map(([lo, hi]) => [lo, hi]))),
+    concat: (xs, _shapes, axis) => run(() => tf.concat([...xs], axis)),
+    gather: (x, _shape, indices, _indicesShape, axis) => run(() => tf.gather(x, indices, axis)),
+    scatterAdd: (updates, _uShape, indices, _indicesShape, axis, out) =>
+      run(() => scatterAdd(updates, indices, axis, out)),
+    softmax: (x) => run(() => tf.softmax(x)),
+    logSoftmax: (x) => run(() => tf.logSoftmax(x)),
+  };
+};
+
+export interface TfjsBackendOptions {
+  /**
+   * Caps the bytes of every tensor a kernel reads or writes, failing the kernel beyond it.
+   * WebGPU always has such a cap, its device's maxStorageBufferBindingSize (tfjs does not
+   * check it); a lower value here tests chunking code. CPU backends have none by default.
+   */
+  readonly maxBindingBytes?: number;
+}
+
+/** Every WebGPU adapter supports at least this binding size (the spec's default limit). */
+const webgpuSpecMinimum = 128 * 1024 * 1024;
+
+const webgpuBindingLimit = (): number => {
+  const instance = tfjsBackendInstance("webgpu") as {
+    readonly device?: { readonly limits?: { readonly maxStorageBufferBindingSize?: number } };
+  };
+  return instance?.device?.limits?.maxStorageBufferBindingSize ?? webgpuSpecMinimum;
+};
+
+const load = async (name: TfjsBackendName, options: TfjsBackendOptions): Promise<Backend> => {
+  await startTfjsBackend(name);
+  const deviceLimit = name === "webgpu" ? webgpuBindingLimit() : Infinity;
+  const limit = Math.min(deviceLimit, options.maxBindingBytes ?? Infinity);
+  const kernels = tfjsKernels(name);
+  return { name, kernels: Number.isFinite(limit) ? withBindingLimit(kernels, limit) : kernels };
+};
+
+// Tensors from two Backend objects cannot meet in one op, so equal requests share one object.
+const loaded = new Map<string, Promise<Backend>>();
+
+/**
+ * Starts a tfjs backend (once per process) and returns it. WebGPU needs navigator.gpu (Deno);
+ * elsewhere, or without an adapter, this rejects with an error saying so.
+ */
+export const loadTfjsBackend = (
+  name: TfjsBackendName,
+  options: TfjsBackendOptions = {},
+): Promise<Backend> => {
+  const key = `${name}:${options.maxBindingBytes ?? ""}`;
+  const known = loaded.get(key);
+  if (known) return known;
+  const backend = load(name, options);
+  loaded.set(key, backend);
+  backend.catch(() => loaded.delete(key));
+  return backend;
+};

@@ -1,0 +1,12 @@
+export { type ChatMessage, hfTokenizer, type Tokenizer, type TokenizerFileNames } from "./hf.ts";
+export { loadTokenizer, saveTokenizer } from "./load.ts";
+export {
+  type CharSpecialTokens,
+  charTokenizerFiles,
+  type CharTokenizerSpec,
+  DEFAULT_SPECIAL_TOKENS,
+  defaultTaskTokenizer,
+  makeCharTokenizer,
+  REASONING_TAGS,
+  TASK_ALPHABET,
+} from "./char.ts";
