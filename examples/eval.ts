@@ -1,0 +1,315 @@
+/**
+ * Evaluates a model (optionally with a LoRA adapter) on JSONL benchmarks or the built-in
+ * arithmetic held-out split: pass@1 (mean over n samples), pass@k and maj@k per dataset.
+ *
+ *   deno run -A examples/eval.ts --data data/benchmarks/aime24.jsonl --model DIR
+ *   bun examples/eval.ts --help
+ *   npx tsx examples/eval.ts --adapter runs/x/adapter --samples 8
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { mkdir, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { arithmeticSplits, readJsonl } from "../lib/data/mod.ts";
+import {
+  type EvalExample,
+  type EvalResult,
+  evaluate,
+  type PromptStyle,
+} from "../lib/eval/evaluate.ts";
+import { formatTable } from "../lib/eval/metrics.ts";
+import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { loadAdapter, loadModel } from "../lib/model/load.ts";
+import { prngKey } from "../lib/random/prng.ts";
+import { loadTokenizer } from "../lib/tokenizer/load.ts";
+import { backendNames } from "../lib/tensor/kernels.ts";
+
+const DEFAULT_MODEL_DIR = fileURLToPath(new URL("../models/tiny-arith", import.meta.url));
+const BUILTIN_DATASET = "arithmetic";
+/** Held-out problems evaluated from the built-in task when --limit is not given. */
+const DEFAULT_ARITHMETIC_PROBLEMS = 200;
+
+const USAGE = `Usage: eval [options]
+
+  --model DIR             Hugging Face model directory (default: models/tiny-arith)
+  --adapter DIR           PEFT LoRA adapter to apply (default: none)
+  --data FILE.jsonl       benchmark file; repeat or comma-separate for several
+                          (default: the built-in arithmetic task's held-out split)
+  --split-seed N          seed of the arithmetic train/held-out split; must match the
+                          training run's (default 0)
+  --samples N             completions per problem (default 4)
+  --k N                   k of pass@k and maj@k (default: --samples)
+  --temperature T         sampling temperature, 0 = greedy (default 0.6, as the paper)
+  --top-p P               nucleus sampling mass in (0, 1] (default 0.95, as the paper)
+  --max-new-tokens N      completion length limit (default 128 on the built-in task,
+                          4096 on benchmark files)
+  --prompt paper|task     the paper's math prompt or the built-in task's prompt
+                          (default: task on the built-in task, paper on files)
+  --limit N               evaluate only the first N problems of each dataset
+  --batch-size N          problems per generation batch (default 8)
+  --backend NAME          ${backendNames.join(" | ")} (default ts)
+  --seed N                sampling seed (default 0)
+  --out FILE.json         also write every completion and score as JSON
+  --help                  show this text`;
+
+/** A mistake in the command line: reported in one line, exit code 2. */
+class UsageError extends Error {}
+
+type Settings = {
+  readonly model: string;
+  readonly adapter: string | null;
+  readonly data: readonly string[];
+  readonly splitSeed: number;
+  readonly samples: number;
+  readonly k: number;
+  readonly temperature: number;
+  readonly topP: number;
+  readonly maxNewTokens: number | null;
+  readonly prompt: PromptStyle | null;
+  readonly limit: number | null;
+  readonly batchSize: number;
+  readonly backend: string;
+  readonly seed: number;
+  readonly out: string | null;
+};
+
+const integerFlag = (flag: string, text: string | undefined, min: number): number | undefined => {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`--${flag} must be an integer >= ${min}, got "${text}"`);
+  }
+  return value;
+};
+
+const numberFlag = (
+  flag: string,
+  text: string | undefined,
+  accept: (x: number) => boolean,
+  expected: string,
+): number | undefined => {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || !accept(value)) {
+    throw new UsageError(`--${flag} must be ${expected}, got "${text}"`);
+  }
+  return value;
+};
+
+const choiceFlag = <T extends string>(
+  flag: string,
+  text: string | undefined,
+  choices: readonly T[],
+): T | undefined => {
+  if (text === undefined || (choices as readonly string[]).includes(text)) {
+    return text as T | undefined;
+  }
+  throw new UsageError(`--${flag} must be one of ${choices.join(", ")}, got "${text}"`);
+};
+
+const OPTIONS = {
+  model: { type: "string" },
+  adapter: { type: "string" },
+  data: { type: "string", multiple: true },
+  "split-seed": { type: "string" },
+  samples: { type: "string" },
+  k: { type: "string" },
+  temperature: { type: "string" },
+  "top-p": { type: "string" },
+  "max-new-tokens": { type: "string" },
+  prompt: { type: "string" },
+  limit: { type: "string" },
+  "batch-size": { type: "string" },
+  backend: { type: "string" },
+  seed: { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+/** The settings, or null when --help was asked for. Throws UsageError on a bad command line. */
+const parseSettings = (argv: readonly string[]): Settings | null => {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true }));
+  } catch (e) {
+    // node:util's messages can run over several lines; the first says what is wrong.
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  if (values.help) return null;
+  const samples = integerFlag("samples", values.samples, 1) ?? 4;
+  const k = integerFlag("k", values.k, 1) ?? samples;
+  if (k > samples) throw new UsageError(`--k (${k}) must not exceed --samples (${samples})`);
+  return {
+    model: values.model ?? DEFAULT_MODEL_DIR,
+    adapter: values.adapter ?? null,
+    data: (values.data ?? []).flatMap((list) => list.split(",")).map((f) => f.trim())
+      .filter((f) => f !== ""),
+    splitSeed: integerFlag("split-seed", values["split-seed"], 0) ?? 0,
+    samples,
+    k,
+    temperature: numberFlag("temperature", values.temperature, (t) => t >= 0, "a number >= 0") ??
+      0.6,
+    topP: numberFlag("top-p", values["top-p"], (p) => p > 0 && p <= 1, "a number in (0, 1]") ??
+      0.95,
+    maxNewTokens: integerFlag("max-new-tokens", values["max-new-tokens"], 1) ?? null,
+    prompt: choiceFlag<PromptStyle>("prompt", values.prompt, ["paper", "task"]) ?? null,
+    limit: integerFlag("limit", values.limit, 1) ?? null,
+    batchSize: integerFlag("batch-size", values["batch-size"], 1) ?? 8,
+    backend: choiceFlag("backend", values.backend, backendNames) ?? "ts",
+    seed: integerFlag("seed", values.seed, 0) ?? 0,
+    out: values.out ?? null,
+  };
+};
+
+type Dataset = {
+  readonly name: string;
+  readonly source: string;
+  readonly examples: readonly EvalExample[];
+  readonly promptStyle: PromptStyle;
+  readonly maxNewTokens: number;
+};
+
+const loadDatasets = async (s: Settings): Promise<Dataset[]> => {
+  if (s.data.length === 0) {
+    const heldOut = s.limit ?? DEFAULT_ARITHMETIC_PROBLEMS;
+    return [{
+      name: BUILTIN_DATASET,
+      source: `arithmeticSplits(${s.splitSeed}).heldOut`,
+      examples: arithmeticSplits(s.splitSeed, { train: 0, heldOut }).heldOut,
+      promptStyle: s.prompt ?? "task",
+      maxNewTokens: s.maxNewTokens ?? 128,
+    }];
+  }
+  return await Promise.all(s.data.map(async (path) => {
+    const { examples } = await readJsonl(path);
+    return {
+      name: basename(path).replace(/\.jsonl$/, ""),
+      source: path,
+      examples: s.limit === null ? examples : examples.slice(0, s.limit),
+      promptStyle: s.prompt ?? "paper",
+      maxNewTokens: s.maxNewTokens ?? 4096,
+    };
+  }));
+};
+
+/** Missing default model: say how to get one rather than which file is absent. */
+const checkModelDir = async (dir: string): Promise<void> => {
+  const exists = await stat(dir).then((st) => st.isDirectory(), () => false);
+  if (!exists) {
+    throw new Error(
+      dir === DEFAULT_MODEL_DIR
+        ? `the default model ${dir} is not built yet; build it or pass --model DIR`
+        : `--model ${dir}: no such directory`,
+    );
+  }
+};
+
+const BAR_WIDTH = 24;
+
+const progressLine = (name: string, done: number, total: number, seconds: number): string => {
+  const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH);
+  const bar = "#".repeat(filled) + ".".repeat(BAR_WIDTH - filled);
+  return `${name} [${bar}] ${done}/${total} problems  ${seconds.toFixed(1)}s`;
+};
+
+/** Rewrites one stderr line on a terminal; elsewhere (logs, pipes) writes a line per update. */
+const progressReporter = (name: string) => {
+  const started = performance.now();
+  const tty = process.stderr.isTTY === true;
+  return {
+    update: (done: number, total: number) => {
+      const line = progressLine(name, done, total, (performance.now() - started) / 1000);
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    },
+    finish: () => {
+      if (tty) process.stderr.write("\n");
+    },
+  };
+};
+
+const summaryRow = (name: string, result: EvalResult) => ({
+  dataset: name,
+  problems: result.perProblem.length,
+  samples: result.summary?.samples ?? "-",
+  k: result.summary?.k ?? "-",
+  "pass@1": result.summary?.["pass@1"] ?? "-",
+  "pass@k": result.summary?.["pass@k"] ?? "-",
+  "maj@k": result.summary?.["maj@k"] ?? "-",
+  unscorable: result.unscorable,
+  tokens: result.tokensGenerated,
+  seconds: result.seconds.toFixed(1),
+});
+
+const writeReport = async (path: string, report: unknown): Promise<void> => {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`);
+};
+
+const run = async (s: Settings): Promise<void> => {
+  const datasets = await loadDatasets(s);
+  await checkModelDir(s.model);
+  const [model, tokenizer] = await Promise.all([
+    loadModel(s.model, { backend: s.backend }),
+    loadTokenizer(s.model),
+  ]);
+  const adapter = s.adapter === null ? null : await loadAdapter(s.adapter, model);
+  const key = prngKey(s.seed);
+  const results: { readonly dataset: Dataset; readonly result: EvalResult }[] = [];
+  for (const dataset of datasets) {
+    const progress = progressReporter(dataset.name);
+    const result = await evaluate(model, tokenizer, dataset.examples, {
+      adapter,
+      samplesPerProblem: s.samples,
+      k: s.k,
+      temperature: s.temperature,
+      topP: s.topP,
+      maxNewTokens: dataset.maxNewTokens,
+      promptStyle: dataset.promptStyle,
+      key,
+      batchSize: s.batchSize,
+      onProgress: progress.update,
+    });
+    progress.finish();
+    results.push({ dataset, result });
+  }
+  console.log(formatTable(results.map(({ dataset, result }) => summaryRow(dataset.name, result))));
+  if (s.out !== null) {
+    await writeReport(s.out, {
+      model: s.model,
+      adapter: s.adapter,
+      settings: s,
+      datasets: results.map(({ dataset, result }) => ({
+        name: dataset.name,
+        source: dataset.source,
+        promptStyle: dataset.promptStyle,
+        maxNewTokens: dataset.maxNewTokens,
+        ...result,
+      })),
+    });
+    console.error(`wrote ${s.out}`);
+  }
+};
+
+const main = async (): Promise<number> => {
+  try {
+    const settings = parseSettings(process.argv.slice(2));
+    if (settings === null) {
+      console.log(USAGE);
+      return 0;
+    }
+    await run(settings);
+    return 0;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof UsageError) {
+      console.error(`eval: ${message} (see --help)`);
+      return 2;
+    }
+    console.error(`eval: ${message}`);
+    return 1;
+  }
+};
+
+// Exit explicitly: a loaded tfjs backend may keep the event loop alive.
+process.exit(await main());

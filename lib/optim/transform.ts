@@ -1,0 +1,110 @@
+/**
+ * Gradient transformations (optax's design): an optimizer is an `init`/`update` pair over
+ * params-shaped trees of tensors, and optimizers compose with `chain`. State is immutable:
+ * every `update` returns fresh tensors, and the caller frees the previous state's tensors
+ * (`disposeReplaced`) once it has the new one.
+ */
+import { isTensor } from "../autodiff/grad.ts";
+import { add } from "../autodiff/ops.ts";
+import { scope, type Tensor } from "../autodiff/tensor.ts";
+import { fmt, sameShape } from "../tensor/shape.ts";
+import { treeFlatten, treeUnflatten } from "../tree.ts";
+
+/** The learning rate as a function of the 0-based index of the update being computed. */
+export type Schedule = (step: number) => number;
+
+export interface Updated<P, S> {
+  readonly updates: P;
+  readonly state: S;
+}
+
+// Method syntax on purpose: it lets a GradientTransformation<AdamWState> stand where a
+// GradientTransformation<unknown> is expected (chain's argument list).
+export interface GradientTransformation<S> {
+  init<P>(params: P): S;
+  /** `params` is needed only by transformations that read the weights (weight decay). */
+  update<P>(grads: P, state: S, params?: P): Updated<P, S>;
+}
+
+export const learningRateAt = (lr: number | Schedule, step: number): number =>
+  typeof lr === "number" ? lr : lr(step);
+
+/**
+ * Walks trees of identical structure leaf by leaf; `f` maps the tensors at one position to
+ * `outputs` new tensors, and the result is one tree per output, each shaped like trees[0].
+ */
+export const zipMapTensors = (
+  op: string,
+  trees: readonly unknown[],
+  outputs: number,
+  f: (leaves: Tensor[]) => Tensor[],
+): unknown[] => {
+  const [first, ...rest] = trees.map((t) => treeFlatten(t, isTensor));
+  const others = rest.map((leaves) => new Map(leaves));
+  const results = Array.from({ length: outputs }, () => new Map<string, Tensor>());
+  first.forEach(([path, leaf]) => {
+    const leaves = others.map((m, i) => {
+      const v = m.get(path);
+      if (!v) throw new Error(`${op}: tree ${i + 1} has no tensor at "${path}"`);
+      if (!sameShape(v.shape, leaf.shape)) {
+        throw new Error(
+          `${op}: "${path}" is ${fmt(leaf.shape)} in tree 0 but ${fmt(v.shape)} in tree ${i + 1}`,
+        );
+      }
+      return v;
+    });
+    f([leaf, ...leaves]).forEach((out, j) => results[j].set(path, out));
+  });
+  return results.map((r) => treeUnflatten(trees[0], isTensor, r));
+};
+
+/** Applies transformations in order, each seeing the previous one's updates. */
+export const chain = <T extends readonly GradientTransformation<unknown>[]>(
+  ...transforms: T
+): GradientTransformation<
+  { readonly [K in keyof T]: T[K] extends GradientTransformation<infer S> ? S : never }
+> => {
+  type States = {
+    readonly [K in keyof T]: T[K] extends GradientTransformation<infer S> ? S : never;
+  };
+  return {
+    init: (params) => transforms.map((t) => t.init(params)) as unknown as States,
+    // The scope frees the intermediate updates passed from one transformation to the next.
+    update: (grads, state, params) =>
+      scope(() => {
+        let updates = grads;
+        const next = transforms.map((t, i) => {
+          const r = t.update(updates, (state as readonly unknown[])[i], params);
+          updates = r.updates;
+          return r.state;
+        });
+        return { updates, state: next as unknown as States };
+      }),
+  };
+};
+
+/** params + updates, leaf by leaf. */
+export const applyUpdates = <P>(params: P, updates: P): P =>
+  zipMapTensors("applyUpdates", [params, updates], 1, ([p, u]) => [add(p, u)])[0] as P;
+
+const collectTensors = (tree: unknown): Set<Tensor> => {
+  const out = new Set<Tensor>();
+  const walk = (x: unknown): void => {
+    if (isTensor(x)) out.add(x);
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
+      Object.values(x).forEach(walk);
+    }
+  };
+  walk(tree);
+  return out;
+};
+
+/**
+ * Frees every tensor of `previous` (old params or optimizer state) that `next` does not
+ * still hold, so a training loop can rotate values without leaking or double-freeing.
+ */
+export const disposeReplaced = (previous: unknown, next: unknown): void => {
+  const kept = collectTensors(next);
+  collectTensors(previous).forEach((t) => kept.has(t) || t.dispose());
+};

@@ -1,0 +1,134 @@
+/**
+ * Checkpoints (file effects): everything a run needs to continue bit-identically — the
+ * trainable weights (a PEFT adapter, or a full model directory), the optimizer state, the
+ * PRNG key, the step, the data cursor, the cost ledger and the config. A checkpoint is
+ * written into a temporary folder and renamed into place, so a crash never leaves half of one.
+ */
+import { mkdir, readdir, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Backend } from "../autodiff/tensor.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { encodeModelConfig } from "../io/hf_config.ts";
+import type { HostTensor } from "../io/host_tensor.ts";
+import { readJsonFile } from "../io/json_codec.ts";
+import { readModelWeights } from "../io/model_weights.ts";
+import { type LoraConfig, readAdapter, writeAdapter } from "../io/peft.ts";
+import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import { adapterToDevice, adapterToHost } from "../model/adapter.ts";
+import type { ModelConfig } from "../model/qwen2.ts";
+import { paramsFromWeights, weightsFromParams } from "../model/weights.ts";
+import { optimStateFromHost, optimStateToHost } from "../optim/mod.ts";
+import type { Key } from "../random/prng.ts";
+import { treeFlatten, treeMap } from "../tree.ts";
+import type { TrainConfig } from "./config.ts";
+import type { Ledger } from "./ledger.ts";
+import type { Trainable } from "./policy.ts";
+import type { TrainState } from "./step.ts";
+
+const STATE_FILE = "trainer_state.json";
+const OPTIMIZER_FILE = "optimizer.safetensors";
+const PREFIX = "checkpoint-";
+
+const isHostTensor = (x: unknown): x is HostTensor =>
+  x !== null && typeof x === "object" && (x as HostTensor).data instanceof Float32Array;
+
+interface SavedState {
+  readonly step: number;
+  readonly key: Key;
+  readonly cursor: number;
+  readonly ledger: Ledger;
+  readonly badSteps: number;
+  readonly skippedSteps: number;
+  readonly kind: Trainable["kind"];
+  /** The optimizer state's structure; tensors are stored in optimizer.safetensors by path. */
+  readonly optimizer: unknown;
+  readonly config: TrainConfig;
+}
+
+export const checkpointDir = (root: string, step: number): string => join(root, `${PREFIX}${step}`);
+
+export const saveCheckpoint = async (
+  root: string,
+  state: TrainState,
+  info: { readonly config: TrainConfig; readonly modelConfig: ModelConfig; readonly lora: LoraConfig | null },
+): Promise<string> => {
+  const final = checkpointDir(root, state.step);
+  const tmp = join(root, `.tmp-${PREFIX}${state.step}`);
+  await rm(tmp, { recursive: true, force: true }); // left by a crash mid-write
+  await mkdir(tmp, { recursive: true });
+  const t = state.trainable;
+  if (t.kind === "lora") {
+    await writeAdapter(tmp, await adapterToHost(info.lora!, t.weights));
+  } else {
+    await writeSafetensors(join(tmp, "model.safetensors"), await weightsFromParams(info.modelConfig, t.params));
+    await writeFileAtomic(join(tmp, "config.json"), JSON.stringify(encodeModelConfig(info.modelConfig), null, 2));
+  }
+  const hostOpt = await optimStateToHost(state.optState);
+  const tensors = new Map(treeFlatten(hostOpt, isHostTensor));
+  await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
+  const saved: SavedState = {
+    step: state.step,
+    key: state.key,
+    cursor: state.cursor,
+    ledger: state.ledger,
+    badSteps: state.badSteps,
+    skippedSteps: state.skippedSteps,
+    kind: t.kind,
+    optimizer: treeMap(hostOpt, isHostTensor, (_, path) => ({ $tensor: path })),
+    config: info.config,
+  };
+  await writeFileAtomic(join(tmp, STATE_FILE), JSON.stringify(saved, null, 2));
+  await rm(final, { recursive: true, force: true });
+  await rename(tmp, final);
+  return final;
+};
+
+/** The newest complete checkpoint under `root`, or null. */
+export const latestCheckpoint = async (root: string): Promise<string | null> => {
+  const names = await readdir(root).catch(() => [] as string[]);
+  const steps = names.filter((n) => n.startsWith(PREFIX)).map((n) => Number(n.slice(PREFIX.length)))
+    .filter(Number.isInteger).sort((a, b) => b - a);
+  return steps.length ? checkpointDir(root, steps[0]) : null;
+};
+
+const isTensorRef = (x: unknown): x is { $tensor: string } =>
+  x !== null && typeof x === "object" && typeof (x as { $tensor?: unknown }).$tensor === "string";
+
+/**
+ * Restores a state saved by saveCheckpoint onto `backend`. `trainable` supplies what the
+ * files do not store (LoRA scaling and dropout); its weights are replaced.
+ */
+export const loadCheckpoint = async (
+  dir: string,
+  backend: Backend,
+  modelConfig: ModelConfig,
+  trainable: Trainable,
+): Promise<{ state: TrainState; config: TrainConfig }> => {
+  const saved = (await readJsonFile(join(dir, STATE_FILE))) as SavedState;
+  if (saved.kind !== trainable.kind) {
+    throw new Error(`${dir}: checkpoint trains "${saved.kind}" weights, this run trains "${trainable.kind}"`);
+  }
+  const restored: Trainable = trainable.kind === "lora"
+    ? { ...trainable, weights: adapterToDevice(backend, await readAdapter(dir, modelConfig)) }
+    : { kind: "full", params: paramsFromWeights(backend, modelConfig, await readModelWeights(dir), dir) };
+  const { floats } = await readSafetensors(join(dir, OPTIMIZER_FILE));
+  const hostOpt = treeMap(saved.optimizer, isTensorRef, (ref) => {
+    const t = floats.get(ref.$tensor);
+    if (!t) throw new Error(`${join(dir, OPTIMIZER_FILE)}: missing tensor "${ref.$tensor}"`);
+    return t;
+  });
+  return {
+    config: saved.config,
+    state: {
+      step: saved.step,
+      trainable: restored,
+      optState: optimStateFromHost(backend, hostOpt),
+      key: saved.key,
+      cursor: saved.cursor,
+      ledger: saved.ledger,
+      badSteps: saved.badSteps,
+      skippedSteps: saved.skippedSteps,
+    },
+  };
+};
+

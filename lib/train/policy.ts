@@ -1,0 +1,33 @@
+/**
+ * What is trained: LoRA adapters on a frozen base (Tina), or every base weight (the
+ * comparison run). Either way the reference policy is the untouched base with no adapter.
+ */
+import type { Adapter, LoraWeights, Qwen2Params } from "../model/qwen2.ts";
+import type { Key } from "../random/prng.ts";
+
+export type Trainable =
+  | { readonly kind: "lora"; readonly weights: LoraWeights; readonly scaling: number; readonly dropout: number }
+  | { readonly kind: "full"; readonly params: Qwen2Params };
+
+/** The tree the optimizer updates. */
+export const trainableTree = (t: Trainable): LoraWeights | Qwen2Params =>
+  t.kind === "lora" ? t.weights : t.params;
+
+export const withTree = (t: Trainable, tree: unknown): Trainable =>
+  t.kind === "lora" ? { ...t, weights: tree as LoraWeights } : { kind: "full", params: tree as Qwen2Params };
+
+/** The weights and adapter a forward of the current policy uses; dropout only when a key is given. */
+export const policyOf = (
+  base: Qwen2Params,
+  t: Trainable,
+  tree: unknown = trainableTree(t),
+  dropoutKey: Key | null = null,
+): { params: Qwen2Params; adapter: Adapter | null } =>
+  t.kind === "full" ? { params: tree as Qwen2Params, adapter: null } : {
+    params: base,
+    adapter: {
+      weights: tree as LoraWeights,
+      scaling: t.scaling,
+      dropout: dropoutKey && t.dropout > 0 ? { rate: t.dropout, key: dropoutKey } : null,
+    },
+  };

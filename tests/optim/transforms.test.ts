@@ -1,0 +1,168 @@
+/**
+ * Optimizers against closed-form float64 arithmetic: AdamW (bias correction, decoupled weight
+ * decay, eps placement, schedules), SGD, global-norm clipping, chain, and state round trips.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { liveTensors, type Tensor, tensor, toArraySync } from "../../lib/autodiff/tensor.ts";
+import { tsBackend } from "../../lib/tensor/backends.ts";
+import {
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  disposeReplaced,
+  globalNorm,
+  type GradientTransformation,
+  optimStateFromHost,
+  optimStateToHost,
+  sgd,
+} from "../../lib/optim/mod.ts";
+
+interface Params {
+  w: Tensor;
+  nested: { b: Tensor }[];
+}
+const params = (w: number[], b: number[]): Params => ({
+  w: tensor(tsBackend, w, [w.length]),
+  nested: [{ b: tensor(tsBackend, b, [b.length]) }],
+});
+const values = (p: Params): number[] => [...toArraySync(p.w), ...toArraySync(p.nested[0].b)];
+const assertClose = (actual: number[], expected: number[], tol: number, what: string) =>
+  actual.forEach((a, i) =>
+    assert.ok(
+      Math.abs(a - expected[i]) <= tol * Math.max(1, Math.abs(expected[i])),
+      `${what}[${i}]: ${a} vs ${expected[i]}`,
+    )
+  );
+
+/** Runs `steps` updates of `opt` from p0 with the given per-step gradients; returns the params. */
+const run = <S>(opt: GradientTransformation<S>, p0: Params, grads: number[][]): Params => {
+  let p = p0;
+  let state = opt.init(p);
+  const split = p0.w.size;
+  for (const g of grads) {
+    const gt = params(g.slice(0, split), g.slice(split));
+    const { updates, state: next } = opt.update(gt, state, p);
+    const np = applyUpdates(p, updates);
+    disposeReplaced([p, state, gt, updates], [np, next, p0]);
+    [p, state] = [np, next];
+  }
+  disposeReplaced(state, p);
+  return p;
+};
+
+/** PyTorch's AdamW algorithm as documented, in float64. */
+const referenceAdamW = (
+  p0: number[],
+  grads: number[][],
+  { lr, b1, b2, eps, wd }: {
+    lr: (step: number) => number;
+    b1: number;
+    b2: number;
+    eps: number;
+    wd: number;
+  },
+): number[] => {
+  const p = [...p0];
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  grads.forEach((g, k) => {
+    const t = k + 1;
+    p.forEach((_, i) => {
+      p[i] -= lr(k) * wd * p[i];
+      m[i] = b1 * m[i] + (1 - b1) * g[i];
+      v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+      const mHat = m[i] / (1 - b1 ** t);
+      const vHat = v[i] / (1 - b2 ** t);
+      p[i] -= lr(k) * mHat / (Math.sqrt(vHat) + eps);
+    });
+  });
+  return p;
+};
+
+const P0 = [1, -2, 0.5, 3, -0.25];
+const GRADS = [
+  [0.5, -1, 0.25, 2, -0.1],
+  [0.4, 0.3, -0.2, 1.5, 0.05],
+  [-0.1, 0.2, 0.3, -0.4, 0.5],
+  [0.2, -0.6, 0.1, 0.9, -0.3],
+];
+
+test("one AdamW step by hand: wd shrinks p, then the first Adam step is lr · sign(g)", () => {
+  const p = run(adamw({ lr: 0.1, weightDecay: 0.1, eps: 0 }), params([1], [-2]), [[0.5, -3]]);
+  assertClose(values(p), [1 - 0.01 - 0.1, -2 + 0.02 + 0.1], 1e-6, "p1");
+});
+
+test("several AdamW steps match the float64 reference (weight decay, bias correction)", () => {
+  const opts = { b1: 0.8, b2: 0.95, eps: 1e-8, wd: 0.05 };
+  const want = referenceAdamW(P0, GRADS, { ...opts, lr: () => 0.01 });
+  const got = run(
+    adamw({ lr: 0.01, b1: 0.8, b2: 0.95, eps: 1e-8, weightDecay: 0.05 }),
+    params(P0.slice(0, 3), P0.slice(3)),
+    GRADS,
+  );
+  assertClose(values(got), want, 1e-6, "AdamW");
+});
+
+test("AdamW adds eps after the bias-corrected root, and reads lr(step) from a schedule", () => {
+  const small = GRADS.map((g) => g.map((x) => x * 1e-3)); // eps is comparable to sqrt(v̂) here
+  const lr = (step: number) => 0.1 * (step + 1);
+  const want = referenceAdamW(P0, small, { lr, b1: 0.9, b2: 0.999, eps: 1e-3, wd: 0 });
+  const got = run(adamw({ lr, eps: 1e-3 }), params(P0.slice(0, 3), P0.slice(3)), small);
+  assertClose(values(got), want, 1e-6, "AdamW with eps 1e-3");
+  assert.throws(
+    () => adamw({ lr: 1, weightDecay: 0.1 }).update({}, { count: 0, mu: {}, nu: {} }),
+    /needs the params/,
+  );
+});
+
+test("sgd subtracts lr · g", () => {
+  const got = run(sgd({ lr: 0.5 }), params(P0.slice(0, 3), P0.slice(3)), GRADS.slice(0, 2));
+  assertClose(values(got), P0.map((p, i) => p - 0.5 * (GRADS[0][i] + GRADS[1][i])), 1e-6, "sgd");
+});
+
+test("clipByGlobalNorm scales by maxNorm / (norm + 1e-6) only above maxNorm and reports the norm", () => {
+  const g = params([3, 0, 0], [4, 0]);
+  const clip = clipByGlobalNorm(1);
+  const { updates, state } = clip.update(g, clip.init(g));
+  assertClose(toArraySync(state.norm) as unknown as number[], [5], 1e-7, "norm");
+  assertClose(values(updates), [3, 0, 0, 4, 0].map((x) => x / (5 + 1e-6)), 1e-7, "clipped");
+  const loose = clipByGlobalNorm(10);
+  assertClose(values(loose.update(g, loose.init(g)).updates), [3, 0, 0, 4, 0], 1e-7, "unclipped");
+  assertClose(Array.from(toArraySync(globalNorm([g, null]))), [5], 1e-7, "globalNorm skips null");
+  assert.throws(() => clipByGlobalNorm(0), /maxNorm/);
+});
+
+test("chain(clip, sgd) feeds clipped gradients to sgd and keeps both states", () => {
+  const opt = chain(clipByGlobalNorm(1), sgd({ lr: 2 }));
+  const g = params([3, 0, 0], [4, 0]);
+  const { updates, state } = opt.update(g, opt.init(g));
+  assertClose(values(updates), [-1.2, 0, 0, -1.6, 0], 1e-6, "chained");
+  assert.is(state[1].count, 1);
+  assertClose(Array.from(toArraySync(state[0].norm)), [5], 1e-7, "chained norm");
+});
+
+test("optimizer state survives a host round trip, and a resumed run continues identically", async () => {
+  const opt = chain(clipByGlobalNorm(1), adamw({ lr: 0.01, weightDecay: 0.01 }));
+  const p = params(P0.slice(0, 3), P0.slice(3));
+  const g = params(GRADS[0].slice(0, 3), GRADS[0].slice(3));
+  const s1 = opt.update(g, opt.init(p), p).state;
+  const host = await optimStateToHost(s1);
+  assert.is((host as [unknown, { count: number }])[1].count, 1);
+  const restored = optimStateFromHost<typeof s1>(tsBackend, host);
+  const a = values(applyUpdates(p, opt.update(g, s1, p).updates));
+  const b = values(applyUpdates(p, opt.update(g, restored, p).updates));
+  assert.equal(a, b);
+  assert.not.equal(a, P0);
+});
+
+test("a training loop that disposes replaced values does not leak tensors", () => {
+  const p0 = params(P0.slice(0, 3), P0.slice(3));
+  const before = liveTensors();
+  const p = run(chain(clipByGlobalNorm(1), adamw({ lr: 0.01 })), p0, GRADS);
+  disposeReplaced(p, null);
+  assert.is(liveTensors(), before);
+});
+
+test.run();
