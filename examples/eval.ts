@@ -7,7 +7,7 @@
  *   npx tsx examples/eval.ts --adapter runs/x/adapter --samples 8
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
+import { choiceFlag, integerFlag, numberFlag, parseFlags, runMain, UsageError } from "./cli.ts";
 import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,9 +53,6 @@ const USAGE = `Usage: eval [options]
   --out FILE.json         also write every completion and score as JSON
   --help                  show this text`;
 
-/** A mistake in the command line: reported in one line, exit code 2. */
-class UsageError extends Error {}
-
 type Settings = {
   readonly model: string;
   readonly adapter: string | null;
@@ -72,40 +69,6 @@ type Settings = {
   readonly backend: string;
   readonly seed: number;
   readonly out: string | null;
-};
-
-const integerFlag = (flag: string, text: string | undefined, min: number): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`--${flag} must be an integer >= ${min}, got "${text}"`);
-  }
-  return value;
-};
-
-const numberFlag = (
-  flag: string,
-  text: string | undefined,
-  accept: (x: number) => boolean,
-  expected: string,
-): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || !accept(value)) {
-    throw new UsageError(`--${flag} must be ${expected}, got "${text}"`);
-  }
-  return value;
-};
-
-const choiceFlag = <T extends string>(
-  flag: string,
-  text: string | undefined,
-  choices: readonly T[],
-): T | undefined => {
-  if (text === undefined || (choices as readonly string[]).includes(text)) {
-    return text as T | undefined;
-  }
-  throw new UsageError(`--${flag} must be one of ${choices.join(", ")}, got "${text}"`);
 };
 
 const OPTIONS = {
@@ -129,14 +92,11 @@ const OPTIONS = {
 
 /** The settings, or null when --help was asked for. Throws UsageError on a bad command line. */
 const parseSettings = (argv: readonly string[]): Settings | null => {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true }));
-  } catch (e) {
-    // node:util's messages can run over several lines; the first says what is wrong.
-    throw new UsageError((e as Error).message.split("\n")[0]);
+  const values = parseFlags(argv, OPTIONS);
+  if (values.help) {
+    console.log(USAGE);
+    return null;
   }
-  if (values.help) return null;
   const samples = integerFlag("samples", values.samples, 1) ?? 4;
   const k = integerFlag("k", values.k, 1) ?? samples;
   if (k > samples) throw new UsageError(`--k (${k}) must not exceed --samples (${samples})`);
@@ -291,25 +251,4 @@ const run = async (s: Settings): Promise<void> => {
   }
 };
 
-const main = async (): Promise<number> => {
-  try {
-    const settings = parseSettings(process.argv.slice(2));
-    if (settings === null) {
-      console.log(USAGE);
-      return 0;
-    }
-    await run(settings);
-    return 0;
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    if (e instanceof UsageError) {
-      console.error(`eval: ${message} (see --help)`);
-      return 2;
-    }
-    console.error(`eval: ${message}`);
-    return 1;
-  }
-};
-
-// Exit explicitly: a loaded tfjs backend may keep the event loop alive.
-process.exit(await main());
+await runMain("eval", parseSettings, run);

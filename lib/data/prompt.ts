@@ -31,8 +31,15 @@ export const usesTaskAlphabet = (text: string): boolean => {
 export const formatCompletion = (steps: readonly string[], answer: string): string =>
   `<think>\n${steps.join("\n")}\n</think>\n<answer>\n${answer}\n</answer>`;
 
-/** The chat messages that pose `example.problem` to the model. */
-export const taskPrompt = (example: { readonly problem: string }): readonly ChatMessage[] => [
-  { role: "system", content: SYSTEM_PROMPT },
+/**
+ * The chat messages that pose `example.problem` to the model. No system prompt by default:
+ * the built-in tiny model learns the format in pretraining, and every prompt token costs it
+ * context and compute. Pass SYSTEM_PROMPT (or another) for models that read instructions.
+ */
+export const taskPrompt = (
+  example: { readonly problem: string },
+  system: string | null = null,
+): readonly ChatMessage[] => [
+  ...(system === null ? [] : [{ role: "system" as const, content: system }]),
   { role: "user", content: example.problem },
 ];

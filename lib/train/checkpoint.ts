@@ -64,7 +64,9 @@ export const saveCheckpoint = async (
     await writeFileAtomic(join(tmp, "config.json"), JSON.stringify(encodeModelConfig(info.modelConfig), null, 2));
   }
   const hostOpt = await optimStateToHost(state.optState);
-  const tensors = new Map(treeFlatten(hostOpt, isHostTensor));
+  // Step counts are numbers beside the tensors; they go to the JSON skeleton below.
+  const isLeaf = (x: unknown): x is HostTensor | number => typeof x === "number" || isHostTensor(x);
+  const tensors = new Map(treeFlatten(hostOpt, isLeaf).filter((e): e is [string, HostTensor] => isHostTensor(e[1])));
   await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
   const saved: SavedState = {
     step: state.step,

@@ -4,22 +4,22 @@
  * (μ times over the same generations), gradient accumulation included.
  */
 import { isTensor, valueAndGradWithAux } from "../autodiff/grad.ts";
-import { add, mul, slice, stopGradient, sum } from "../autodiff/ops.ts";
+import { add, mul, stopGradient, sum } from "../autodiff/ops.ts";
 import { scope, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
 import type { Backend } from "../autodiff/tensor.ts";
-import { forward, type ModelConfig, type Qwen2Params } from "../model/qwen2.ts";
+import type { ModelConfig, Qwen2Params } from "../model/qwen2.ts";
 import { applyUpdates, globalNorm, type GradientTransformation } from "../optim/mod.ts";
 import { disposeReplaced } from "../optim/transform.ts";
 import { foldIn, type Key, split } from "../random/prng.ts";
 import type { CombinedRewardFn, Example } from "../rewards/mod.ts";
 import { computeAdvantages } from "../rl/advantages.ts";
-import { tokenLogProbsAndEntropy } from "../rl/logprobs.ts";
 import { grpoLoss } from "../rl/loss.ts";
 import { completionMask, maskTruncated } from "../rl/mask.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
 import { treeMap, treeZip } from "../tree.ts";
 import type { TrainConfig } from "./config.ts";
 import { chargeStep, type Ledger } from "./ledger.ts";
+import { completionLogProbs, type Policy } from "./logprobs.ts";
 import { policyOf, type Trainable, trainableTree, withTree } from "./policy.ts";
 import type { Rollout } from "./rollout.ts";
 import { packBatch, type PackedBatch, truncateLeft } from "./sequences.ts";
@@ -69,23 +69,6 @@ const stdOf = (xs: readonly number[]): number => {
   return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
 };
 
-/** Per-token log-probs (and entropies) of the completion part of a packed batch. */
-const completionLogProbs = (
-  ctx: TrainContext,
-  policy: ReturnType<typeof policyOf>,
-  batch: PackedBatch,
-  rows: readonly number[],
-) => {
-  const { promptWidth: p, completionWidth: c } = batch;
-  const ids = rows.map((r) => batch.ids[r].slice(0, p + c - 1));
-  const keyMask = rows.map((r) => batch.keyMask[r].slice(0, p + c - 1));
-  const { logits } = forward(ctx.modelConfig, policy.params, ids, { keyMask, adapter: policy.adapter });
-  const completionLogits = slice(logits, [0, p - 1, 0], [rows.length, c, logits.shape[2]]);
-  const targets = tensor(ctx.backend, Int32Array.from(rows.flatMap((r) => batch.targets[r])), [rows.length, c]);
-  const temperature = ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1;
-  return tokenLogProbsAndEntropy(completionLogits, targets, temperature);
-};
-
 const rowsOf = (mask: Float32Array, rows: readonly number[], width: number): Float32Array => {
   const out = new Float32Array(rows.length * width);
   rows.forEach((r, i) => out.set(mask.subarray(r * width, (r + 1) * width), i * width));
@@ -95,10 +78,14 @@ const rowsOf = (mask: Float32Array, rows: readonly number[], width: number): Flo
 /** Log-probs of every completion under a fixed policy, no gradient (reference or old policy). */
 const scoreAll = (
   ctx: TrainContext,
-  policy: ReturnType<typeof policyOf>,
+  policy: Policy,
   batch: PackedBatch,
   microBatches: readonly (readonly number[])[],
-): Tensor[] => microBatches.map((rows) => scope(() => stopGradient(completionLogProbs(ctx, policy, batch, rows).logp)));
+): Tensor[] =>
+  microBatches.map((rows) => scope(() => stopGradient(policyLogProbs(ctx, policy, batch, rows).logp)));
+
+const policyLogProbs = (ctx: TrainContext, policy: Policy, batch: PackedBatch, rows: readonly number[]) =>
+  completionLogProbs(ctx.modelConfig, policy, batch, rows, ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1);
 
 export const grpoStep = async (
   ctx: TrainContext,
@@ -212,7 +199,7 @@ const update = async (
     const maskT = tensor(ctx.backend, rowsOf(mask, rows, c), [rows.length, c]);
     const lossOf = (params: unknown) => {
       const policy = policyOf(ctx.base, state.trainable, params, foldIn(dropoutKey, m));
-      const { logp, entropy } = completionLogProbs(ctx, policy, batch, rows);
+      const { logp, entropy } = policyLogProbs(ctx, policy, batch, rows);
       const { loss, metrics } = grpoLoss({
         logp,
         oldLogp: oldLogp?.[m] ?? null,

@@ -7,9 +7,9 @@ import {
   usesTaskAlphabet,
 } from "../../lib/data/prompt.ts";
 
-test("taskPrompt is a short system prompt then the problem", () => {
-  const messages = taskPrompt({ problem: "Compute 1+2." });
-  assert.equal(messages, [
+test("taskPrompt is the problem alone, or after a given system prompt", () => {
+  assert.equal(taskPrompt({ problem: "Compute 1+2." }), [{ role: "user", content: "Compute 1+2." }]);
+  assert.equal(taskPrompt({ problem: "Compute 1+2." }, SYSTEM_PROMPT), [
     { role: "system", content: SYSTEM_PROMPT },
     { role: "user", content: "Compute 1+2." },
   ]);

@@ -1,0 +1,155 @@
+/**
+ * End to end on the qwen2-tiny fixture (a real-layout HF directory): GRPO steps with a
+ * rule-based reward update only the adapters, and 2 steps + checkpoint + resume + 2 steps
+ * equals 4 straight steps, bit for bit.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isLeft } from "fp-ts/lib/Either.js";
+import { isTensor } from "../../lib/autodiff/grad.ts";
+import { toArray } from "../../lib/autodiff/tensor.ts";
+import { loadModel, type Model } from "../../lib/model/load.ts";
+import { makeCharTokenizer } from "../../lib/tokenizer/mod.ts";
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../../lib/train/checkpoint.ts";
+import { resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
+import { trainLoop } from "../../lib/train/loop.ts";
+import { inProcessRollout } from "../../lib/train/rollout.ts";
+import { countParams, initialState, optimizerOf, peftConfigOf, scheduleOf } from "../../lib/train/setup.ts";
+import type { MetricsRow, TrainContext, TrainState } from "../../lib/train/step.ts";
+import { trainableTree } from "../../lib/train/policy.ts";
+import { treeFlatten } from "../../lib/tree.ts";
+
+const dir = fileURLToPath(new URL("../fixtures/qwen2-tiny", import.meta.url));
+const tokenizer = makeCharTokenizer({ alphabet: "abcdefghijklmnopqrstuvwxyz0123456789 +-*=.\n" });
+const data = Array.from({ length: 12 }, (_, i) => ({ problem: `add ${i} and 1`, answer: `${i + 1}` }));
+
+const config = (overrides: Record<string, unknown>): TrainConfig => {
+  const decoded = resolveConfig({
+    preset: "tina",
+    maxSteps: 3,
+    promptsPerStep: 2,
+    numGenerations: 4,
+    gradientAccumulationSteps: 2,
+    temperature: 1,
+    maxPromptLength: 32,
+    maxCompletionLength: 6,
+    learningRate: 1e-2,
+    scheduleSteps: null,
+    lora: { r: 4, alpha: 8, dropout: 0.1 },
+    checkpointEvery: 0,
+    ...overrides,
+  }, "test");
+  if (isLeft(decoded)) throw new Error(decoded.left);
+  return decoded.right;
+};
+
+/** A rule anyone can check by eye: the share of vowels in the completion. */
+const vowelReward = (completions: readonly string[]) => {
+  const total = completions.map((c) => (c.match(/[aeiou]/g)?.length ?? 0) / Math.max(1, c.length));
+  return { total, perFunction: { vowels: total } };
+};
+
+const contextFor = (model: Model, cfg: TrainConfig): TrainContext => ({
+  config: cfg,
+  modelConfig: model.config,
+  base: model.params,
+  backend: model.backend,
+  tokenizer,
+  promptOf: (ex) => [{ role: "user", content: ex.problem ?? "" }],
+  rewards: vowelReward,
+  rollout: inProcessRollout(model.config, {
+    temperature: cfg.temperature,
+    topP: cfg.topP,
+    topK: cfg.topK,
+    maxNewTokens: cfg.maxCompletionLength,
+    stopTokens: [tokenizer.eosTokenId],
+    padToken: tokenizer.padTokenId,
+  }),
+  optimizer: optimizerOf(cfg),
+  learningRate: scheduleOf(cfg),
+  stopTokens: [tokenizer.eosTokenId],
+  padToken: tokenizer.padTokenId,
+  totalParams: countParams(model.params),
+  now: () => 0, // a fixed clock keeps metrics rows comparable across runs
+});
+
+const hostTree = async (tree: unknown): Promise<[string, number[]][]> => {
+  const out: [string, number[]][] = [];
+  for (const [path, t] of treeFlatten(tree, isTensor)) out.push([path, Array.from(await toArray(t))]);
+  return out;
+};
+
+const run = async (cfg: TrainConfig, from?: TrainState, model?: Model) => {
+  const m = model ?? await loadModel(dir, { backend: "ts" });
+  const ctx = contextFor(m, cfg);
+  const rows: MetricsRow[] = [];
+  const state = await trainLoop(ctx, from ?? initialState(m.backend, cfg, m.config, m.params, ctx.optimizer), data, {
+    onStep: (_, row) => void rows.push(row),
+  });
+  return { state, rows, model: m };
+};
+
+test("3 GRPO steps run end to end, change the adapters and never the base weights", async () => {
+  const model = await loadModel(dir, { backend: "ts" });
+  const baseBefore = await hostTree(model.params);
+  const cfg = config({});
+  const initial = initialState(model.backend, cfg, model.config, model.params, optimizerOf(cfg));
+  const adaptersBefore = await hostTree(trainableTree(initial.trainable));
+  const { state, rows } = await run(cfg, initial, model);
+  assert.is(state.step, 3);
+  assert.is(rows.length, 3);
+  for (const key of ["reward", "reward_std", "kl", "entropy", "loss", "grad_norm", "learning_rate", "rewards/vowels/mean", "completions/mean_length", "clip_ratio/region_mean"]) {
+    assert.ok(key in rows[0], `metric ${key}`);
+    assert.ok(Number.isFinite(rows[2][key]), `${key} is finite: ${rows[2][key]}`);
+  }
+  assert.equal(await hostTree(model.params), baseBefore, "base weights unchanged");
+  const adaptersAfter = await hostTree(trainableTree(state.trainable));
+  assert.not.equal(adaptersAfter, adaptersBefore, "adapters changed");
+});
+
+test("2 steps + checkpoint + resume + 2 steps = 4 straight steps (adapters and metrics)", async () => {
+  const root = await mkdtemp(join(tmpdir(), "tina-resume-"));
+  try {
+    const straight = await run(config({ maxSteps: 4 }));
+    const first = await run(config({ maxSteps: 2 }));
+    const cfg = config({ maxSteps: 4 });
+    await saveCheckpoint(join(root, "ckpt"), first.state, { config: cfg, modelConfig: first.model.config, lora: peftConfigOf(cfg, null) });
+    assert.equal((await readdir(join(root, "ckpt"))).filter((n) => n.startsWith(".tmp")), [], "no temp folder left");
+    const fresh = await loadModel(dir, { backend: "ts" });
+    const template = initialState(fresh.backend, cfg, fresh.config, fresh.params, optimizerOf(cfg));
+    const restored = await loadCheckpoint((await latestCheckpoint(join(root, "ckpt")))!, fresh.backend, fresh.config, template.trainable);
+    const second = await run(cfg, restored.state, fresh);
+    assert.equal(await hostTree(trainableTree(second.state.trainable)), await hostTree(trainableTree(straight.state.trainable)));
+    assert.equal([...first.rows, ...second.rows], straight.rows);
+    assert.is(second.state.cursor, straight.state.cursor);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("full-parameter mode updates the base-shaped copy, not the reference weights", async () => {
+  const model = await loadModel(dir, { backend: "ts" });
+  const baseBefore = await hostTree(model.params);
+  const { state } = await run(config({ maxSteps: 2, lora: null, beta: 0.04 }), undefined, model);
+  assert.is(state.trainable.kind, "full");
+  assert.equal(await hostTree(model.params), baseBefore);
+  assert.not.equal(await hostTree(trainableTree(state.trainable)), baseBefore);
+});
+
+test("a non-finite loss skips the update, and repeated ones stop the run with a clear message", async () => {
+  const model = await loadModel(dir, { backend: "ts" });
+  const cfg = config({ maxSteps: 5, maxBadSteps: 2 });
+  const ctx = { ...contextFor(model, cfg), rewards: (c: readonly string[]) => ({ total: c.map(() => NaN), perFunction: {} }) };
+  const state = initialState(model.backend, cfg, model.config, model.params, ctx.optimizer);
+  const before = await hostTree(trainableTree(state.trainable));
+  let message = "";
+  await trainLoop(ctx, state, data).catch((e) => (message = (e as Error).message));
+  assert.match(message, /2 consecutive updates had a non-finite loss or gradient/);
+  assert.equal(await hostTree(trainableTree(state.trainable)), before);
+});
+
+test.run();
