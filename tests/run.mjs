@@ -52,8 +52,29 @@ const runOne = (runtime, file) =>
     });
   });
 
+// Static checks count as tests too, so CI's last line covers them (TINA_STATIC=0 skips).
+const staticChecks = process.env.TINA_STATIC === "0" || filters.length > 0 ? [] : [
+  ["deno check", ["check", "mod.ts", "lib", "examples", "bench", "tests"]],
+  ["deno lint", ["lint"]],
+  ["deno fmt --check", ["fmt", "--check"]],
+];
+const runCheck = ([name, args]) =>
+  new Promise((resolve) => {
+    const child = spawn(bin("deno"), args, { cwd: root, env: process.env });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ name, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0, out, code }));
+  });
+
 const queue = runtimes.flatMap((r) => files.map((f) => [r, f]));
 const results = [];
+for (const check of staticChecks) {
+  const res = await runCheck(check);
+  console.log(`${res.failed ? "FAIL" : "ok  "} ${res.name}`);
+  if (res.failed) console.log(strip(res.out).split("\n").slice(-40).map((l) => "    " + l).join("\n"));
+  results.push(res);
+}
 const worker = async () => {
   while (queue.length > 0) {
     const [r, f] = queue.shift();

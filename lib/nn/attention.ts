@@ -2,7 +2,7 @@
  * Grouped-query causal self-attention over [B, heads, T, headDim] tensors, with an additive
  * mask that encodes causality and left padding, and an optional KV cache.
  */
-import { add, concat, gather, matmul, mul, softmax } from "../autodiff/ops.ts";
+import { add, concat, matmul, mul, reshape, softmax } from "../autodiff/ops.ts";
 import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
 
 /** Keys and values of the positions seen so far, per layer: [B, kvHeads, S, headDim]. */
@@ -38,21 +38,21 @@ export const attentionMask = (
   return tensor(backend, out, [b, 1, queries, s]);
 };
 
-/** Repeats each KV head for the query heads that read it: query head h reads KV head ⌊h / (H / KV)⌋. */
-export const repeatKv = (x: Tensor, heads: number): Tensor => {
-  const kvHeads = x.shape[1];
-  if (kvHeads === heads) return x;
-  const group = heads / kvHeads;
-  const idx = Int32Array.from({ length: heads }, (_, h) => Math.floor(h / group));
-  return gather(x, tensor(x.backend, idx, [heads]), 1);
-};
-
-/** q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended); mask: [B, 1, T, S]. */
+/**
+ * q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended); mask: [B, 1, T, S].
+ * Query head h reads KV head ⌊h / (H / KV)⌋. The G = H / KV query heads of one KV head are
+ * adjacent, so q regroups to [B, KV, G·T, D] and meets k and v without copying them per head.
+ */
 export const attend = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
-  const heads = q.shape[1];
-  const scale = 1 / Math.sqrt(q.shape[3]);
-  const scores = add(mul(matmul(q, repeatKv(k, heads), { transposeB: true }), scale), mask);
-  return matmul(softmax(scores), repeatKv(v, heads));
+  const [b, heads, t, d] = q.shape;
+  const kvHeads = k.shape[1];
+  const s = k.shape[2];
+  const group = heads / kvHeads;
+  const grouped = reshape(q, [b, kvHeads, group * t, d]);
+  const scores = mul(matmul(grouped, k, { transposeB: true }), 1 / Math.sqrt(d));
+  const masked = add(reshape(scores, [b, kvHeads, group, t, s]), reshape(mask, [b, 1, 1, t, s]));
+  const out = matmul(reshape(softmax(masked), [b, kvHeads, group * t, s]), v);
+  return reshape(out, [b, heads, t, d]);
 };
 
 export const appendKv = (cache: KVEntry | null, k: Tensor, v: Tensor): KVEntry =>

@@ -13,7 +13,7 @@ export { adamw, type AdamWOptions, type AdamWState } from "./adamw.ts";
 export { sgd, type SgdState } from "./sgd.ts";
 export {
   constantSchedule,
-  type CosineOptions,
+  type CosineScheduleOptions,
   cosineWithWarmup,
   linearWithWarmup,
   warmupStepsFromRatio,

@@ -37,7 +37,7 @@ export const linearWithWarmup = (
       : peak * Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
 };
 
-export interface CosineOptions {
+export interface CosineScheduleOptions {
   readonly peak: number;
   readonly warmupSteps?: number;
   readonly totalSteps: number;
@@ -53,7 +53,7 @@ export interface CosineOptions {
  * get_cosine_schedule_with_warmup). As there, progress is not clamped past `totalSteps`.
  */
 export const cosineWithWarmup = (
-  { peak, warmupSteps = 0, totalSteps, minRatio = 0, numCycles = 0.5 }: CosineOptions,
+  { peak, warmupSteps = 0, totalSteps, minRatio = 0, numCycles = 0.5 }: CosineScheduleOptions,
 ): Schedule => {
   checkSteps("cosineWithWarmup", warmupSteps, totalSteps);
   if (!(minRatio >= 0 && minRatio <= 1)) {

@@ -9,35 +9,6 @@ export type ScaleRewards = "group" | "batch" | "none";
 /** Added to the std before dividing, so that a group with equal rewards gets advantage 0. */
 const STD_EPS = 1e-4;
 
-/**
- * Weighted sum over reward functions, per completion. `perFunction[f][i]` is function f's
- * reward for completion i; null ("not scorable") counts as 0, like torch.nansum.
- */
-export const combineRewards = (
-  perFunction: readonly (readonly (number | null)[])[],
-  weights: readonly number[] = perFunction.map(() => 1),
-): Float64Array => {
-  if (weights.length !== perFunction.length) {
-    throw new Error(
-      `combineRewards: ${weights.length} weights for ${perFunction.length} reward functions`,
-    );
-  }
-  const n = perFunction[0]?.length ?? 0;
-  const bad = perFunction.findIndex((r) => r.length !== n);
-  if (bad >= 0) {
-    throw new Error(
-      `combineRewards: reward function ${bad} scored ${
-        perFunction[bad].length
-      } completions, not ${n}`,
-    );
-  }
-  return Float64Array.from({ length: n }, (_, i) =>
-    perFunction.reduce((s, r, f) => {
-      const v = r[i];
-      return v === null || Number.isNaN(v) ? s : s + weights[f] * v;
-    }, 0));
-};
-
 const mean = (xs: ArrayLike<number>): number => {
   let s = 0;
   for (let i = 0; i < xs.length; i++) s += xs[i];

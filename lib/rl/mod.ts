@@ -1,7 +1,6 @@
-/** GRPO pieces as pure functions: advantages, completion masks, token log-probs, losses, presets. */
+/** GRPO pieces as pure functions: advantages, completion masks, token log-probs and the loss family (presets: lib/train/config.ts). */
 export {
   type AdvantageResult,
-  combineRewards,
   computeAdvantages,
   type ScaleRewards,
 } from "./advantages.ts";
@@ -17,4 +16,3 @@ export {
   type LossType,
   maskedBatchMean,
 } from "./loss.ts";
-export { type GrpoAlgorithmConfig, tinaPreset, trlPreset, withLoss } from "./presets.ts";

@@ -24,6 +24,7 @@ import { policyOf, type Trainable, trainableTree, withTree } from "./policy.ts";
 import type { Rollout } from "./rollout.ts";
 import { packBatch, type PackedBatch, truncateLeft } from "./sequences.ts";
 import type { ChatMessage } from "../tokenizer/hf.ts";
+import type { MetricsRow } from "../report/types.ts";
 
 export interface TrainContext {
   readonly config: TrainConfig;
@@ -60,7 +61,7 @@ export interface TrainState {
   readonly skippedSteps: number;
 }
 
-export type MetricsRow = Readonly<Record<string, number>>;
+export type { MetricsRow };
 
 const meanOf = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const stdOf = (xs: readonly number[]): number => {

@@ -19,19 +19,49 @@ const alloc = (dtype: DType, n: number): Buf =>
 
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
 
-const unaryFns: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
-  square: (x) => x * x,
-  abs: Math.abs,
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  silu: (x) => x / (1 + Math.exp(-x)),
-  tanh: Math.tanh,
-  relu: (x) => (x > 0 ? x : 0),
-  step: (x) => (x > 0 ? 1 : 0),
+/** One tight loop per op (a shared loop calling a function per element stays megamorphic in V8). */
+const unary = (op: UnaryOp, x: Buf): Float32Array => {
+  const n = x.length;
+  const r = new Float32Array(n);
+  switch (op) {
+    case "neg":
+      for (let i = 0; i < n; i++) r[i] = -x[i];
+      break;
+    case "exp":
+      for (let i = 0; i < n; i++) r[i] = Math.exp(x[i]);
+      break;
+    case "log":
+      for (let i = 0; i < n; i++) r[i] = Math.log(x[i]);
+      break;
+    case "sqrt":
+      for (let i = 0; i < n; i++) r[i] = Math.sqrt(x[i]);
+      break;
+    case "rsqrt":
+      for (let i = 0; i < n; i++) r[i] = 1 / Math.sqrt(x[i]);
+      break;
+    case "square":
+      for (let i = 0; i < n; i++) r[i] = x[i] * x[i];
+      break;
+    case "abs":
+      for (let i = 0; i < n; i++) r[i] = Math.abs(x[i]);
+      break;
+    case "sigmoid":
+      for (let i = 0; i < n; i++) r[i] = 1 / (1 + Math.exp(-x[i]));
+      break;
+    case "silu":
+      for (let i = 0; i < n; i++) r[i] = x[i] / (1 + Math.exp(-x[i]));
+      break;
+    case "tanh":
+      for (let i = 0; i < n; i++) r[i] = Math.tanh(x[i]);
+      break;
+    case "relu":
+      for (let i = 0; i < n; i++) r[i] = x[i] > 0 ? x[i] : 0;
+      break;
+    case "step":
+      for (let i = 0; i < n; i++) r[i] = x[i] > 0 ? 1 : 0;
+      break;
+  }
+  return r;
 };
 
 const compareFns: Record<CompareOp, (a: number, b: number) => number> = {
@@ -278,12 +308,7 @@ export const tsKernels: Kernels<Buf> = {
     else out.set(x);
     return out;
   },
-  unary: (op, x) => {
-    const f = unaryFns[op];
-    const out = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
-    return out;
-  },
+  unary: (op, x) => unary(op, x),
   binary,
   compare: (op, a, aShape, b, bShape, out) =>
     broadcastApply(a, aShape, b, bShape, out, new Float32Array(sizeOf(out)), compareFns[op]),

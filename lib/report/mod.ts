@@ -1,0 +1,5 @@
+export * from "./types.ts";
+export { escapeHtml } from "./escape.ts";
+export { formatTick, niceTicks, type Ticks } from "./ticks.ts";
+export { barChart, lineChart } from "./charts.ts";
+export { type MetricChart, metricCharts, renderReport } from "./report.ts";

@@ -1,0 +1,50 @@
+/**
+ * The accuracy reward (open-r1 / Math-Verify semantics): 1 when the completion's final
+ * answer equals the gold answer, 0 when it does not or gives none, null when the gold
+ * answer itself cannot be parsed (the example is skipped, not rewarded).
+ */
+import { isFullyParsed, parseAnswer, type ParsedAnswer, parsedAnswersEqual } from "./equal.ts";
+import { extractAnswer } from "./extract.ts";
+import { type BatchRewardFn, checkBatch, type Example, goldAnswer } from "./types.ts";
+
+/** The gold answer: its boxed / tagged / math-span answer if it has one, else all of it. */
+export const parseGold = (solution: string): ParsedAnswer | null => {
+  const parsed = parseAnswer(extractAnswer(solution) ?? solution);
+  return parsed && isFullyParsed(parsed) ? parsed : null;
+};
+
+/** Whether the completion's answer equals the parsed gold answer. Never throws. */
+export const isCorrect = (completion: string, gold: ParsedAnswer): boolean => {
+  const answer = extractAnswer(completion);
+  const predicted = answer === null ? null : parseAnswer(answer);
+  return predicted !== null && parsedAnswersEqual(gold, predicted);
+};
+
+export const accuracyReward = (completion: string, solution: string): number | null => {
+  const gold = parseGold(solution);
+  return gold === null ? null : isCorrect(completion, gold) ? 1 : 0;
+};
+
+/**
+ * Correctness of each completion (null where the gold answer is missing or unparseable).
+ * Each distinct gold answer is parsed once per batch.
+ */
+export const batchCorrectness = (
+  completions: readonly string[],
+  examples: readonly Example[],
+): (boolean | null)[] => {
+  const golds = new Map<string, ParsedAnswer | null>();
+  return completions.map((completion, i) => {
+    const solution = goldAnswer(examples[i]);
+    if (solution === undefined) return null;
+    if (!golds.has(solution)) golds.set(solution, parseGold(solution));
+    const gold = golds.get(solution)!;
+    return gold === null ? null : isCorrect(completion, gold);
+  });
+};
+
+/** The accuracy reward over a batch. */
+export const accuracyRewards: BatchRewardFn = (completions, examples, extra) => {
+  checkBatch("accuracy", completions, examples, extra);
+  return batchCorrectness(completions, examples).map((c) => (c === null ? null : c ? 1 : 0));
+};

@@ -1,0 +1,63 @@
+/**
+ * tina-ts: GRPO + LoRA post-training of small language models (the method of "Tina: Tiny
+ * Reasoning Models via LoRA", arXiv 2504.15777) in TypeScript, on Deno, Bun and Node, CPU and
+ * WebGPU. This module is the public surface; see README.md for a tour.
+ */
+
+// Tensors, backends and autodiff
+export { availableBackends, loadBackend, tsBackend } from "./lib/tensor/backends.ts";
+export { type BackendName, backendNames, type DType, type Kernels, type Shape } from "./lib/tensor/kernels.ts";
+export {
+  type Backend,
+  fill,
+  keep,
+  liveTensors,
+  ones,
+  scalar,
+  scope,
+  Tensor,
+  tensor,
+  toArray,
+  toArraySync,
+  toScalar,
+  zeros,
+} from "./lib/autodiff/tensor.ts";
+export * as ops from "./lib/autodiff/ops.ts";
+export { stopGradient } from "./lib/autodiff/ops.ts";
+export { grad, isTensor, valueAndGrad, valueAndGradWithAux } from "./lib/autodiff/grad.ts";
+export { treeFlatten, treeLeaves, treeMap, treeUnflatten, treeZip } from "./lib/tree.ts";
+export * from "./lib/random/prng.ts";
+
+// Files
+export * from "./lib/io/mod.ts";
+export * from "./lib/tokenizer/mod.ts";
+
+// The model
+export {
+  type Adapter,
+  forward,
+  type ForwardOptions,
+  initLora,
+  initParams,
+  type LoraWeights,
+  mergeAdapter,
+  type Qwen2Params,
+} from "./lib/model/qwen2.ts";
+export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
+export { loadAdapter, type LoadedAdapter, loadModel, logits, type Model, saveAdapter } from "./lib/model/load.ts";
+export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
+export { type FinishReason, generate, type GenerateOptions, type Generation } from "./lib/sampling/generate.ts";
+export * from "./lib/sampling/processors.ts";
+
+// RL
+export * from "./lib/rewards/mod.ts";
+export * from "./lib/rl/mod.ts";
+export * from "./lib/optim/mod.ts";
+export * from "./lib/train/mod.ts";
+
+// Data and evaluation
+export { arithmeticSplits, generateArithmetic, type ArithmeticOptions, DEFAULT_ARITHMETIC_OPTIONS } from "./lib/data/tasks/arithmetic.ts";
+export { formatJsonl, type JsonlExample, parseJsonl, readJsonl, writeJsonl, appendJsonl } from "./lib/data/jsonl.ts";
+export { FORMAT_TAGS, SYSTEM_PROMPT, taskPrompt } from "./lib/data/prompt.ts";
+export * from "./lib/eval/mod.ts";
+export * from "./lib/report/mod.ts";

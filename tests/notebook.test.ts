@@ -1,0 +1,115 @@
+/**
+ * examples/tina.ipynb runs: its code cells, in order, as one module under the current runtime
+ * (the same cells a Deno Jupyter kernel executes; `deno jupyter` is Deno-only, this covers Bun
+ * and Node too). The module is written next to the notebook and run with the notebook's folder
+ * as working directory, exactly as Jupyter runs the kernel, so its relative paths resolve alike.
+ * Before models/tiny-arith exists, the cells tagged "needs-model" are left out, with a note.
+ *
+ * The real thing, with Jupyter and the Deno kernel (Debian packages), from the repository root:
+ *   apt-get install -y jupyter-nbconvert python3-ipykernel && npx deno jupyter --install
+ *   jupyter nbconvert --to notebook --execute examples/tina.ipynb --output /tmp/tina.ipynb
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const notebookPath = fileURLToPath(new URL("../examples/tina.ipynb", import.meta.url));
+const modelDir = fileURLToPath(new URL("../models/tiny-arith", import.meta.url));
+const MODEL_TAG = "needs-model";
+
+interface Cell {
+  readonly cell_type: string;
+  readonly source: readonly string[];
+  readonly metadata: { readonly tags?: readonly string[] };
+  readonly outputs?: readonly unknown[];
+  readonly execution_count?: number | null;
+}
+
+interface Notebook {
+  readonly nbformat: number;
+  readonly nbformat_minor: number;
+  readonly metadata: { readonly kernelspec?: Record<string, string> };
+  readonly cells: readonly Cell[];
+}
+
+const readNotebook = async (): Promise<Notebook> =>
+  JSON.parse(await readFile(notebookPath, "utf8")) as Notebook;
+
+/** The command that runs a TypeScript file on the runtime this test runs on. */
+const runtimeCommand = (file: string): [string, string[]] => {
+  const runtime = process.env.TINA_RUNTIME ??
+    ("Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node");
+  if (runtime === "deno") return [process.execPath, ["run", "-A", "--check", file]];
+  if (runtime === "bun") return [process.execPath, [file]];
+  return [process.execPath, ["--import", "tsx", file]];
+};
+
+const run = (cmd: string, args: readonly string[], cwd: string, timeoutMs: number) =>
+  new Promise<{ code: number | null; output: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd, timeout: timeoutMs, env: process.env });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("close", (code) => resolve({ code, output }));
+  });
+
+test("the notebook is nbformat 4 for the Deno kernel, saved without outputs", async () => {
+  const nb = await readNotebook();
+  assert.is(nb.nbformat, 4);
+  assert.equal(nb.metadata.kernelspec, {
+    name: "deno",
+    display_name: "Deno",
+    language: "typescript",
+  });
+  assert.ok(nb.cells.some((c) => c.cell_type === "code"), "has code cells");
+  for (const [i, cell] of nb.cells.entries()) {
+    assert.ok(["code", "markdown"].includes(cell.cell_type), `cell ${i}: ${cell.cell_type}`);
+    assert.ok(Array.isArray(cell.source), `cell ${i}: source is a list of lines`);
+    if (cell.cell_type === "code") {
+      assert.equal(cell.outputs, [], `cell ${i}: no stored outputs`);
+      assert.is(cell.execution_count, null, `cell ${i}: not executed`);
+    }
+  }
+});
+
+test("the notebook's code cells run in order as one module and print their results", async () => {
+  const nb = await readNotebook();
+  const hasModel = existsSync(join(modelDir, "config.json"));
+  if (!hasModel) {
+    console.log(
+      `note: ${modelDir} does not exist yet: running only the cells not tagged "${MODEL_TAG}"`,
+    );
+  }
+  const cells = nb.cells.filter((c) =>
+    c.cell_type === "code" && (hasModel || !c.metadata.tags?.includes(MODEL_TAG))
+  );
+  const dir = dirname(notebookPath);
+  const file = join(dir, `.tina-notebook-${process.pid}-${Date.now()}.ts`);
+  await writeFile(file, cells.map((c) => c.source.join("")).join("\n\n") + "\n");
+  try {
+    const [cmd, args] = runtimeCommand(file);
+    const { code, output } = await run(cmd, args, dir, 120_000);
+    assert.is(code, 0, `exit code ${code}; output:\n${output}`);
+    const expected = [
+      /rewards: all checks passed/,
+      ...(hasModel
+        ? [
+          /model: [\d,]+ parameters on tfjs-wasm/,
+          /pass@1 on 5 held-out problems: \d\.\d\d/,
+          /step 3: reward -?\d+\.\d+ {2}kl -?\d+\.\d+ {2}loss -?\d+\.\d+/,
+          /base weights unchanged\nLoRA: [\d,]+ parameters trained/,
+        ]
+        : []),
+    ];
+    for (const marker of expected) assert.match(output, marker, `output:\n${output}`);
+  } finally {
+    await rm(file, { force: true });
+  }
+});
+
+test.run();
