@@ -18,7 +18,9 @@ export const treeFlatten = <L>(tree: unknown, isLeaf: (x: unknown) => x is L): [
     if (isLeaf(x)) out.push([path, x]);
     else if (Array.isArray(x)) x.forEach((v, i) => walk(v, path ? `${path}.${i}` : `${i}`));
     else if (isRecord(x)) Object.entries(x).forEach(([k, v]) => walk(v, path ? `${path}.${k}` : k));
-    else if (x !== null && x !== undefined) throw new Error(`tree: unexpected leaf at "${path}": ${String(x)}`);
+    else if (x !== null && x !== undefined) {
+      throw new Error(`tree: unexpected leaf at "${path}": ${String(x)}`);
+    }
   };
   walk(tree, "");
   return out;
@@ -37,7 +39,9 @@ export const treeMap = <L, R>(
     if (isLeaf(x)) return f(x, path);
     if (Array.isArray(x)) return x.map((v, i) => walk(v, path ? `${path}.${i}` : `${i}`));
     if (isRecord(x)) {
-      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v, path ? `${path}.${k}` : k)]));
+      return Object.fromEntries(
+        Object.entries(x).map(([k, v]) => [k, walk(v, path ? `${path}.${k}` : k)]),
+      );
     }
     return x;
   };

@@ -37,19 +37,27 @@ export interface ValueAndGrad<P, A> {
  * tensors/values), and returns the loss, a tree shaped like `params` holding d loss / d leaf,
  * and the aux. Every intermediate tensor is freed.
  */
-export const valueAndGradWithAux = <P, A>(f: (params: P) => { loss: Tensor; aux: A }) =>
-(params: P): ValueAndGrad<P, A> =>
-  scope(() => {
-    const leaves = treeFlatten(params, isTensor).map(([, t]) => t);
-    const { result, tape } = traced(leaves, () => f(params));
-    const { loss, aux } = result;
-    if (!(loss instanceof Tensor) || loss.size !== 1) {
-      throw new Error(`valueAndGrad: f must return a scalar tensor, got ${loss instanceof Tensor ? fmt(loss.shape) : typeof loss}`);
-    }
-    const grads = backprop(tape, loss);
-    const gradTree = treeMap(params, isTensor, (p) => grads.get(p.id) ?? fill(p.backend, p.shape, 0)) as P;
-    return { value: loss, grads: gradTree, aux };
-  });
+export const valueAndGradWithAux =
+  <P, A>(f: (params: P) => { loss: Tensor; aux: A }) => (params: P): ValueAndGrad<P, A> =>
+    scope(() => {
+      const leaves = treeFlatten(params, isTensor).map(([, t]) => t);
+      const { result, tape } = traced(leaves, () => f(params));
+      const { loss, aux } = result;
+      if (!(loss instanceof Tensor) || loss.size !== 1) {
+        throw new Error(
+          `valueAndGrad: f must return a scalar tensor, got ${
+            loss instanceof Tensor ? fmt(loss.shape) : typeof loss
+          }`,
+        );
+      }
+      const grads = backprop(tape, loss);
+      const gradTree = treeMap(
+        params,
+        isTensor,
+        (p) => grads.get(p.id) ?? fill(p.backend, p.shape, 0),
+      ) as P;
+      return { value: loss, grads: gradTree, aux };
+    });
 
 export const valueAndGrad = <P>(f: (params: P) => Tensor) => {
   const withAux = valueAndGradWithAux((p: P) => ({ loss: f(p), aux: null }));

@@ -24,7 +24,9 @@ const backendOf = (op: string, ...xs: Operand[]): Backend => {
   ts.forEach((t) => assertAlive(op, t));
   const b = ts[0].backend;
   const other = ts.find((t) => t.backend !== b);
-  if (other) throw new Error(`${op}: tensors on different backends (${b.name} and ${other.backend.name})`);
+  if (other) {
+    throw new Error(`${op}: tensors on different backends (${b.name} and ${other.backend.name})`);
+  }
   return b;
 };
 
@@ -35,7 +37,9 @@ const make = (b: Backend, handle: unknown, shape: Shape, dtype: DType): Tensor =
   new Tensor(b, handle, shape, dtype);
 
 const requireFloat = (op: string, t: Tensor): void => {
-  if (t.dtype !== "float32") throw new Error(`${op}: expected float32, got ${t.dtype} ${fmt(t.shape)}`);
+  if (t.dtype !== "float32") {
+    throw new Error(`${op}: expected float32, got ${t.dtype} ${fmt(t.shape)}`);
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -45,7 +49,9 @@ const requireFloat = (op: string, t: Tensor): void => {
 export const unbroadcast = (g: Tensor, shape: Shape): Tensor => {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
-  const axes = g.shape.map((_, i) => i).filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
+  const axes = g.shape.map((_, i) => i).filter((i) =>
+    i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)
+  );
   return reshape(sum(g, axes, true), shape);
 };
 
@@ -53,7 +59,10 @@ export const reshape = (x: Tensor, shape: Shape): Tensor => {
   const b = backendOf("reshape", x);
   const known = shape.filter((d) => d !== -1);
   const inferred = shape.map((d) => (d === -1 ? x.size / Math.max(1, sizeOf(known)) : d));
-  if (shape.filter((d) => d === -1).length > 1 || sizeOf(inferred) !== x.size || !inferred.every(Number.isInteger)) {
+  if (
+    shape.filter((d) => d === -1).length > 1 || sizeOf(inferred) !== x.size ||
+    !inferred.every(Number.isInteger)
+  ) {
     throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
   }
   if (sameShape(inferred, x.shape)) return x;
@@ -65,7 +74,9 @@ export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
   const b = backendOf("transpose", x);
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || [...p].sort((a, c) => a - c).some((v, i) => v !== i)) {
-    throw new Error(`transpose: perm [${p.join(", ")}] is not a permutation of the axes of ${fmt(x.shape)}`);
+    throw new Error(
+      `transpose: perm [${p.join(", ")}] is not a permutation of the axes of ${fmt(x.shape)}`,
+    );
   }
   const shape = p.map((i) => x.shape[i]);
   const out = make(b, b.kernels.transpose(x.handle, x.shape, p), shape, x.dtype);
@@ -76,11 +87,22 @@ export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
 export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor => {
   const b = backendOf("slice", x);
   const sz = size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
-  if (begin.length !== x.rank || sz.length !== x.rank || sz.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])) {
-    throw new Error(`slice: begin [${begin.join(", ")}] size [${size.join(", ")}] out of bounds for ${fmt(x.shape)}`);
+  if (
+    begin.length !== x.rank || sz.length !== x.rank ||
+    sz.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])
+  ) {
+    throw new Error(
+      `slice: begin [${begin.join(", ")}] size [${size.join(", ")}] out of bounds for ${
+        fmt(x.shape)
+      }`,
+    );
   }
   const out = make(b, b.kernels.slice(x.handle, x.shape, begin, sz), sz, x.dtype);
-  return record(out, [x], (g) => [pad(g, x.shape.map((d, i) => [begin[i], d - begin[i] - sz[i]] as const))]);
+  return record(
+    out,
+    [x],
+    (g) => [pad(g, x.shape.map((d, i) => [begin[i], d - begin[i] - sz[i]] as const))],
+  );
 };
 
 export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[]): Tensor => {
@@ -97,11 +119,22 @@ export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
   if (xs.length === 0) throw new Error("concat: needs at least one tensor");
   const b = backendOf("concat", ...xs);
   const ax = normalizeAxis("concat", axis, xs[0].rank);
-  const bad = xs.find((t) => t.rank !== xs[0].rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i]));
-  if (bad) throw new Error(`concat: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ off axis ${ax}`);
+  const bad = xs.find((t) =>
+    t.rank !== xs[0].rank || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])
+  );
+  if (bad) {
+    throw new Error(
+      `concat: shapes ${xs.map((t) => fmt(t.shape)).join(", ")} differ off axis ${ax}`,
+    );
+  }
   if (xs.length === 1) return xs[0];
   const shape = xs[0].shape.map((d, i) => (i === ax ? xs.reduce((s, t) => s + t.shape[ax], 0) : d));
-  const out = make(b, b.kernels.concat(xs.map((t) => t.handle), xs.map((t) => t.shape), ax), shape, xs[0].dtype);
+  const out = make(
+    b,
+    b.kernels.concat(xs.map((t) => t.handle), xs.map((t) => t.shape), ax),
+    shape,
+    xs[0].dtype,
+  );
   return record(out, xs, (g) => {
     let at = 0;
     return xs.map((t) => {
@@ -123,7 +156,9 @@ export const expandDims = (x: Tensor, axis: number): Tensor => {
 export const broadcastTo = (x: Tensor, shape: Shape): Tensor => {
   const b = backendOf("broadcastTo", x);
   const out = broadcastShapes("broadcastTo", x.shape, shape);
-  if (!sameShape(out, shape)) throw new Error(`broadcastTo: ${fmt(x.shape)} does not broadcast to ${fmt(shape)}`);
+  if (!sameShape(out, shape)) {
+    throw new Error(`broadcastTo: ${fmt(x.shape)} does not broadcast to ${fmt(shape)}`);
+  }
   if (sameShape(x.shape, shape)) return x;
   const t = make(b, b.kernels.broadcastTo(x.handle, x.shape, shape), shape, x.dtype);
   return record(t, [x], (g) => [unbroadcast(g, x.shape)]);
@@ -147,7 +182,8 @@ export const rsqrt = (x: Tensor): Tensor =>
   unary("rsqrt", x, (g, y) => mul(g, mul(-0.5, mul(y, square(y)))));
 export const square = (x: Tensor): Tensor => unary("square", x, (g) => mul(g, mul(x, 2)));
 export const abs = (x: Tensor): Tensor => unary("abs", x, (g) => mul(g, sign(x)));
-export const sigmoid = (x: Tensor): Tensor => unary("sigmoid", x, (g, y) => mul(g, mul(y, sub(1, y))));
+export const sigmoid = (x: Tensor): Tensor =>
+  unary("sigmoid", x, (g, y) => mul(g, mul(y, sub(1, y))));
 export const tanh = (x: Tensor): Tensor => unary("tanh", x, (g, y) => mul(g, sub(1, square(y))));
 export const relu = (x: Tensor): Tensor => unary("relu", x, (g) => mul(g, step(x)));
 /** x · sigmoid(x); d/dx = s · (1 + x · (1 − s)). */
@@ -180,10 +216,17 @@ const binary = (
   const ta = lift(be, a, dtype);
   const tb = lift(be, c, dtype);
   if (ta.dtype !== tb.dtype) {
-    throw new Error(`${op}: dtypes differ (${ta.dtype} ${fmt(ta.shape)} and ${tb.dtype} ${fmt(tb.shape)})`);
+    throw new Error(
+      `${op}: dtypes differ (${ta.dtype} ${fmt(ta.shape)} and ${tb.dtype} ${fmt(tb.shape)})`,
+    );
   }
   const shape = broadcastShapes(op, ta.shape, tb.shape);
-  const out = make(be, be.kernels.binary(op, ta.handle, ta.shape, tb.handle, tb.shape, shape, dtype), shape, dtype);
+  const out = make(
+    be,
+    be.kernels.binary(op, ta.handle, ta.shape, tb.handle, tb.shape, shape, dtype),
+    shape,
+    dtype,
+  );
   return record(out, [ta, tb], (g, needs) => {
     const [ga, gb] = vjp(g, ta, tb, out, needs);
     return [ga && unbroadcast(ga, ta.shape), gb && unbroadcast(gb, tb.shape)];
@@ -195,7 +238,12 @@ export const add = (a: Operand, b: Operand): Tensor =>
 export const sub = (a: Operand, b: Operand): Tensor =>
   binary("sub", a, b, (g, _a, _b, _o, needs) => [needs[0] ? g : null, needs[1] ? neg(g) : null]);
 export const mul = (a: Operand, b: Operand): Tensor =>
-  binary("mul", a, b, (g, x, y, _, needs) => [needs[0] ? mul(g, y) : null, needs[1] ? mul(g, x) : null]);
+  binary(
+    "mul",
+    a,
+    b,
+    (g, x, y, _, needs) => [needs[0] ? mul(g, y) : null, needs[1] ? mul(g, x) : null],
+  );
 export const div = (a: Operand, b: Operand): Tensor =>
   binary("div", a, b, (g, x, y, _, needs) => [
     needs[0] ? div(g, y) : null,
@@ -212,7 +260,12 @@ export const minimum = (a: Operand, b: Operand): Tensor =>
     return [mul(g, m), mul(g, sub(1, m))];
   });
 export const pow = (a: Operand, b: Operand): Tensor =>
-  binary("pow", a, b, (g, x, y, out) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(out, log(x)))]);
+  binary(
+    "pow",
+    a,
+    b,
+    (g, x, y, out) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(out, log(x)))],
+  );
 export const clip = (x: Tensor, lo: number, hi: number): Tensor => minimum(maximum(x, lo), hi);
 
 /** A float32 0/1 mask; comparisons carry no gradient. */
@@ -222,7 +275,12 @@ export const compare = (op: CompareOp, a: Operand, c: Operand): Tensor => {
   const ta = lift(be, a, dtype);
   const tb = lift(be, c, dtype);
   const shape = broadcastShapes(op, ta.shape, tb.shape);
-  return make(be, be.kernels.compare(op, ta.handle, ta.shape, tb.handle, tb.shape, shape), shape, "float32");
+  return make(
+    be,
+    be.kernels.compare(op, ta.handle, ta.shape, tb.handle, tb.shape, shape),
+    shape,
+    "float32",
+  );
 };
 export const greater = (a: Operand, b: Operand): Tensor => compare("greater", a, b);
 export const less = (a: Operand, b: Operand): Tensor => compare("less", a, b);
@@ -234,7 +292,15 @@ export const where = (cond: Tensor, a: Operand, c: Operand): Tensor => {
   const ta = lift(be, a, "float32");
   const tb = lift(be, c, "float32");
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, ta.shape), tb.shape);
-  const h = be.kernels.where(cond.handle, cond.shape, ta.handle, ta.shape, tb.handle, tb.shape, shape);
+  const h = be.kernels.where(
+    cond.handle,
+    cond.shape,
+    ta.handle,
+    ta.shape,
+    tb.handle,
+    tb.shape,
+    shape,
+  );
   const out = make(be, h, shape, ta.dtype);
   return record(out, [ta, tb], (g) => [
     unbroadcast(where(cond, g, 0), ta.shape),
@@ -318,7 +384,12 @@ export const matmul = (
   if (c.rank === 2 && a.rank > 2) {
     return matmul(a, broadcastTo(c, [...a.shape.slice(0, -2), ...c.shape]), opts);
   }
-  const out = make(be, be.kernels.matmul(a.handle, a.shape, c.handle, c.shape, tA, tB), shape, "float32");
+  const out = make(
+    be,
+    be.kernels.matmul(a.handle, a.shape, c.handle, c.shape, tA, tB),
+    shape,
+    "float32",
+  );
   return record(out, [a, c], (g, needs) => {
     const [ga, gc] = matmulGrads(a, c, g, tA, tB);
     return [needs[0] ? ga() : null, needs[1] ? gc() : null];
@@ -333,7 +404,9 @@ const matmulGrads = (
   tA: boolean,
   tB: boolean,
 ): [() => Tensor, () => Tensor] => {
-  if (!tA && !tB) return [() => matmul(g, c, { transposeB: true }), () => matmul(a, g, { transposeA: true })];
+  if (!tA && !tB) {
+    return [() => matmul(g, c, { transposeB: true }), () => matmul(a, g, { transposeA: true })];
+  }
   if (tA && !tB) return [() => matmul(c, g, { transposeB: true }), () => matmul(a, g)];
   if (!tA && tB) return [() => matmul(g, c), () => matmul(g, a, { transposeA: true })];
   return [
@@ -343,7 +416,9 @@ const matmulGrads = (
 };
 
 const checkIndices = (op: string, indices: Tensor): void => {
-  if (indices.dtype !== "int32") throw new Error(`${op}: indices must be int32, got ${indices.dtype}`);
+  if (indices.dtype !== "int32") {
+    throw new Error(`${op}: indices must be int32, got ${indices.dtype}`);
+  }
 };
 
 /** Selects entries of x along `axis`: out.shape = x.shape[:axis] + indices.shape + x.shape[axis+1:]. */
@@ -352,19 +427,36 @@ export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor => {
   checkIndices("gather", indices);
   const ax = normalizeAxis("gather", axis, x.rank);
   const shape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
-  const out = make(b, b.kernels.gather(x.handle, x.shape, indices.handle, indices.shape, ax), shape, x.dtype);
+  const out = make(
+    b,
+    b.kernels.gather(x.handle, x.shape, indices.handle, indices.shape, ax),
+    shape,
+    x.dtype,
+  );
   return record(out, [x], (g) => [scatterAdd(g, indices, ax, x.shape)]);
 };
 
 /** The adjoint of gather: sums rows of `updates` into zeros of shape `shape` at `indices`. */
-export const scatterAdd = (updates: Tensor, indices: Tensor, axis: number, shape: Shape): Tensor => {
+export const scatterAdd = (
+  updates: Tensor,
+  indices: Tensor,
+  axis: number,
+  shape: Shape,
+): Tensor => {
   const b = backendOf("scatterAdd", updates, indices);
   checkIndices("scatterAdd", indices);
   const expected = [...shape.slice(0, axis), ...indices.shape, ...shape.slice(axis + 1)];
   if (!sameShape(expected, updates.shape)) {
     throw new Error(`scatterAdd: updates ${fmt(updates.shape)} do not match ${fmt(expected)}`);
   }
-  const h = b.kernels.scatterAdd(updates.handle, updates.shape, indices.handle, indices.shape, axis, shape);
+  const h = b.kernels.scatterAdd(
+    updates.handle,
+    updates.shape,
+    indices.handle,
+    indices.shape,
+    axis,
+    shape,
+  );
   const out = make(b, h, shape, "float32");
   return record(out, [updates], (g) => [gather(g, indices, axis)]);
 };

@@ -36,7 +36,10 @@ export const record = (output: Tensor, inputs: readonly Tensor[], vjp: Vjp): Ten
 };
 
 /** Runs `fn` with a fresh trace whose roots are `params`; returns its result and the tape. */
-export const traced = <R>(params: readonly Tensor[], fn: () => R): { result: R; tape: TapeEntry[] } => {
+export const traced = <R>(
+  params: readonly Tensor[],
+  fn: () => R,
+): { result: R; tape: TapeEntry[] } => {
   if (active) throw new Error("valueAndGrad: nested differentiation is not supported");
   active = { entries: [], dependsOnParams: new Set(params.map((p) => p.id)) };
   const trace = active;

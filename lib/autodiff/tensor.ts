@@ -51,7 +51,9 @@ export class Tensor {
 export const liveTensors = (): number => live;
 
 /** Any nesting of arrays and plain records whose leaves are tensors (or other values). */
-export type Tree<T = Tensor> = T | null | undefined | readonly Tree<T>[] | { readonly [k: string]: Tree<T> };
+export type Tree<T = Tensor> = T | null | undefined | readonly Tree<T>[] | {
+  readonly [k: string]: Tree<T>;
+};
 
 const collectTensors = (x: unknown, out: Set<Tensor>): void => {
   if (x instanceof Tensor) out.add(x);
@@ -119,7 +121,12 @@ export const tensor = (
   return new Tensor(backend, backend.kernels.upload(typed, shape), shape, dtype);
 };
 
-export const fill = (backend: Backend, shape: Shape, value: number, dtype: DType = "float32"): Tensor => {
+export const fill = (
+  backend: Backend,
+  shape: Shape,
+  value: number,
+  dtype: DType = "float32",
+): Tensor => {
   checkShape("fill", shape);
   return new Tensor(backend, backend.kernels.fill(shape, value, dtype), shape, dtype);
 };
@@ -137,7 +144,11 @@ export const toArray = (t: Tensor): Promise<HostArray> => {
 export const toArraySync = (t: Tensor): HostArray => {
   assertAlive("toArraySync", t);
   const read = t.backend.kernels.downloadSync;
-  if (!read) throw new Error(`toArraySync: backend "${t.backend.name}" only reads back asynchronously; use toArray`);
+  if (!read) {
+    throw new Error(
+      `toArraySync: backend "${t.backend.name}" only reads back asynchronously; use toArray`,
+    );
+  }
   return read(t.handle, t.shape, t.dtype);
 };
 

@@ -17,10 +17,19 @@ export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeight
   ),
 });
 
-export const adapterToHost = async (config: LoraConfig, weights: LoraWeights): Promise<HostAdapter> => {
+export const adapterToHost = async (
+  config: LoraConfig,
+  weights: LoraWeights,
+): Promise<HostAdapter> => {
   const layers: LoraLayer[] = [];
   for (const layer of weights.layers) {
-    const entries: [Proj, { A: { shape: readonly number[]; data: Float32Array }; B: { shape: readonly number[]; data: Float32Array } }][] = [];
+    const entries: [
+      Proj,
+      {
+        A: { shape: readonly number[]; data: Float32Array };
+        B: { shape: readonly number[]; data: Float32Array };
+      },
+    ][] = [];
     for (const [proj, pair] of Object.entries(layer) as [Proj, LoraPair][]) {
       entries.push([proj, {
         A: { shape: pair.A.shape, data: (await toArray(pair.A)) as Float32Array },

@@ -5,7 +5,12 @@
 import { scope, toArray } from "../autodiff/tensor.ts";
 import type { Backend } from "../autodiff/tensor.ts";
 import { readModel } from "../io/model_weights.ts";
-import { type Adapter as HostAdapter, type LoraConfig, readAdapter, writeAdapter } from "../io/peft.ts";
+import {
+  type Adapter as HostAdapter,
+  type LoraConfig,
+  readAdapter,
+  writeAdapter,
+} from "../io/peft.ts";
 import { loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
 import { forward, type LoraWeights, type ModelConfig, type Qwen2Params } from "./qwen2.ts";
@@ -28,7 +33,9 @@ export const loadModel = async (
   dir: string,
   opts: { readonly backend?: Backend | string } = {},
 ): Promise<Model> => {
-  const backend = typeof opts.backend === "object" ? opts.backend : await loadBackend(opts.backend ?? "ts");
+  const backend = typeof opts.backend === "object"
+    ? opts.backend
+    : await loadBackend(opts.backend ?? "ts");
   const { config, weights } = await readModel(dir);
   return { dir, config, params: paramsFromWeights(backend, config, weights, dir), backend };
 };
@@ -47,7 +54,9 @@ export const logits = async (
   ids: readonly (readonly number[])[],
   opts: { readonly adapter?: LoadedAdapter | null } = {},
 ): Promise<{ data: Float32Array; shape: [number, number, number] }> => {
-  const adapter = opts.adapter ? { weights: opts.adapter.weights, scaling: loraScaling(opts.adapter.config) } : null;
+  const adapter = opts.adapter
+    ? { weights: opts.adapter.weights, scaling: loraScaling(opts.adapter.config) }
+    : null;
   const out = scope(() => forward(model.config, model.params, ids, { adapter }).logits);
   const data = (await toArray(out)) as Float32Array;
   const shape = out.shape as [number, number, number];

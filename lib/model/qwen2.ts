@@ -68,7 +68,10 @@ export interface ForwardResult {
 }
 
 /** Positions of the last T of S keys: the count of real tokens before each, so left padding is skipped. */
-export const positionsFromMask = (keyMask: readonly (readonly number[])[], queries: number): number[][] =>
+export const positionsFromMask = (
+  keyMask: readonly (readonly number[])[],
+  queries: number,
+): number[][] =>
   keyMask.map((row) => {
     const out: number[] = [];
     let seen = 0;
@@ -79,11 +82,18 @@ export const positionsFromMask = (keyMask: readonly (readonly number[])[], queri
     return out;
   });
 
-const branch = (adapter: Adapter | null | undefined, layer: number, proj: Proj): LoraBranch | null => {
+const branch = (
+  adapter: Adapter | null | undefined,
+  layer: number,
+  proj: Proj,
+): LoraBranch | null => {
   const pair = adapter?.weights.layers[layer]?.[proj];
   if (!adapter || !pair) return null;
   const dropout = adapter.dropout && adapter.dropout.rate > 0
-    ? { rate: adapter.dropout.rate, key: foldIn(adapter.dropout.key, layer * PROJS.length + PROJS.indexOf(proj)) }
+    ? {
+      rate: adapter.dropout.rate,
+      key: foldIn(adapter.dropout.key, layer * PROJS.length + PROJS.indexOf(proj)),
+    }
     : null;
   return { pair, scaling: adapter.scaling, dropout };
 };
@@ -112,7 +122,9 @@ export const forward = (
     throw new Error(`forward: ids must be a non-empty [B][T] array of equal-length rows`);
   }
   const bad = ids.flat().find((id) => !Number.isInteger(id) || id < 0 || id >= cfg.vocabSize);
-  if (bad !== undefined) throw new Error(`forward: token id ${bad} outside the vocabulary [0, ${cfg.vocabSize})`);
+  if (bad !== undefined) {
+    throw new Error(`forward: token id ${bad} outside the vocabulary [0, ${cfg.vocabSize})`);
+  }
   const past = opts.cache?.[0]?.k.shape[2] ?? 0;
   const keyMask = opts.keyMask ?? ids.map(() => new Array<number>(past + t).fill(1));
   if (keyMask.some((row) => row.length !== past + t)) {
@@ -151,8 +163,19 @@ const constant = (backend: Backend, shape: number[], value: number): Tensor =>
   tensor(backend, new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(value), shape);
 
 /** Weights ~ N(0, std²) (HF's initializer_range), norms 1, biases 0: a model to pretrain. */
-export const initParams = (backend: Backend, cfg: ModelConfig, key: Key, std = 0.02): Qwen2Params => {
-  const { hiddenSize: hd, intermediateSize: inter, headDim, numAttentionHeads: h, numKeyValueHeads: kv } = cfg;
+export const initParams = (
+  backend: Backend,
+  cfg: ModelConfig,
+  key: Key,
+  std = 0.02,
+): Qwen2Params => {
+  const {
+    hiddenSize: hd,
+    intermediateSize: inter,
+    headDim,
+    numAttentionHeads: h,
+    numKeyValueHeads: kv,
+  } = cfg;
   let n = 0;
   const w = (shape: number[], scale = std) => randomTensor(backend, foldIn(key, n++), shape, scale);
   const bias = (size: number) => (cfg.attentionBias ? constant(backend, [size], 0) : null);
@@ -168,7 +191,11 @@ export const initParams = (backend: Backend, cfg: ModelConfig, key: Key, std = 0
         o: { weight: w([hd, h * headDim], residualStd) },
       },
       postNorm: constant(backend, [hd], 1),
-      mlp: { gate: { weight: w([inter, hd]) }, up: { weight: w([inter, hd]) }, down: { weight: w([hd, inter], residualStd) } },
+      mlp: {
+        gate: { weight: w([inter, hd]) },
+        up: { weight: w([inter, hd]) },
+        down: { weight: w([hd, inter], residualStd) },
+      },
     })),
     norm: constant(backend, [hd], 1),
     lmHead: cfg.tieWordEmbeddings ? null : w([cfg.vocabSize, hd]),
@@ -183,13 +210,16 @@ export const initLora = (
   rank: number,
   targets: readonly Proj[] = PROJS,
 ): LoraWeights => ({
-  layers: Array.from({ length: cfg.numHiddenLayers }, (_, layer) =>
-    Object.fromEntries(targets.map((proj, j) => {
-      const { in: inp, out } = projFeatures(cfg, proj);
-      const bound = 1 / Math.sqrt(inp);
-      const a = uniform(foldIn(key, layer * PROJS.length + j), rank * inp, -bound, bound);
-      return [proj, { A: tensor(backend, a, [rank, inp]), B: constant(backend, [out, rank], 0) }];
-    }))),
+  layers: Array.from(
+    { length: cfg.numHiddenLayers },
+    (_, layer) =>
+      Object.fromEntries(targets.map((proj, j) => {
+        const { in: inp, out } = projFeatures(cfg, proj);
+        const bound = 1 / Math.sqrt(inp);
+        const a = uniform(foldIn(key, layer * PROJS.length + j), rank * inp, -bound, bound);
+        return [proj, { A: tensor(backend, a, [rank, inp]), B: constant(backend, [out, rank], 0) }];
+      })),
+  ),
 });
 
 /** Merged weights W + scaling · B A, for exporting a plain model. */
@@ -202,8 +232,17 @@ export const mergeAdapter = (params: Qwen2Params, adapter: Adapter): Qwen2Params
       const pairs = adapter.weights.layers[i] ?? {};
       return {
         ...layer,
-        attn: { q: merge(layer.attn.q, pairs.q), k: merge(layer.attn.k, pairs.k), v: merge(layer.attn.v, pairs.v), o: merge(layer.attn.o, pairs.o) },
-        mlp: { gate: merge(layer.mlp.gate, pairs.gate), up: merge(layer.mlp.up, pairs.up), down: merge(layer.mlp.down, pairs.down) },
+        attn: {
+          q: merge(layer.attn.q, pairs.q),
+          k: merge(layer.attn.k, pairs.k),
+          v: merge(layer.attn.v, pairs.v),
+          o: merge(layer.attn.o, pairs.o),
+        },
+        mlp: {
+          gate: merge(layer.mlp.gate, pairs.gate),
+          up: merge(layer.mlp.up, pairs.up),
+          down: merge(layer.mlp.down, pairs.down),
+        },
       };
     }),
   };

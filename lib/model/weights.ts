@@ -17,7 +17,10 @@ export const paramsFromWeights = (
     const w = weights.get(name)!;
     return tensor(backend, w.data, w.shape);
   };
-  const lin = (layer: number, proj: "q" | "k" | "v" | "o" | "gate" | "up" | "down"): LinearParams => {
+  const lin = (
+    layer: number,
+    proj: "q" | "k" | "v" | "o" | "gate" | "up" | "down",
+  ): LinearParams => {
     const base = `${layerPrefix(layer)}.${projModule(proj)}`;
     const hasBias = cfg.attentionBias && (proj === "q" || proj === "k" || proj === "v");
     return { weight: up(`${base}.weight`), bias: hasBias ? up(`${base}.bias`) : null };
@@ -55,6 +58,8 @@ export const weightsFromParams = async (
   named.push(["model.norm.weight", params.norm]);
   if (!cfg.tieWordEmbeddings && params.lmHead) named.push(["lm_head.weight", params.lmHead]);
   const out = new Map<string, HostTensor>();
-  for (const [name, t] of named) out.set(name, { shape: t.shape, data: (await toArray(t)) as Float32Array });
+  for (const [name, t] of named) {
+    out.set(name, { shape: t.shape, data: (await toArray(t)) as Float32Array });
+  }
   return out;
 };

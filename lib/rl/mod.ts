@@ -1,9 +1,5 @@
 /** GRPO pieces as pure functions: advantages, completion masks, token log-probs and the loss family (presets: lib/train/config.ts). */
-export {
-  type AdvantageResult,
-  computeAdvantages,
-  type ScaleRewards,
-} from "./advantages.ts";
+export { type AdvantageResult, computeAdvantages, type ScaleRewards } from "./advantages.ts";
 export { type CompletionMask, completionMask, maskTruncated } from "./mask.ts";
 export { type TokenLogProbs, tokenLogProbs, tokenLogProbsAndEntropy } from "./logprobs.ts";
 export {

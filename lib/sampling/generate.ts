@@ -9,7 +9,13 @@ import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
 import { forward } from "../model/qwen2.ts";
 import type { KVEntry } from "../nn/attention.ts";
 import { categorical, foldIn, type Key } from "../random/prng.ts";
-import { argmax, checkSamplingParams, logProbOf, processLogits, type SamplingParams } from "./processors.ts";
+import {
+  argmax,
+  checkSamplingParams,
+  logProbOf,
+  processLogits,
+  type SamplingParams,
+} from "./processors.ts";
 
 export type FinishReason = "stop" | "length";
 
@@ -58,13 +64,17 @@ export const generate = async (
 ): Promise<Generation> => {
   checkSamplingParams(opts);
   if (prompts.length === 0) return { tokens: [], logprobs: [], finishReasons: [] };
-  if (prompts.some((p) => p.length === 0)) throw new Error("generate: every prompt needs at least one token");
+  if (prompts.some((p) => p.length === 0)) {
+    throw new Error("generate: every prompt needs at least one token");
+  }
   if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
     throw new Error(`generate: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
   }
   const width = Math.max(...prompts.map((p) => p.length));
   let ids = prompts.map((p) => [...new Array<number>(width - p.length).fill(opts.padToken), ...p]);
-  const keyMask = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...p.map(() => 1)]);
+  const keyMask = prompts.map((
+    p,
+  ) => [...new Array<number>(width - p.length).fill(0), ...p.map(() => 1)]);
   const tokens = prompts.map((): number[] => []);
   const logprobs = prompts.map((): number[] => []);
   const done = prompts.map(() => false);
@@ -79,7 +89,9 @@ export const generate = async (
       out.last.dispose();
       const vocab = logits.length / prompts.length;
       const rows = prompts.map((_, i) => logits.subarray(i * vocab, (i + 1) * vocab));
-      const processed = rows.map((row, i) => processLogits(row, opts, [...prompts[i], ...tokens[i]]));
+      const processed = rows.map((row, i) =>
+        processLogits(row, opts, [...prompts[i], ...tokens[i]])
+      );
       const picks = opts.temperature === 0
         ? processed.map(argmax)
         : Array.from(categorical(foldIn(opts.key, n), concatRows(processed, vocab), vocab));

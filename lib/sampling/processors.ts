@@ -17,14 +17,24 @@ export const checkSamplingParams = (p: SamplingParams): void => {
   const bad = (field: string, v: unknown, want: string) => {
     throw new Error(`sampling: ${field} must be ${want}, got ${v}`);
   };
-  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) bad("temperature", p.temperature, ">= 0");
-  if (p.topK != null && !(Number.isInteger(p.topK) && p.topK >= 1)) bad("topK", p.topK, "an integer >= 1");
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) {
+    bad("temperature", p.temperature, ">= 0");
+  }
+  if (p.topK != null && !(Number.isInteger(p.topK) && p.topK >= 1)) {
+    bad("topK", p.topK, "an integer >= 1");
+  }
   if (p.topP != null && !(p.topP > 0 && p.topP <= 1)) bad("topP", p.topP, "in (0, 1]");
   if (p.minP != null && !(p.minP >= 0 && p.minP <= 1)) bad("minP", p.minP, "in [0, 1]");
-  if (p.repetitionPenalty != null && !(p.repetitionPenalty > 0)) bad("repetitionPenalty", p.repetitionPenalty, "> 0");
+  if (p.repetitionPenalty != null && !(p.repetitionPenalty > 0)) {
+    bad("repetitionPenalty", p.repetitionPenalty, "> 0");
+  }
 };
 
-export const applyRepetitionPenalty = (row: Float32Array, seen: Iterable<number>, penalty: number): Float32Array => {
+export const applyRepetitionPenalty = (
+  row: Float32Array,
+  seen: Iterable<number>,
+  penalty: number,
+): Float32Array => {
   const out = row.slice();
   for (const id of new Set(seen)) out[id] = out[id] > 0 ? out[id] / penalty : out[id] * penalty;
   return out;
@@ -71,8 +81,14 @@ export const applyMinP = (row: Float32Array, minP: number): Float32Array => {
 };
 
 /** The processed row that sampling draws from (temperature > 0). */
-export const processLogits = (row: Float32Array, p: SamplingParams, seen: readonly number[]): Float32Array => {
-  let out = p.repetitionPenalty && p.repetitionPenalty !== 1 ? applyRepetitionPenalty(row, seen, p.repetitionPenalty) : row;
+export const processLogits = (
+  row: Float32Array,
+  p: SamplingParams,
+  seen: readonly number[],
+): Float32Array => {
+  let out = p.repetitionPenalty && p.repetitionPenalty !== 1
+    ? applyRepetitionPenalty(row, seen, p.repetitionPenalty)
+    : row;
   if (p.temperature > 0) out = applyTemperature(out, p.temperature);
   if (p.topK) out = applyTopK(out, p.topK);
   if (p.topP != null && p.topP < 1) out = applyTopP(out, p.topP);

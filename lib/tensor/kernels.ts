@@ -63,7 +63,14 @@ export interface Kernels<H = unknown> {
   /** out[..., i, ...] = x[..., indices[i], ...] along `axis`; indices is an int32 handle. */
   gather(x: H, shape: Shape, indices: H, indicesShape: Shape, axis: number): H;
   /** The adjoint of gather: sums `updates` rows into a zero tensor of shape `out`. */
-  scatterAdd(updates: H, uShape: Shape, indices: H, indicesShape: Shape, axis: number, out: Shape): H;
+  scatterAdd(
+    updates: H,
+    uShape: Shape,
+    indices: H,
+    indicesShape: Shape,
+    axis: number,
+    out: Shape,
+  ): H;
   /** Numerically stable (log-)softmax over the last axis. */
   softmax(x: H, shape: Shape): H;
   logSoftmax(x: H, shape: Shape): H;

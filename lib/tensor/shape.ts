@@ -63,11 +63,16 @@ export const matmulShape = (
   transposeA: boolean,
   transposeB: boolean,
 ): number[] => {
-  const where = () => `matmul: shapes ${fmt(a)} and ${fmt(b)}` +
+  const where = () =>
+    `matmul: shapes ${fmt(a)} and ${fmt(b)}` +
     (transposeA || transposeB ? ` (transposeA=${transposeA}, transposeB=${transposeB})` : "");
   if (a.length < 2 || b.length < 2) throw new Error(`${where()}: both need rank >= 2`);
-  const [m, ka] = transposeA ? [a[a.length - 1], a[a.length - 2]] : [a[a.length - 2], a[a.length - 1]];
-  const [kb, n] = transposeB ? [b[b.length - 1], b[b.length - 2]] : [b[b.length - 2], b[b.length - 1]];
+  const [m, ka] = transposeA
+    ? [a[a.length - 1], a[a.length - 2]]
+    : [a[a.length - 2], a[a.length - 1]];
+  const [kb, n] = transposeB
+    ? [b[b.length - 1], b[b.length - 2]]
+    : [b[b.length - 2], b[b.length - 1]];
   if (ka !== kb) throw new Error(`${where()}: inner dimensions ${ka} and ${kb} differ`);
   const batchA = a.slice(0, -2);
   const batchB = b.slice(0, -2);

@@ -50,7 +50,11 @@ export const checkpointDir = (root: string, step: number): string => join(root, 
 export const saveCheckpoint = async (
   root: string,
   state: TrainState,
-  info: { readonly config: TrainConfig; readonly modelConfig: ModelConfig; readonly lora: LoraConfig | null },
+  info: {
+    readonly config: TrainConfig;
+    readonly modelConfig: ModelConfig;
+    readonly lora: LoraConfig | null;
+  },
 ): Promise<string> => {
   const final = checkpointDir(root, state.step);
   const tmp = join(root, `.tmp-${PREFIX}${state.step}`);
@@ -60,13 +64,21 @@ export const saveCheckpoint = async (
   if (t.kind === "lora") {
     await writeAdapter(tmp, await adapterToHost(info.lora!, t.weights));
   } else {
-    await writeSafetensors(join(tmp, "model.safetensors"), await weightsFromParams(info.modelConfig, t.params));
-    await writeFileAtomic(join(tmp, "config.json"), JSON.stringify(encodeModelConfig(info.modelConfig), null, 2));
+    await writeSafetensors(
+      join(tmp, "model.safetensors"),
+      await weightsFromParams(info.modelConfig, t.params),
+    );
+    await writeFileAtomic(
+      join(tmp, "config.json"),
+      JSON.stringify(encodeModelConfig(info.modelConfig), null, 2),
+    );
   }
   const hostOpt = await optimStateToHost(state.optState);
   // Step counts are numbers beside the tensors; they go to the JSON skeleton below.
   const isLeaf = (x: unknown): x is HostTensor | number => typeof x === "number" || isHostTensor(x);
-  const tensors = new Map(treeFlatten(hostOpt, isLeaf).filter((e): e is [string, HostTensor] => isHostTensor(e[1])));
+  const tensors = new Map(
+    treeFlatten(hostOpt, isLeaf).filter((e): e is [string, HostTensor] => isHostTensor(e[1])),
+  );
   await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
   const saved: SavedState = {
     step: state.step,
@@ -108,11 +120,16 @@ export const loadCheckpoint = async (
 ): Promise<{ state: TrainState; config: TrainConfig }> => {
   const saved = (await readJsonFile(join(dir, STATE_FILE))) as SavedState;
   if (saved.kind !== trainable.kind) {
-    throw new Error(`${dir}: checkpoint trains "${saved.kind}" weights, this run trains "${trainable.kind}"`);
+    throw new Error(
+      `${dir}: checkpoint trains "${saved.kind}" weights, this run trains "${trainable.kind}"`,
+    );
   }
   const restored: Trainable = trainable.kind === "lora"
     ? { ...trainable, weights: adapterToDevice(backend, await readAdapter(dir, modelConfig)) }
-    : { kind: "full", params: paramsFromWeights(backend, modelConfig, await readModelWeights(dir), dir) };
+    : {
+      kind: "full",
+      params: paramsFromWeights(backend, modelConfig, await readModelWeights(dir), dir),
+    };
   const { floats } = await readSafetensors(join(dir, OPTIMIZER_FILE));
   const hostOpt = treeMap(saved.optimizer, isTensorRef, (ref) => {
     const t = floats.get(ref.$tensor);
@@ -133,4 +150,3 @@ export const loadCheckpoint = async (
     },
   };
 };
-

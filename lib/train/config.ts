@@ -7,13 +7,21 @@
  */
 import * as t from "io-ts";
 import { type Either, isLeft, left, right } from "fp-ts/lib/Either.js";
-import { decodeWith, NonNegativeInt, PositiveInt, PositiveNumber, refine } from "../io/json_codec.ts";
+import {
+  decodeWith,
+  NonNegativeInt,
+  PositiveInt,
+  PositiveNumber,
+  refine,
+} from "../io/json_codec.ts";
 import { PROJS } from "../io/weight_layout.ts";
 
 const NonNegative = refine(t.number, (n) => Number.isFinite(n) && n >= 0, "a non-negative number");
 const Fraction = refine(t.number, (n) => n >= 0 && n <= 1, "a number in [0, 1]");
 const Probability = refine(t.number, (n) => n > 0 && n <= 1, "a number in (0, 1]");
-const ProjCodec = t.keyof(Object.fromEntries(PROJS.map((p) => [p, null])) as Record<(typeof PROJS)[number], null>);
+const ProjCodec = t.keyof(
+  Object.fromEntries(PROJS.map((p) => [p, null])) as Record<(typeof PROJS)[number], null>,
+);
 
 const LoraCodec = t.type({
   r: PositiveInt,
@@ -136,7 +144,9 @@ const crossFieldProblem = (c: TrainConfig): string | null => {
     return `field "gradientAccumulationSteps": ${c.gradientAccumulationSteps} must divide promptsPerStep (${c.promptsPerStep})`;
   }
   if (c.rewards.length === 0) return `field "rewards": at least one reward function is needed`;
-  if (c.lora && c.lora.targets.length === 0) return `field "lora.targets": at least one projection is needed`;
+  if (c.lora && c.lora.targets.length === 0) {
+    return `field "lora.targets": at least one projection is needed`;
+  }
   return null;
 };
 
@@ -144,7 +154,10 @@ const crossFieldProblem = (c: TrainConfig): string | null => {
  * A preset with overrides applied and the whole checked. `source` names where the overrides
  * came from (a file path, "command line") for error messages.
  */
-export const resolveConfig = (overrides: Record<string, unknown>, source: string): Either<string, TrainConfig> => {
+export const resolveConfig = (
+  overrides: Record<string, unknown>,
+  source: string,
+): Either<string, TrainConfig> => {
   const known = Object.keys(TrainConfigCodec.props);
   const unknown = Object.keys(overrides).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
@@ -153,7 +166,9 @@ export const resolveConfig = (overrides: Record<string, unknown>, source: string
   const presetName = (overrides.preset ?? "tina") as string;
   const preset = PRESETS[presetName as keyof typeof PRESETS];
   if (!preset) return decodeWith(TrainConfigCodec, { ...TINA_PRESET, preset: presetName }, source);
-  const lora = overrides.lora === null ? null : { ...preset.lora, ...(overrides.lora as object | undefined) };
+  const lora = overrides.lora === null
+    ? null
+    : { ...preset.lora, ...(overrides.lora as object | undefined) };
   const decoded = decodeWith(TrainConfigCodec, { ...preset, ...overrides, lora }, source);
   if (isLeft(decoded)) return decoded;
   const problem = crossFieldProblem(decoded.right);

@@ -34,7 +34,8 @@ export const chargeStep = (
   params: number,
   costPerHour: number,
 ): Ledger => ({
-  flops: ledger.flops + 2 * params * (cost.tokensGenerated + cost.tokensScored + 3 * cost.tokensTrained),
+  flops: ledger.flops +
+    2 * params * (cost.tokensGenerated + cost.tokensScored + 3 * cost.tokensTrained),
   tokensGenerated: ledger.tokensGenerated + cost.tokensGenerated,
   tokensTrained: ledger.tokensTrained + cost.tokensTrained,
   seconds: ledger.seconds + cost.seconds,

@@ -28,6 +28,9 @@ export const completionLogProbs = (
   const { logits } = forward(modelConfig, policy.params, ids, { keyMask, adapter: policy.adapter });
   const completionLogits = slice(logits, [0, p - 1, 0], [rows.length, c, logits.shape[2]]);
   const backend = policy.params.embed.backend;
-  const targets = tensor(backend, Int32Array.from(rows.flatMap((r) => batch.targets[r])), [rows.length, c]);
+  const targets = tensor(backend, Int32Array.from(rows.flatMap((r) => batch.targets[r])), [
+    rows.length,
+    c,
+  ]);
   return tokenLogProbsAndEntropy(completionLogits, targets, temperature);
 };

@@ -24,7 +24,11 @@ export const trainLoop = async (
   let state = initial;
   let lastSaved = initial.step;
   while (state.step < cfg.maxSteps) {
-    const { state: next, rows } = await grpoStep(ctx, state, batchAt(state.cursor, cfg.promptsPerStep));
+    const { state: next, rows } = await grpoStep(
+      ctx,
+      state,
+      batchAt(state.cursor, cfg.promptsPerStep),
+    );
     state = next;
     for (const row of rows) await hooks.onStep?.(state, row);
     if (state.badSteps >= cfg.maxBadSteps) {

@@ -6,7 +6,12 @@ import type { Adapter, LoraWeights, Qwen2Params } from "../model/qwen2.ts";
 import type { Key } from "../random/prng.ts";
 
 export type Trainable =
-  | { readonly kind: "lora"; readonly weights: LoraWeights; readonly scaling: number; readonly dropout: number }
+  | {
+    readonly kind: "lora";
+    readonly weights: LoraWeights;
+    readonly scaling: number;
+    readonly dropout: number;
+  }
   | { readonly kind: "full"; readonly params: Qwen2Params };
 
 /** The tree the optimizer updates. */
@@ -14,7 +19,9 @@ export const trainableTree = (t: Trainable): LoraWeights | Qwen2Params =>
   t.kind === "lora" ? t.weights : t.params;
 
 export const withTree = (t: Trainable, tree: unknown): Trainable =>
-  t.kind === "lora" ? { ...t, weights: tree as LoraWeights } : { kind: "full", params: tree as Qwen2Params };
+  t.kind === "lora"
+    ? { ...t, weights: tree as LoraWeights }
+    : { kind: "full", params: tree as Qwen2Params };
 
 /** The weights and adapter a forward of the current policy uses; dropout only when a key is given. */
 export const policyOf = (

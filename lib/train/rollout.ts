@@ -35,8 +35,9 @@ export interface SamplingSettings {
 }
 
 /** Sampling in this process with the KV-cache generator. */
-export const inProcessRollout = (cfg: ModelConfig, sampling: SamplingSettings): Rollout =>
-async ({ prompts, numGenerations, policy, key }) => {
-  const expanded = prompts.flatMap((p) => Array.from({ length: numGenerations }, () => p));
-  return generate(cfg, policy.params, expanded, { ...sampling, key, adapter: policy.adapter });
-};
+export const inProcessRollout =
+  (cfg: ModelConfig, sampling: SamplingSettings): Rollout =>
+  ({ prompts, numGenerations, policy, key }) => {
+    const expanded = prompts.flatMap((p) => Array.from({ length: numGenerations }, () => p));
+    return generate(cfg, policy.params, expanded, { ...sampling, key, adapter: policy.adapter });
+  };

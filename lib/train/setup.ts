@@ -5,7 +5,15 @@ import type { Backend } from "../autodiff/tensor.ts";
 import type { LoraConfig } from "../io/peft.ts";
 import { initLora, type ModelConfig, type Qwen2Params } from "../model/qwen2.ts";
 import { loraScaling } from "../model/adapter.ts";
-import { adamw, chain, clipByGlobalNorm, cosineWithWarmup, type GradientTransformation, linearWithWarmup, warmupStepsFromRatio } from "../optim/mod.ts";
+import {
+  adamw,
+  chain,
+  clipByGlobalNorm,
+  cosineWithWarmup,
+  type GradientTransformation,
+  linearWithWarmup,
+  warmupStepsFromRatio,
+} from "../optim/mod.ts";
 import { foldIn, type Key, prngKey } from "../random/prng.ts";
 import { treeLeaves, treeMap } from "../tree.ts";
 import type { TrainConfig } from "./config.ts";
@@ -51,7 +59,9 @@ export const optimizerOf = (cfg: TrainConfig): GradientTransformation<unknown> =
     eps: cfg.adamEpsilon,
     weightDecay: cfg.weightDecay,
   });
-  return (cfg.maxGradNorm ? chain(clipByGlobalNorm(cfg.maxGradNorm), adam) : adam) as GradientTransformation<unknown>;
+  return (cfg.maxGradNorm
+    ? chain(clipByGlobalNorm(cfg.maxGradNorm), adam)
+    : adam) as GradientTransformation<unknown>;
 };
 
 /** Fresh adapters (PEFT init), or a private copy of every base weight for full fine-tuning. */
@@ -63,7 +73,11 @@ export const initialTrainable = (
   key: Key,
 ): Trainable => {
   if (!cfg.lora) {
-    const copy = treeMap(base, isTensor, (t) => tensor(backend, toArraySync(t).slice(), t.shape)) as Qwen2Params;
+    const copy = treeMap(
+      base,
+      isTensor,
+      (t) => tensor(backend, toArraySync(t).slice(), t.shape),
+    ) as Qwen2Params;
     return { kind: "full", params: copy };
   }
   const peft = peftConfigOf(cfg, null)!;

@@ -63,7 +63,9 @@ export interface TrainState {
 
 export type { MetricsRow };
 
-const meanOf = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const meanOf = (
+  xs: readonly number[],
+): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 const stdOf = (xs: readonly number[]): number => {
   if (xs.length < 2) return 0;
   const m = meanOf(xs);
@@ -83,10 +85,23 @@ const scoreAll = (
   batch: PackedBatch,
   microBatches: readonly (readonly number[])[],
 ): Tensor[] =>
-  microBatches.map((rows) => scope(() => stopGradient(policyLogProbs(ctx, policy, batch, rows).logp)));
+  microBatches.map((rows) =>
+    scope(() => stopGradient(policyLogProbs(ctx, policy, batch, rows).logp))
+  );
 
-const policyLogProbs = (ctx: TrainContext, policy: Policy, batch: PackedBatch, rows: readonly number[]) =>
-  completionLogProbs(ctx.modelConfig, policy, batch, rows, ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1);
+const policyLogProbs = (
+  ctx: TrainContext,
+  policy: Policy,
+  batch: PackedBatch,
+  rows: readonly number[],
+) =>
+  completionLogProbs(
+    ctx.modelConfig,
+    policy,
+    batch,
+    rows,
+    ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1,
+  );
 
 export const grpoStep = async (
   ctx: TrainContext,
@@ -100,16 +115,28 @@ export const grpoStep = async (
 
   // 1. Rollouts with the current policy (no dropout).
   const promptIds = examples.map((ex) =>
-    truncateLeft(tokenizer.encode(tokenizer.applyChatTemplate(ctx.promptOf(ex), { addGenerationPrompt: true })), cfg.maxPromptLength)
+    truncateLeft(
+      tokenizer.encode(
+        tokenizer.applyChatTemplate(ctx.promptOf(ex), { addGenerationPrompt: true }),
+      ),
+      cfg.maxPromptLength,
+    )
   );
   const current = policyOf(ctx.base, state.trainable);
-  const rollout = await ctx.rollout({ prompts: promptIds, numGenerations: g, policy: current, key: genKey });
+  const rollout = await ctx.rollout({
+    prompts: promptIds,
+    numGenerations: g,
+    policy: current,
+    key: genKey,
+  });
   const texts = rollout.tokens.map((ids) => tokenizer.decode(ids));
   const groupExamples = examples.flatMap((ex) => Array.from({ length: g }, () => ex));
   const prompts = promptIds.flatMap((p) => Array.from({ length: g }, () => p));
 
   // 2. Rewards and advantages.
-  const scored = ctx.rewards(texts, groupExamples, { completionTokenLengths: rollout.tokens.map((t) => t.length) });
+  const scored = ctx.rewards(texts, groupExamples, {
+    completionTokenLengths: rollout.tokens.map((t) => t.length),
+  });
   const adv = computeAdvantages(scored.total, g, cfg.scaleRewards);
 
   // 3. Pack, mask, and split into micro-batches of whole groups.
@@ -119,12 +146,16 @@ export const grpoStep = async (
   const c = batch.completionWidth;
   const n = prompts.length;
   const perMicro = n / cfg.gradientAccumulationSteps;
-  const microBatches = Array.from({ length: cfg.gradientAccumulationSteps }, (_, m) =>
-    Array.from({ length: perMicro }, (_, i) => m * perMicro + i));
+  const microBatches = Array.from(
+    { length: cfg.gradientAccumulationSteps },
+    (_, m) => Array.from({ length: perMicro }, (_, i) => m * perMicro + i),
+  );
   const activeTokens = mask.mask.reduce((s, x) => s + x, 0);
 
   // The reference policy: the base without adapters (LoRA) or the original weights (full).
-  const reference = cfg.beta > 0 ? scoreAll(ctx, { params: ctx.base, adapter: null }, batch, microBatches) : null;
+  const reference = cfg.beta > 0
+    ? scoreAll(ctx, { params: ctx.base, adapter: null }, batch, microBatches)
+    : null;
   const oldLogp = cfg.numIterations > 1 ? scoreAll(ctx, current, batch, microBatches) : null;
 
   const rows: MetricsRow[] = [];
@@ -132,16 +163,34 @@ export const grpoStep = async (
   try {
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       const updateStarted = ctx.now();
-      const result = await update(ctx, next, batch, mask.mask, adv.advantages, microBatches, reference, oldLogp, activeTokens, foldIn(dropoutKey, iteration));
+      const result = await update(
+        ctx,
+        next,
+        batch,
+        mask.mask,
+        adv.advantages,
+        microBatches,
+        reference,
+        oldLogp,
+        activeTokens,
+        foldIn(dropoutKey, iteration),
+      );
       const seconds = (ctx.now() - (iteration === 0 ? started : updateStarted)) / 1000;
-      const tokensGenerated = iteration === 0 ? rollout.tokens.reduce((s, t) => s + t.length, 0) : 0;
+      const tokensGenerated = iteration === 0
+        ? rollout.tokens.reduce((s, t) => s + t.length, 0)
+        : 0;
       const trained = n * (batch.promptWidth + c - 1);
-      const ledger = chargeStep(next.ledger, {
-        tokensGenerated,
-        tokensTrained: trained,
-        tokensScored: iteration === 0 ? trained * ((reference ? 1 : 0) + (oldLogp ? 1 : 0)) : 0,
-        seconds,
-      }, ctx.totalParams, cfg.costPerHour);
+      const ledger = chargeStep(
+        next.ledger,
+        {
+          tokensGenerated,
+          tokensTrained: trained,
+          tokensScored: iteration === 0 ? trained * ((reference ? 1 : 0) + (oldLogp ? 1 : 0)) : 0,
+          seconds,
+        },
+        ctx.totalParams,
+        cfg.costPerHour,
+      );
       next = { ...result.state, ledger };
       const lengths = Array.from(mask.lengths);
       rows.push({
@@ -172,10 +221,12 @@ export const grpoStep = async (
 };
 
 const rewardMetrics = (perFunction: Record<string, (number | null)[]>): Record<string, number> =>
-  Object.fromEntries(Object.entries(perFunction).flatMap(([name, values]) => {
-    const scored = values.filter((v): v is number => v !== null && !Number.isNaN(v));
-    return [[`rewards/${name}/mean`, meanOf(scored)], [`rewards/${name}/std`, stdOf(scored)]];
-  }));
+  Object.fromEntries(
+    Object.entries(perFunction).flatMap(([name, values]) => {
+      const scored = values.filter((v): v is number => v !== null && !Number.isNaN(v));
+      return [[`rewards/${name}/mean`, meanOf(scored)], [`rewards/${name}/std`, stdOf(scored)]];
+    }),
+  );
 
 /** Gradient accumulation over micro-batches, then one optimizer update (skipped when non-finite). */
 const update = async (
@@ -205,7 +256,9 @@ const update = async (
         logp,
         oldLogp: oldLogp?.[m] ?? null,
         refLogp: reference?.[m] ?? null,
-        advantages: tensor(ctx.backend, Float32Array.from(rows, (r) => advantages[r]), [rows.length]),
+        advantages: tensor(ctx.backend, Float32Array.from(rows, (r) => advantages[r]), [
+          rows.length,
+        ]),
         mask: maskT,
         numItemsInBatch: activeTokens,
         accumulationSteps: cfg.gradientAccumulationSteps,
@@ -218,9 +271,13 @@ const update = async (
     addMetric("loss", await host(out.value));
     addMetric("entropySum", await host(out.aux.entropySum));
     addMetric("tokens", await host(out.aux.tokens));
-    for (const [k, v] of Object.entries(out.aux.metrics)) if (v) addMetric(k, (await host(v)) * rows.length);
+    for (const [k, v] of Object.entries(out.aux.metrics)) {
+      if (v) addMetric(k, (await host(v)) * rows.length);
+    }
     const previous = grads;
-    grads = previous === null ? out.grads : scope(() => treeZip([previous, out.grads], isTensor, ([a, b]) => add(a, b)));
+    grads = previous === null
+      ? out.grads
+      : scope(() => treeZip([previous, out.grads], isTensor, ([a, b]) => add(a, b)));
     if (previous !== null) {
       disposeTree(previous);
       disposeTree(out.grads);
@@ -241,9 +298,20 @@ const update = async (
     disposeTree(updates);
     disposeReplaced(state.optState, optState);
     disposeTree(tree);
-    next = { ...state, step: state.step + 1, trainable: withTree(state.trainable, newTree), optState, badSteps: 0 };
+    next = {
+      ...state,
+      step: state.step + 1,
+      trainable: withTree(state.trainable, newTree),
+      optState,
+      badSteps: 0,
+    };
   } else {
-    next = { ...state, step: state.step + 1, badSteps: state.badSteps + 1, skippedSteps: state.skippedSteps + 1 };
+    next = {
+      ...state,
+      step: state.step + 1,
+      badSteps: state.badSteps + 1,
+      skippedSteps: state.skippedSteps + 1,
+    };
   }
   disposeTree(grads);
   const seqs = microBatches.flat().length;

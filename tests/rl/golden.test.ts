@@ -2,7 +2,7 @@
  * GRPO pieces against the PyTorch float64 reference (tests/fixtures/grpo/grpo_golden.json):
  * advantages, completion masks, token log-probs/entropies and all 192 loss cases (value,
  * gradient with respect to the log-probs, metrics), on every backend that loads.
- * TINA_BACKEND=name picks one backend; by default ts, tfjs-cpu and tfjs-wasm are tried.
+ * Every backend this runtime has (tests/helpers/backends.ts; TINA_BACKENDS=a,b narrows it).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -19,6 +19,7 @@ import {
   toArray,
 } from "../../lib/autodiff/tensor.ts";
 import { loadBackend } from "../../lib/tensor/backends.ts";
+import { testBackends } from "../helpers/backends.ts";
 import { disposeReplaced } from "../../lib/optim/mod.ts";
 import {
   completionMask,
@@ -99,18 +100,7 @@ const assertClose = (actual: ArrayLike<number>, expected: unknown, what: string)
 };
 const read = async (t: Tensor): Promise<number[]> => Array.from(await toArray(t));
 
-const backendNames = process.env.TINA_BACKEND
-  ? [process.env.TINA_BACKEND]
-  : ["ts", "tfjs-cpu", "tfjs-wasm"];
-const backends: Backend[] = [];
-for (const name of backendNames) {
-  try {
-    backends.push(await loadBackend(name));
-  } catch (e) {
-    if (name === "ts") throw e;
-    console.log(`note: skipping backend ${name} (${(e as Error).message.split("\n")[0]})`);
-  }
-}
+const backends: Backend[] = await Promise.all((await testBackends()).map((name) => loadBackend(name)));
 
 test("completion mask keeps tokens up to and including the first EOS", () => {
   const m = completionMask(golden.completion_ids, golden.eos_id);

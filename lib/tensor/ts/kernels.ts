@@ -216,14 +216,16 @@ const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Bu
     for (let r = 0; r < out.length; r++) {
       let acc = op === "max" ? -Infinity : 0;
       const base = r * inner;
-      if (op === "sum") for (let j = 0; j < inner; j++) acc += x[base + j];
-      else for (let j = 0; j < inner; j++) acc = x[base + j] > acc || Number.isNaN(x[base + j]) ? x[base + j] : acc;
+      if (op === "sum") { for (let j = 0; j < inner; j++) acc += x[base + j]; }
+      else {for (let j = 0; j < inner; j++) {
+          acc = x[base + j] > acc || Number.isNaN(x[base + j]) ? x[base + j] : acc;
+        }}
       out[r] = acc;
     }
     return out;
   }
   const idx = broadcastIndex(outShape, shape); // each input element -> its output slot
-  if (op === "sum") for (let i = 0; i < x.length; i++) out[idx[i]] += x[i];
+  if (op === "sum") { for (let i = 0; i < x.length; i++) out[idx[i]] += x[i]; }
   else {
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
@@ -304,7 +306,7 @@ export const tsKernels: Kernels<Buf> = {
   fill: (shape, value, dtype) => alloc(dtype, sizeOf(shape)).fill(value),
   cast: (x, _shape, _from, to) => {
     const out = alloc(to, x.length);
-    if (to === "int32") for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]);
+    if (to === "int32") { for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]); }
     else out.set(x);
     return out;
   },
@@ -314,7 +316,11 @@ export const tsKernels: Kernels<Buf> = {
     broadcastApply(a, aShape, b, bShape, out, new Float32Array(sizeOf(out)), compareFns[op]),
   where: (cond, cShape, a, aShape, b, bShape, out) => {
     const n = sizeOf(out);
-    const [ec, ea, eb] = [expand(cond, cShape, out), expand(a, aShape, out), expand(b, bShape, out)];
+    const [ec, ea, eb] = [
+      expand(cond, cShape, out),
+      expand(a, aShape, out),
+      expand(b, bShape, out),
+    ];
     const res = alloc(dtypeOf(a), n);
     for (let i = 0; i < n; i++) res[i] = ec[i] !== 0 ? ea[i] : eb[i];
     return res;
@@ -329,9 +335,29 @@ export const tsKernels: Kernels<Buf> = {
     const bBatched = bShape.length > 2;
     // A shared right operand and an untransposed left one: fold the batch into M.
     if (!bBatched && !transposeA) {
-      return tiledMatmul(a as Float32Array, b as Float32Array, 1, false, batch * m, n, k, false, transposeB);
+      return tiledMatmul(
+        a as Float32Array,
+        b as Float32Array,
+        1,
+        false,
+        batch * m,
+        n,
+        k,
+        false,
+        transposeB,
+      );
     }
-    return tiledMatmul(a as Float32Array, b as Float32Array, batch, bBatched, m, n, k, transposeA, transposeB);
+    return tiledMatmul(
+      a as Float32Array,
+      b as Float32Array,
+      batch,
+      bBatched,
+      m,
+      n,
+      k,
+      transposeA,
+      transposeB,
+    );
   },
   reshape: (x) => x,
   transpose,
@@ -347,7 +373,10 @@ export const tsKernels: Kernels<Buf> = {
     return out;
   },
   concat: (xs, shapes, axis) => {
-    const outShape = shapes[0].map((d, i) => (i === axis ? shapes.reduce((s, sh) => s + sh[axis], 0) : d));
+    const outShape = shapes[0].map((
+      d,
+      i,
+    ) => (i === axis ? shapes.reduce((s, sh) => s + sh[axis], 0) : d));
     const out = alloc(dtypeOf(xs[0]), sizeOf(outShape));
     let at = 0;
     xs.forEach((x, i) => {
