@@ -18,7 +18,7 @@ import { isTensor } from "../lib/autodiff/grad.ts";
 import { toArray } from "../lib/autodiff/tensor.ts";
 import { arithmeticSplits, type JsonlExample, readJsonl } from "../lib/data/mod.ts";
 import { taskPrompt } from "../lib/data/prompt.ts";
-import { evaluate, type EvalExample, type EvalResult, paperPrompt } from "../lib/eval/evaluate.ts";
+import { type EvalExample, type EvalResult, evaluate, paperPrompt } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readJsonFile } from "../lib/io/json_codec.ts";
 import { writeAdapter } from "../lib/io/peft.ts";
@@ -35,13 +35,27 @@ import { backendNames } from "../lib/tensor/kernels.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "../lib/train/config.ts";
-import { trainLoop, TrainingDiverged } from "../lib/train/loop.ts";
+import { TrainingDiverged, trainLoop } from "../lib/train/loop.ts";
 import { trainableTree } from "../lib/train/policy.ts";
 import { inProcessRollout } from "../lib/train/rollout.ts";
-import { countParams, initialState, optimizerOf, peftConfigOf, scheduleOf } from "../lib/train/setup.ts";
+import {
+  countParams,
+  initialState,
+  optimizerOf,
+  peftConfigOf,
+  scheduleOf,
+} from "../lib/train/setup.ts";
 import type { TrainContext, TrainState } from "../lib/train/step.ts";
 import { treeFlatten } from "../lib/tree.ts";
-import { choiceFlag, integerFlag, numberFlag, parseFlags, progressBar, runMain, UsageError } from "./cli.ts";
+import {
+  choiceFlag,
+  integerFlag,
+  numberFlag,
+  parseFlags,
+  progressBar,
+  runMain,
+  UsageError,
+} from "./cli.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_MODEL = join(ROOT, "models", "tiny-arith");
@@ -71,6 +85,7 @@ GRPO + LoRA post-training (Tina). With no options: the shipped tiny model on the
 arithmetic task, evaluated before and after on held-out problems.
 
   --model DIR            Hugging Face model directory (default models/tiny-arith)
+  --tokenizer DIR        where tokenizer.json lives, if not in the model directory
   --data FILE.jsonl      training problems (problem + answer/solution); default: built-in task
   --eval-data FILE.jsonl held-out problems (default: built-in held-out split, or none with --data)
   --config FILE.json     training config overrides (field names as in summary.json "config")
@@ -90,6 +105,7 @@ arithmetic task, evaluated before and after on held-out problems.
 
 const OPTIONS = {
   model: { type: "string" },
+  tokenizer: { type: "string" },
   data: { type: "string" },
   "eval-data": { type: "string" },
   config: { type: "string" },
@@ -110,6 +126,7 @@ const OPTIONS = {
 
 interface Settings {
   readonly model: string;
+  readonly tokenizer: string;
   readonly data: string | null;
   readonly evalData: string | null;
   readonly configFile: string | null;
@@ -125,8 +142,12 @@ const parseRewards = (text: string): { name: string; weight: number }[] =>
   text.split(",").map((part) => {
     const [name, weight = "1"] = part.trim().split(":");
     const w = Number(weight);
-    if (!rewardNames.includes(name)) throw new UsageError(`--rewards: unknown reward "${name}"; known: ${rewardNames.join(", ")}`);
-    if (!Number.isFinite(w)) throw new UsageError(`--rewards: weight of "${name}" must be a number, got "${weight}"`);
+    if (!rewardNames.includes(name)) {
+      throw new UsageError(`--rewards: unknown reward "${name}"; known: ${rewardNames.join(", ")}`);
+    }
+    if (!Number.isFinite(w)) {
+      throw new UsageError(`--rewards: weight of "${name}" must be a number, got "${weight}"`);
+    }
     return { name, weight: w };
   });
 
@@ -153,6 +174,7 @@ const parse = (argv: readonly string[]): Settings | null => {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   return {
     model,
+    tokenizer: v.tokenizer ?? model,
     data: v.data ?? null,
     evalData: v["eval-data"] ?? null,
     configFile: v.config ?? null,
@@ -194,11 +216,16 @@ const resolveTrainConfig = async (s: Settings): Promise<TrainConfig> => {
     const saved = await readJsonFile(join(s.out, "config.json")).catch(() => {
       throw new Error(`--resume ${s.out}: no config.json there (is it a run directory?)`);
     });
-    const decoded = resolveConfig({ ...(saved as object), ...s.overrides }, join(s.out, "config.json"));
+    const decoded = resolveConfig(
+      { ...(saved as object), ...s.overrides },
+      join(s.out, "config.json"),
+    );
     if (isLeft(decoded)) throw new Error(decoded.left);
     return decoded.right;
   }
-  const fromFile = s.configFile ? (await readJsonFile(s.configFile)) as Record<string, unknown> : {};
+  const fromFile = s.configFile
+    ? (await readJsonFile(s.configFile)) as Record<string, unknown>
+    : {};
   const decoded = resolveConfig({ ...s.overrides, ...fromFile }, s.configFile ?? "command line");
   if (isLeft(decoded)) throw new Error(decoded.left);
   return decoded.right;
@@ -223,7 +250,9 @@ const runEval = async (
   const lora = state?.trainable.kind === "lora" ? state.trainable : null;
   const peft = peftConfigOf(cfg, model.dir);
   const result = await evaluate(
-    state?.trainable.kind === "full" ? { config: model.config, params: state.trainable.params } : model,
+    state?.trainable.kind === "full"
+      ? { config: model.config, params: state.trainable.params }
+      : model,
     tokenizer,
     setup.examples,
     {
@@ -263,7 +292,12 @@ const run = async (s: Settings): Promise<void> => {
   const backendName = s.backend ?? await bestCpuBackend();
   const backend = await loadBackend(backendName);
   const model = await loadModel(s.model, { backend });
-  const tokenizer = await loadTokenizer(s.model);
+  const tokenizer = await loadTokenizer(s.tokenizer);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new Error(
+      `${s.tokenizer}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}`,
+    );
+  }
   const builtIn = s.data === null;
   const split = builtIn ? arithmeticSplits(0, { train: 5000, heldOut: s.evalProblems }) : null;
   const train = split ? split.train : await loadExamples(s.data!);
@@ -272,7 +306,9 @@ const run = async (s: Settings): Promise<void> => {
     : s.evalData
     ? { examples: (await loadExamples(s.evalData)).slice(0, s.evalProblems), style: "paper" }
     : null;
-  const promptOf = builtIn ? (ex: Example) => taskPrompt({ problem: ex.problem ?? "" }) : (ex: Example) => paperPrompt({ problem: ex.problem ?? "" });
+  const promptOf = builtIn
+    ? (ex: Example) => taskPrompt({ problem: ex.problem ?? "" })
+    : (ex: Example) => paperPrompt({ problem: ex.problem ?? "" });
 
   await mkdir(join(s.out, "checkpoints"), { recursive: true });
   await writeFileAtomic(join(s.out, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
@@ -304,16 +340,21 @@ const run = async (s: Settings): Promise<void> => {
   };
   let state = initialState(backend, cfg, model.config, model.params, optimizer);
   const checkpoint = s.resume ? await latestCheckpoint(join(s.out, "checkpoints")) : null;
-  if (s.resume && !checkpoint) throw new Error(`--resume ${s.out}: no checkpoint in ${join(s.out, "checkpoints")}`);
+  if (s.resume && !checkpoint) {
+    throw new Error(`--resume ${s.out}: no checkpoint in ${join(s.out, "checkpoints")}`);
+  }
   if (checkpoint) {
     state = (await loadCheckpoint(checkpoint, backend, model.config, state.trainable)).state;
     console.error(`resuming from ${checkpoint} (step ${state.step})`);
   }
   const trainableParams = countParams(trainableTree(state.trainable));
-  const totalParams = countParams(model.params) + (state.trainable.kind === "lora" ? trainableParams : 0);
+  const totalParams = countParams(model.params) +
+    (state.trainable.kind === "lora" ? trainableParams : 0);
   console.error(
     `model ${s.model}: ${totalParams.toLocaleString()} parameters, training ${trainableParams.toLocaleString()} ` +
-      `(${((100 * trainableParams) / totalParams).toFixed(2)}%) ${state.trainable.kind === "lora" ? `LoRA r=${cfg.lora!.r}` : "full"} ` +
+      `(${((100 * trainableParams) / totalParams).toFixed(2)}%) ${
+        state.trainable.kind === "lora" ? `LoRA r=${cfg.lora!.r}` : "full"
+      } ` +
       `on ${backendName}; ${train.length} training problems`,
   );
 
@@ -321,7 +362,9 @@ const run = async (s: Settings): Promise<void> => {
   const before = evalSetup && !checkpoint
     ? await runEval("before", model, tokenizer, evalSetup, null, cfg, s.evalSamples)
     : null;
-  if (before) await writeFileAtomic(join(s.out, "eval_before.json"), JSON.stringify(before, null, 2));
+  if (before) {
+    await writeFileAtomic(join(s.out, "eval_before.json"), JSON.stringify(before, null, 2));
+  }
 
   const metricsPath = join(s.out, "metrics.jsonl");
   const kept = checkpoint ? await keptMetrics(metricsPath, state.step) : [];
@@ -342,7 +385,12 @@ const run = async (s: Settings): Promise<void> => {
           acc: (row["rewards/accuracy/mean"] ?? NaN).toFixed(3),
         });
       },
-      checkpoint: async (st) => void await saveCheckpoint(join(s.out, "checkpoints"), st, { config: cfg, modelConfig: model.config, lora: peft }),
+      checkpoint: async (st) =>
+        void await saveCheckpoint(join(s.out, "checkpoints"), st, {
+          config: cfg,
+          modelConfig: model.config,
+          lora: peft,
+        }),
     });
   } catch (e) {
     if (!(e instanceof TrainingDiverged)) throw e;
@@ -355,13 +403,25 @@ const run = async (s: Settings): Promise<void> => {
     await writeAdapter(finalDir, await adapterToHost(peft!, state.trainable.weights));
   } else {
     await mkdir(finalDir, { recursive: true });
-    await writeSafetensors(join(finalDir, "model.safetensors"), await weightsFromParams(model.config, state.trainable.params));
-    await writeFileAtomic(join(finalDir, "config.json"), JSON.stringify(encodeModelConfig(model.config), null, 2));
+    await writeSafetensors(
+      join(finalDir, "model.safetensors"),
+      await weightsFromParams(model.config, state.trainable.params),
+    );
+    await writeFileAtomic(
+      join(finalDir, "config.json"),
+      JSON.stringify(encodeModelConfig(model.config), null, 2),
+    );
   }
-  const after = evalSetup ? await runEval("after", model, tokenizer, evalSetup, state, cfg, s.evalSamples) : null;
+  const after = evalSetup
+    ? await runEval("after", model, tokenizer, evalSetup, state, cfg, s.evalSamples)
+    : null;
   if (after) await writeFileAtomic(join(s.out, "eval_after.json"), JSON.stringify(after, null, 2));
   const baseUnchanged = (await hashParams(model)) === baseHash;
-  const beforeJson = checkpoint ? await readJsonFile(join(s.out, "summary.json")).catch(() => null) as Record<string, unknown> | null : null;
+  const beforeJson = checkpoint
+    ? await readJsonFile(join(s.out, "summary.json")).catch(() => null) as
+      | Record<string, unknown>
+      | null
+    : null;
   const summary = {
     base_pass_at_1: passAt1(before) ?? (beforeJson?.base_pass_at_1 as number | undefined) ?? null,
     final_pass_at_1: passAt1(after),
@@ -382,17 +442,24 @@ const run = async (s: Settings): Promise<void> => {
     config: cfg,
   };
   await writeFileAtomic(join(s.out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-  await writeFileAtomic(join(s.out, "report.html"), renderReport({
-    title: `tina-ts GRPO run — ${s.model}`,
-    summary: { ...summary, config: undefined },
-    metrics: rows,
-    before: snapshot("before", before, s.evalSamples),
-    after: snapshot("after", after, s.evalSamples),
-  }));
+  await writeFileAtomic(
+    join(s.out, "report.html"),
+    renderReport({
+      title: `tina-ts GRPO run — ${s.model}`,
+      summary: { ...summary, config: undefined },
+      metrics: rows,
+      before: snapshot("before", before, s.evalSamples),
+      after: snapshot("after", after, s.evalSamples),
+    }),
+  );
   console.log(
     [
-      `pass@1 ${fmt(summary.base_pass_at_1)} -> ${fmt(summary.final_pass_at_1)} on ${summary.eval_problems} held-out problems x ${s.evalSamples} samples`,
-      `base weights unchanged: ${baseUnchanged}; ${state.step} steps in ${summary.wall_seconds.toFixed(0)} s on ${backendName}`,
+      `pass@1 ${fmt(summary.base_pass_at_1)} -> ${
+        fmt(summary.final_pass_at_1)
+      } on ${summary.eval_problems} held-out problems x ${s.evalSamples} samples`,
+      `base weights unchanged: ${baseUnchanged}; ${state.step} steps in ${
+        summary.wall_seconds.toFixed(0)
+      } s on ${backendName}`,
       `metrics     ${metricsPath}`,
       `checkpoints ${join(s.out, "checkpoints")}`,
       `${state.trainable.kind === "lora" ? "adapter    " : "model      "} ${finalDir}`,
@@ -409,7 +476,9 @@ const fmt = (x: number | null): string => (x === null ? "-" : x.toFixed(3));
 /** The metric rows up to a checkpoint's step (later ones belong to the lost tail of a crashed run). */
 const keptMetrics = async (path: string, step: number): Promise<Record<string, number>[]> => {
   const text = await readFile(path, "utf8").catch(() => "");
-  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)).filter((r) => r.step <= step);
+  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)).filter((r) =>
+    r.step <= step
+  );
 };
 
 await runMain("train", parse, run);

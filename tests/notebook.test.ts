@@ -15,7 +15,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { runProcess, runtimeCommand } from "./helpers/runtime.ts";
 import { existsSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -42,24 +42,6 @@ interface Notebook {
 
 const readNotebook = async (): Promise<Notebook> =>
   JSON.parse(await readFile(notebookPath, "utf8")) as Notebook;
-
-/** The command that runs a TypeScript file on the runtime this test runs on. */
-const runtimeCommand = (file: string): [string, string[]] => {
-  const runtime = process.env.TINA_RUNTIME ??
-    ("Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node");
-  if (runtime === "deno") return [process.execPath, ["run", "-A", "--check", file]];
-  if (runtime === "bun") return [process.execPath, [file]];
-  return [process.execPath, ["--import", "tsx", file]];
-};
-
-const run = (cmd: string, args: readonly string[], cwd: string, timeoutMs: number) =>
-  new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(cmd, args, { cwd, timeout: timeoutMs, env: process.env });
-    let output = "";
-    child.stdout.on("data", (d) => (output += d));
-    child.stderr.on("data", (d) => (output += d));
-    child.on("close", (code) => resolve({ code, output }));
-  });
 
 test("the notebook is nbformat 4 for the Deno kernel, saved without outputs", async () => {
   const nb = await readNotebook();
@@ -97,7 +79,7 @@ test("the notebook's code cells run in order as one module and print their resul
   await writeFile(file, cells.map(([i, c]) => `// cell ${i}\n${c.source.join("")}\n`).join("\n"));
   try {
     const [cmd, args] = runtimeCommand(file);
-    const { code, output } = await run(cmd, args, dir, 120_000);
+    const { code, output } = await runProcess(cmd, args, dir, 120_000);
     assert.is(code, 0, `exit code ${code}; output:\n${output}`);
     const expected = [
       /rewards: all checks passed/,

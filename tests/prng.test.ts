@@ -36,7 +36,10 @@ test("categorical follows the softmax of the logits", () => {
   const ones = picks.filter((p) => p === 1).length / rows;
   assert.ok(Math.abs(ones - 0.75) < 0.03, `got ${ones}`);
   assert.ok(picks.every((p) => p !== 2));
-  assert.throws(() => categorical(prngKey(3), new Float32Array([-Infinity, -Infinity]), 2), /row 0/);
+  assert.throws(
+    () => categorical(prngKey(3), new Float32Array([-Infinity, -Infinity]), 2),
+    /row 0/,
+  );
 });
 
 test("permutation is a permutation", () => {

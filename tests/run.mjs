@@ -29,7 +29,8 @@ const files = walk(join(root, "tests")).sort()
 
 // deno-lint-ignore no-control-regex
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
-const count = (out, label) => Number(strip(out).match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
+const count = (out, label) =>
+  Number(strip(out).match(new RegExp(`${label}:\\s+(\\d+)`))?.[1] ?? NaN);
 
 const runOne = (runtime, file) =>
   new Promise((resolve) => {
@@ -64,7 +65,15 @@ const runCheck = ([name, args]) =>
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ name, passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0, out, code }));
+    child.on("close", (code) =>
+      resolve({
+        name,
+        passed: code === 0 ? 1 : 0,
+        failed: code === 0 ? 0 : 1,
+        skipped: 0,
+        out,
+        code,
+      }));
   });
 
 const queue = runtimes.flatMap((r) => files.map((f) => [r, f]));
@@ -72,7 +81,9 @@ const results = [];
 for (const check of staticChecks) {
   const res = await runCheck(check);
   console.log(`${res.failed ? "FAIL" : "ok  "} ${res.name}`);
-  if (res.failed) console.log(strip(res.out).split("\n").slice(-40).map((l) => "    " + l).join("\n"));
+  if (res.failed) {
+    console.log(strip(res.out).split("\n").slice(-40).map((l) => "    " + l).join("\n"));
+  }
   results.push(res);
 }
 const worker = async () => {
@@ -81,7 +92,11 @@ const worker = async () => {
     const started = Date.now();
     const res = await runOne(r, f);
     const secs = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`${res.failed ? "FAIL" : "ok  "} ${res.name}  ${res.passed} passed, ${res.failed} failed (${secs}s)`);
+    console.log(
+      `${
+        res.failed ? "FAIL" : "ok  "
+      } ${res.name}  ${res.passed} passed, ${res.failed} failed (${secs}s)`,
+    );
     if (res.failed) console.log(strip(res.out).split("\n").map((l) => "    " + l).join("\n"));
     results.push(res);
   }

@@ -8,7 +8,10 @@ import {
 } from "../../lib/data/prompt.ts";
 
 test("taskPrompt is the problem alone, or after a given system prompt", () => {
-  assert.equal(taskPrompt({ problem: "Compute 1+2." }), [{ role: "user", content: "Compute 1+2." }]);
+  assert.equal(taskPrompt({ problem: "Compute 1+2." }), [{
+    role: "user",
+    content: "Compute 1+2.",
+  }]);
   assert.equal(taskPrompt({ problem: "Compute 1+2." }, SYSTEM_PROMPT), [
     { role: "system", content: SYSTEM_PROMPT },
     { role: "user", content: "Compute 1+2." },

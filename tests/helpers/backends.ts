@@ -6,8 +6,9 @@ import { loadBackend } from "../../lib/tensor/backends.ts";
 import { backendNames } from "../../lib/tensor/kernels.ts";
 
 export const testBackends = async (): Promise<string[]> => {
-  const wanted = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
-    .TINA_BACKENDS?.split(",") ?? [...backendNames];
+  const wanted =
+    (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+      .TINA_BACKENDS?.split(",") ?? [...backendNames];
   const ok: string[] = [];
   for (const name of wanted) {
     try {

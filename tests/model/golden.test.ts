@@ -26,7 +26,10 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 };
 
 const rowsOf = (data: Int32Array, shape: readonly number[]): number[][] =>
-  Array.from({ length: shape[0] }, (_, i) => Array.from(data.slice(i * shape[1], (i + 1) * shape[1])));
+  Array.from(
+    { length: shape[0] },
+    (_, i) => Array.from(data.slice(i * shape[1], (i + 1) * shape[1])),
+  );
 
 /** Mean next-token cross-entropy, the fixture's loss_lora. */
 const nextTokenLoss = (logitsT: Tensor, ids: number[][]): Tensor => {
@@ -60,7 +63,10 @@ for (const backendName of await testBackends()) {
       const weights = adapterToDevice(model.backend, host);
       const scaling = loraScaling(host.config);
       const f = (w: typeof weights) =>
-        nextTokenLoss(forward(model.config, model.params, ids, { adapter: { weights: w, scaling } }).logits, ids);
+        nextTokenLoss(
+          forward(model.config, model.params, ids, { adapter: { weights: w, scaling } }).logits,
+          ids,
+        );
       const { value, grads } = valueAndGrad(f)(weights);
       assert.ok(Math.abs((await toArray(value))[0] - g("loss_lora")[0]) < 1e-5, "loss");
       for (let layer = 0; layer < model.config.numHiddenLayers; layer++) {
@@ -78,7 +84,10 @@ for (const backendName of await testBackends()) {
     test(`${backendName} ${name}: KV-cache greedy decoding reproduces greedy_base / greedy_lora`, async () => {
       const model = await loadModel(dir, { backend: backendName });
       const host = await readAdapter(dir, model.config);
-      const adapter = { weights: adapterToDevice(model.backend, host), scaling: loraScaling(host.config) };
+      const adapter = {
+        weights: adapterToDevice(model.backend, host),
+        scaling: loraScaling(host.config),
+      };
       for (const [key, ad] of [["greedy_base", null], ["greedy_lora", adapter]] as const) {
         const expected = Array.from(golden.ints.get(key)!.data);
         const prompt = expected.slice(0, 4);
@@ -101,12 +110,22 @@ for (const backendName of await testBackends()) {
     const idsT = golden.ints.get("input_ids")!;
     const ids = rowsOf(idsT.data, idsT.shape);
     const sharded = await loadModel(`${dir}/sharded`, { backend: backendName });
-    assert.ok(maxAbsDiff((await logits(sharded, ids)).data, golden.floats.get("logits_base")!.data) < 1e-4, "sharded");
+    assert.ok(
+      maxAbsDiff((await logits(sharded, ids)).data, golden.floats.get("logits_base")!.data) < 1e-4,
+      "sharded",
+    );
     const host = await readAdapter(`${dir}/rslora`, sharded.config);
     assert.is(loraScaling(host.config), 4);
-    const rs = await logits(sharded, ids, { adapter: { config: host.config, weights: adapterToDevice(sharded.backend, host) } });
+    const rs = await logits(sharded, ids, {
+      adapter: { config: host.config, weights: adapterToDevice(sharded.backend, host) },
+    });
     assert.ok(maxAbsDiff(rs.data, golden.floats.get("logits_lora_rslora")!.data) < 1e-4, "rslora");
-    for (const [file, key] of [["model_bf16", "logits_base_bf16_weights"], ["model_f16", "logits_base_f16_weights"]]) {
+    for (
+      const [file, key] of [["model_bf16", "logits_base_bf16_weights"], [
+        "model_f16",
+        "logits_base_f16_weights",
+      ]]
+    ) {
       const weights = (await readSafetensors(`${dir}/${file}.safetensors`)).floats;
       const params = paramsFromWeights(sharded.backend, sharded.config, weights, file);
       const low = await logits({ ...sharded, params }, ids);

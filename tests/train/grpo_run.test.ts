@@ -18,14 +18,23 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../../lib/trai
 import { resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
 import { trainLoop } from "../../lib/train/loop.ts";
 import { inProcessRollout } from "../../lib/train/rollout.ts";
-import { countParams, initialState, optimizerOf, peftConfigOf, scheduleOf } from "../../lib/train/setup.ts";
+import {
+  countParams,
+  initialState,
+  optimizerOf,
+  peftConfigOf,
+  scheduleOf,
+} from "../../lib/train/setup.ts";
 import type { MetricsRow, TrainContext, TrainState } from "../../lib/train/step.ts";
 import { trainableTree } from "../../lib/train/policy.ts";
 import { treeFlatten } from "../../lib/tree.ts";
 
 const dir = fileURLToPath(new URL("../fixtures/qwen2-tiny", import.meta.url));
 const tokenizer = makeCharTokenizer({ alphabet: "abcdefghijklmnopqrstuvwxyz0123456789 +-*=.\n" });
-const data = Array.from({ length: 12 }, (_, i) => ({ problem: `add ${i} and 1`, answer: `${i + 1}` }));
+const data = Array.from(
+  { length: 12 },
+  (_, i) => ({ problem: `add ${i} and 1`, answer: `${i + 1}` }),
+);
 
 const config = (overrides: Record<string, unknown>): TrainConfig => {
   const decoded = resolveConfig({
@@ -79,7 +88,9 @@ const contextFor = (model: Model, cfg: TrainConfig): TrainContext => ({
 
 const hostTree = async (tree: unknown): Promise<[string, number[]][]> => {
   const out: [string, number[]][] = [];
-  for (const [path, t] of treeFlatten(tree, isTensor)) out.push([path, Array.from(await toArray(t))]);
+  for (const [path, t] of treeFlatten(tree, isTensor)) {
+    out.push([path, Array.from(await toArray(t))]);
+  }
   return out;
 };
 
@@ -87,9 +98,14 @@ const run = async (cfg: TrainConfig, from?: TrainState, model?: Model) => {
   const m = model ?? await loadModel(dir, { backend: "ts" });
   const ctx = contextFor(m, cfg);
   const rows: MetricsRow[] = [];
-  const state = await trainLoop(ctx, from ?? initialState(m.backend, cfg, m.config, m.params, ctx.optimizer), data, {
-    onStep: (_, row) => void rows.push(row),
-  });
+  const state = await trainLoop(
+    ctx,
+    from ?? initialState(m.backend, cfg, m.config, m.params, ctx.optimizer),
+    data,
+    {
+      onStep: (_, row) => void rows.push(row),
+    },
+  );
   return { state, rows, model: m };
 };
 
@@ -102,7 +118,20 @@ test("3 GRPO steps run end to end, change the adapters and never the base weight
   const { state, rows } = await run(cfg, initial, model);
   assert.is(state.step, 3);
   assert.is(rows.length, 3);
-  for (const key of ["reward", "reward_std", "kl", "entropy", "loss", "grad_norm", "learning_rate", "rewards/vowels/mean", "completions/mean_length", "clip_ratio/region_mean"]) {
+  for (
+    const key of [
+      "reward",
+      "reward_std",
+      "kl",
+      "entropy",
+      "loss",
+      "grad_norm",
+      "learning_rate",
+      "rewards/vowels/mean",
+      "completions/mean_length",
+      "clip_ratio/region_mean",
+    ]
+  ) {
     assert.ok(key in rows[0], `metric ${key}`);
     assert.ok(Number.isFinite(rows[2][key]), `${key} is finite: ${rows[2][key]}`);
   }
@@ -117,13 +146,29 @@ test("2 steps + checkpoint + resume + 2 steps = 4 straight steps (adapters and m
     const straight = await run(config({ maxSteps: 4 }));
     const first = await run(config({ maxSteps: 2 }));
     const cfg = config({ maxSteps: 4 });
-    await saveCheckpoint(join(root, "ckpt"), first.state, { config: cfg, modelConfig: first.model.config, lora: peftConfigOf(cfg, null) });
-    assert.equal((await readdir(join(root, "ckpt"))).filter((n) => n.startsWith(".tmp")), [], "no temp folder left");
+    await saveCheckpoint(join(root, "ckpt"), first.state, {
+      config: cfg,
+      modelConfig: first.model.config,
+      lora: peftConfigOf(cfg, null),
+    });
+    assert.equal(
+      (await readdir(join(root, "ckpt"))).filter((n) => n.startsWith(".tmp")),
+      [],
+      "no temp folder left",
+    );
     const fresh = await loadModel(dir, { backend: "ts" });
     const template = initialState(fresh.backend, cfg, fresh.config, fresh.params, optimizerOf(cfg));
-    const restored = await loadCheckpoint((await latestCheckpoint(join(root, "ckpt")))!, fresh.backend, fresh.config, template.trainable);
+    const restored = await loadCheckpoint(
+      (await latestCheckpoint(join(root, "ckpt")))!,
+      fresh.backend,
+      fresh.config,
+      template.trainable,
+    );
     const second = await run(cfg, restored.state, fresh);
-    assert.equal(await hostTree(trainableTree(second.state.trainable)), await hostTree(trainableTree(straight.state.trainable)));
+    assert.equal(
+      await hostTree(trainableTree(second.state.trainable)),
+      await hostTree(trainableTree(straight.state.trainable)),
+    );
     assert.equal([...first.rows, ...second.rows], straight.rows);
     assert.is(second.state.cursor, straight.state.cursor);
   } finally {
@@ -143,7 +188,10 @@ test("full-parameter mode updates the base-shaped copy, not the reference weight
 test("a non-finite loss skips the update, and repeated ones stop the run with a clear message", async () => {
   const model = await loadModel(dir, { backend: "ts" });
   const cfg = config({ maxSteps: 5, maxBadSteps: 2 });
-  const ctx = { ...contextFor(model, cfg), rewards: (c: readonly string[]) => ({ total: c.map(() => NaN), perFunction: {} }) };
+  const ctx = {
+    ...contextFor(model, cfg),
+    rewards: (c: readonly string[]) => ({ total: c.map(() => NaN), perFunction: {} }),
+  };
   const state = initialState(model.backend, cfg, model.config, model.params, ctx.optimizer);
   const before = await hostTree(trainableTree(state.trainable));
   let message = "";
