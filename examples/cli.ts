@@ -6,7 +6,10 @@ import cliProgress from "cli-progress";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** Strict flag parsing; node:util's multi-line complaints become one-line usage errors. */
-export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(argv: readonly string[], options: O) => {
+export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
+  argv: readonly string[],
+  options: O,
+) => {
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (e) {
@@ -17,7 +20,11 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(ar
 /** A mistake in the command line: reported in one line, exit code 2. */
 export class UsageError extends Error {}
 
-export const integerFlag = (flag: string, text: string | undefined, min: number): number | undefined => {
+export const integerFlag = (
+  flag: string,
+  text: string | undefined,
+  min: number,
+): number | undefined => {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
@@ -53,7 +60,11 @@ export const choiceFlag = <T extends string>(
 
 /** A progress bar on stderr with named live fields (e.g. reward, kl); plain lines when not a TTY. */
 export const progressBar = (label: string, fields: readonly string[]) => {
-  const format = [`${label} |{bar}| {value}/{total}`, ...fields.map((f) => `${f} {${f}}`), "ETA {eta_formatted}"]
+  const format = [
+    `${label} |{bar}| {value}/{total}`,
+    ...fields.map((f) => `${f} {${f}}`),
+    "ETA {eta_formatted}",
+  ]
     .join(" | ");
   const bar = new cliProgress.SingleBar({
     format,

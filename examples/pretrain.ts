@@ -19,7 +19,13 @@ import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
 import { initParams, type Qwen2Params } from "../lib/model/qwen2.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
-import { adamw, applyUpdates, chain, clipByGlobalNorm, cosineWithWarmup } from "../lib/optim/mod.ts";
+import {
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  cosineWithWarmup,
+} from "../lib/optim/mod.ts";
 import { disposeReplaced } from "../lib/optim/transform.ts";
 import { foldIn, prngKey, uniform } from "../lib/random/prng.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
@@ -114,7 +120,9 @@ const run = async (s: Settings): Promise<void> => {
   const { train } = arithmeticSplits(s.seed, { train: s.trainSize, heldOut: 500 });
   const sloppyDraw = uniform(foldIn(key, 1), train.length);
   const encoded = train.map((ex: Example, i) => ({
-    prompt: tokenizer.encode(tokenizer.applyChatTemplate(taskPrompt(ex), { addGenerationPrompt: true })),
+    prompt: tokenizer.encode(
+      tokenizer.applyChatTemplate(taskPrompt(ex), { addGenerationPrompt: true }),
+    ),
     completion: [
       ...tokenizer.encode(sloppyDraw[i] < s.sloppy ? sloppyCompletion(ex.solution) : ex.solution),
       tokenizer.eosTokenId,
@@ -124,7 +132,15 @@ const run = async (s: Settings): Promise<void> => {
   let params: Qwen2Params = initParams(backend, cfg, foldIn(key, 3));
   const optimizer = chain(
     clipByGlobalNorm(1),
-    adamw({ lr: cosineWithWarmup({ peak: s.lr, warmupSteps: Math.ceil(s.steps / 20), totalSteps: s.steps, minRatio: 0.1 }), weightDecay: 0.01 }),
+    adamw({
+      lr: cosineWithWarmup({
+        peak: s.lr,
+        warmupSteps: Math.ceil(s.steps / 20),
+        totalSteps: s.steps,
+        minRatio: 0.1,
+      }),
+      weightDecay: 0.01,
+    }),
   );
   let optState = optimizer.init(params);
   const bar = progressBar("pretrain", ["loss"]);
@@ -132,8 +148,15 @@ const run = async (s: Settings): Promise<void> => {
   let smoothed = NaN;
   for (let step = 0; step < s.steps; step++) {
     const rows = batchAt(step * s.batch, s.batch);
-    const batch = sftBatch(rows.map((r) => r.prompt), rows.map((r) => r.completion), tokenizer.padTokenId, tokenizer.eosTokenId);
-    const { value, grads } = valueAndGrad((p: Qwen2Params) => sftLoss(cfg, { params: p, adapter: null }, batch))(params);
+    const batch = sftBatch(
+      rows.map((r) => r.prompt),
+      rows.map((r) => r.completion),
+      tokenizer.padTokenId,
+      tokenizer.eosTokenId,
+    );
+    const { value, grads } = valueAndGrad((p: Qwen2Params) =>
+      sftLoss(cfg, { params: p, adapter: null }, batch)
+    )(params);
     const next = optimizer.update(grads, optState, params);
     const newParams = scope(() => applyUpdates(params, next.updates));
     disposeReplaced(params, newParams);
@@ -151,9 +174,15 @@ const run = async (s: Settings): Promise<void> => {
   }
   bar.stop();
   await mkdir(s.out, { recursive: true });
-  await writeFileAtomic(join(s.out, "config.json"), JSON.stringify(encodeModelConfig(cfg), null, 2) + "\n");
+  await writeFileAtomic(
+    join(s.out, "config.json"),
+    JSON.stringify(encodeModelConfig(cfg), null, 2) + "\n",
+  );
   await writeSafetensors(join(s.out, "model.safetensors"), await weightsFromParams(cfg, params), {
-    metadata: { format: "pt", producer: `tina-ts examples/pretrain.ts seed=${s.seed} steps=${s.steps}` },
+    metadata: {
+      format: "pt",
+      producer: `tina-ts examples/pretrain.ts seed=${s.seed} steps=${s.steps}`,
+    },
   });
   await saveTokenizer(s.out, tokenizer);
   console.log(`wrote ${s.out} (final smoothed loss ${smoothed.toFixed(4)})`);

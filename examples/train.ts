@@ -446,7 +446,7 @@ const run = async (s: Settings): Promise<void> => {
     join(s.out, "report.html"),
     renderReport({
       title: `tina-ts GRPO run — ${s.model}`,
-      summary: { ...summary, config: undefined },
+      summary: Object.fromEntries(Object.entries(summary).filter(([k]) => k !== "config")),
       metrics: rows,
       before: snapshot("before", before, s.evalSamples),
       after: snapshot("after", after, s.evalSamples),

@@ -29,7 +29,7 @@ export type ArithmeticOptions = {
 export const DEFAULT_ARITHMETIC_OPTIONS: ArithmeticOptions = {
   minOperands: 2,
   maxOperands: 3,
-  maxValue: 20,
+  maxValue: 9,
   maxFactor: 9,
   operators: ["+", "-"],
 };
