@@ -8,14 +8,13 @@ export type ChatMessage = {
   readonly content: string;
 };
 
-export const FORMAT_TAGS = ["<think>", "</think>", "<answer>", "</answer>"] as const;
-
 /**
- * Every character the built-in task and its prompt use, besides the tags: a tiny model's
- * vocabulary can be exactly these plus the tags.
+ * The tags of the reasoning format, and every other character the built-in task and its prompt
+ * use: the task tokenizer's vocabulary is exactly these (plus special tokens).
  */
-export const TASK_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" +
-  "0123456789 +-*/=()?.,:!\n";
+import { REASONING_TAGS as FORMAT_TAGS, TASK_ALPHABET as TASK_CHARACTERS } from "../tokenizer/char.ts";
+
+export { FORMAT_TAGS, TASK_CHARACTERS };
 
 /** Short on purpose: in a tiny model every prompt token costs context and compute. */
 export const SYSTEM_PROMPT =
