@@ -66,7 +66,7 @@ const DEFAULT_MODEL = join(ROOT, "models", "tiny-arith");
  */
 const TINY_DEMO: Record<string, unknown> = {
   preset: "tina",
-  maxSteps: 40,
+  maxSteps: 120,
   promptsPerStep: 8,
   numGenerations: 8,
   gradientAccumulationSteps: 1,
