@@ -6,7 +6,13 @@
 
 // Tensors, backends and autodiff
 export { availableBackends, loadBackend, tsBackend } from "./lib/tensor/backends.ts";
-export { type BackendName, backendNames, type DType, type Kernels, type Shape } from "./lib/tensor/kernels.ts";
+export {
+  type BackendName,
+  backendNames,
+  type DType,
+  type Kernels,
+  type Shape,
+} from "./lib/tensor/kernels.ts";
 export {
   type Backend,
   fill,
@@ -44,9 +50,21 @@ export {
   type Qwen2Params,
 } from "./lib/model/qwen2.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
-export { loadAdapter, type LoadedAdapter, loadModel, logits, type Model, saveAdapter } from "./lib/model/load.ts";
+export {
+  loadAdapter,
+  type LoadedAdapter,
+  loadModel,
+  logits,
+  type Model,
+  saveAdapter,
+} from "./lib/model/load.ts";
 export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
-export { type FinishReason, generate, type GenerateOptions, type Generation } from "./lib/sampling/generate.ts";
+export {
+  type FinishReason,
+  generate,
+  type GenerateOptions,
+  type Generation,
+} from "./lib/sampling/generate.ts";
 export * from "./lib/sampling/processors.ts";
 
 // RL
@@ -56,8 +74,20 @@ export * from "./lib/optim/mod.ts";
 export * from "./lib/train/mod.ts";
 
 // Data and evaluation
-export { arithmeticSplits, generateArithmetic, type ArithmeticOptions, DEFAULT_ARITHMETIC_OPTIONS } from "./lib/data/tasks/arithmetic.ts";
-export { formatJsonl, type JsonlExample, parseJsonl, readJsonl, writeJsonl, appendJsonl } from "./lib/data/jsonl.ts";
+export {
+  type ArithmeticOptions,
+  arithmeticSplits,
+  DEFAULT_ARITHMETIC_OPTIONS,
+  generateArithmetic,
+} from "./lib/data/tasks/arithmetic.ts";
+export {
+  appendJsonl,
+  formatJsonl,
+  type JsonlExample,
+  parseJsonl,
+  readJsonl,
+  writeJsonl,
+} from "./lib/data/jsonl.ts";
 export { FORMAT_TAGS, SYSTEM_PROMPT, taskPrompt } from "./lib/data/prompt.ts";
 export * from "./lib/eval/mod.ts";
 export * from "./lib/report/mod.ts";

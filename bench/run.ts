@@ -5,7 +5,10 @@
  * only the (suite, backend, runtime) combinations measured now.
  *
  *   bun bench/run.ts | deno run -A bench/run.ts | npx tsx bench/run.ts
- *     [--suite matmul[,other]] [--backend ts,tfjs-cpu]
+ *     [--suite matmul,forward,decode,train-step,rewards] [--backend ts,tfjs-cpu] [--profile]
+ *
+ * --profile: suites that support it (train-step) also print their slowest kernels.
+ * The model suites' shapes come from bench/shape.json (shared with bench/compare-pytorch).
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -14,10 +17,28 @@ import type { Backend } from "../lib/autodiff/tensor.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
 import { backendNames } from "../lib/tensor/kernels.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { decodeSuite } from "./decode.ts";
+import { forwardSuite } from "./forward.ts";
 import { matmulSuite } from "./matmul.ts";
-import type { Measurement, ResultRow, Suite } from "./suite.ts";
+import { rewardsSuite } from "./rewards.ts";
+import {
+  type Measurement,
+  RATIO_UNIT,
+  type ResultRow,
+  type Suite,
+  type SuiteOptions,
+} from "./suite.ts";
+import { trainStepSuite } from "./train_step.ts";
 
-const suites: readonly Suite[] = [matmulSuite];
+const suites: readonly Suite[] = [
+  matmulSuite,
+  forwardSuite,
+  decodeSuite,
+  trainStepSuite,
+  rewardsSuite,
+];
+/** The backend column of suites that measure host code only. */
+const HOST = "host";
 const REFERENCE_BACKEND = "tfjs-cpu";
 const resultsPath = fileURLToPath(new URL("./results/latest.json", import.meta.url));
 
@@ -73,8 +94,12 @@ const readPrevious = async (): Promise<ResultRow[]> => {
 
 const comboOf = (r: ResultRow): string => `${r.suite}\u0000${r.backend}\u0000${r.runtime}`;
 
-/** Speed-up over the reference backend on this runtime (from this run or the saved file). */
+/**
+ * Speed-up over the reference backend on this runtime (from this run or the saved file); none
+ * for figures that are ratios themselves.
+ */
 const ratioOf = (row: ResultRow, better: boolean, rows: readonly ResultRow[]): string => {
+  if (row.unit === RATIO_UNIT) return "-";
   const ref = rows.find((r) =>
     r.backend === REFERENCE_BACKEND && r.suite === row.suite && r.runtime === row.runtime &&
     r.shape === row.shape && r.unit === row.unit
@@ -90,16 +115,19 @@ const printTable = (rows: readonly (readonly string[])[]): void => {
 
 const main = async (): Promise<void> => {
   const chosenSuites = choose("--suite", suites, (s) => s.name);
+  const options: SuiteOptions = { profile: args.includes("--profile") };
   const backends = await loadAvailable(choose("--backend", backendNames, (n) => n));
   const measured: { row: ResultRow; m: Measurement }[] = [];
   for (const suite of chosenSuites) {
-    for (const backend of backends) {
-      console.log(`running ${suite.name} on ${backend.name} (${runtime})…`);
-      const ms = await suite.run(backend);
+    // A host-only suite still gets a backend argument; it runs once, on the first one.
+    for (const backend of suite.hostOnly ? backends.slice(0, 1) : backends) {
+      const backendName = suite.hostOnly ? HOST : backend.name;
+      console.log(`running ${suite.name} on ${backendName} (${runtime})…`);
+      const ms = await suite.run(backend, options);
       ms.forEach((m) => {
         const { higherIsBetter: _, ...figures } = m;
         measured.push({
-          row: { suite: suite.name, backend: backend.name, runtime, ...figures },
+          row: { suite: suite.name, backend: backendName, runtime, ...figures },
           m,
         });
       });

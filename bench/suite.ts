@@ -5,6 +5,9 @@
  */
 import type { Backend } from "../lib/autodiff/tensor.ts";
 
+/** The unit of figures that are a ratio of two others (e.g. a speed-up). */
+export const RATIO_UNIT = "x";
+
 export interface Measurement {
   /** What was measured, e.g. "[256, 256] x [256, 256]". */
   readonly shape: string;
@@ -17,10 +20,18 @@ export interface Measurement {
   readonly higherIsBetter: boolean;
 }
 
+/** Switches bench/run.ts passes through to every suite. */
+export interface SuiteOptions {
+  /** Also print where the time goes, kernel by kernel (suites that support it). */
+  readonly profile: boolean;
+}
+
 export interface Suite {
   readonly name: string;
   readonly description: string;
-  readonly run: (backend: Backend) => Promise<readonly Measurement[]>;
+  /** Measures host code only: run once, not once per backend, and recorded as backend "host". */
+  readonly hostOnly?: boolean;
+  readonly run: (backend: Backend, options: SuiteOptions) => Promise<readonly Measurement[]>;
 }
 
 /** One row of bench/results/latest.json. */

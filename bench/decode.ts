@@ -1,0 +1,99 @@
+/**
+ * Greedy decoding throughput (new tokens/s) with the KV cache (lib/sampling/generate), against
+ * a baseline without it that reruns the forward over the whole growing sequence for each new
+ * token, at each batch size of bench/shape.json; and the cache's speed-up. Slow backends decode
+ * a third of the tokens and skip the baseline above batch 1 (minutes of recomputation).
+ */
+import { slice } from "../lib/autodiff/ops.ts";
+import { scope, toArray } from "../lib/autodiff/tensor.ts";
+import { forward, type Qwen2Params } from "../lib/model/qwen2.ts";
+import { generate } from "../lib/sampling/generate.ts";
+import { argmax } from "../lib/sampling/processors.ts";
+import { budgetFor, isSlow, timeTask, type Timing } from "./measure.ts";
+import { type Measurement, RATIO_UNIT, type Suite } from "./suite.ts";
+import {
+  benchKey,
+  benchParams,
+  disposeAll,
+  modelConfig,
+  modelLabel,
+  randomIds,
+  shape,
+} from "./workload.ts";
+
+const { promptLength } = shape.decode;
+
+const withCache = (params: Qwen2Params, prompts: number[][], newTokens: number) =>
+  generate(modelConfig, params, prompts, {
+    temperature: 0,
+    maxNewTokens: newTokens,
+    stopTokens: [],
+    padToken: 0,
+    key: benchKey(2),
+  });
+
+/** The same greedy loop, but every step recomputes keys and values of all earlier positions. */
+const withoutCache = async (
+  params: Qwen2Params,
+  prompts: number[][],
+  newTokens: number,
+): Promise<number[][]> => {
+  let ids = prompts;
+  for (let n = 0; n < newTokens; n++) {
+    const last = scope(() => {
+      const { logits } = forward(modelConfig, params, ids);
+      const [b, t, v] = logits.shape;
+      return slice(logits, [0, t - 1, 0], [b, 1, v]);
+    });
+    const rows = (await toArray(last)) as Float32Array;
+    last.dispose();
+    const v = modelConfig.vocabSize;
+    ids = ids.map((row, i) => [...row, argmax(rows.subarray(i * v, (i + 1) * v))]);
+  }
+  return ids;
+};
+
+export const decodeSuite: Suite = {
+  name: "decode",
+  description: "greedy decode tokens/s with and without the KV cache, and the cache's speed-up",
+  run: async (backend) => {
+    const params = benchParams(backend);
+    const slow = await isSlow(backend);
+    const newTokens = slow ? Math.ceil(shape.decode.newTokens / 3) : shape.decode.newTokens;
+    const out: Measurement[] = [];
+    for (const batch of shape.decode.batches) {
+      const prompts = randomIds(benchKey(1), batch, promptLength);
+      const label = `${modelLabel}, batch ${batch}, ${promptLength} + ${newTokens} tokens`;
+      const tokens = batch * newTokens;
+      const rate = (kind: string, { seconds, runs }: Timing): Measurement => ({
+        shape: `${label}, ${kind}`,
+        figure: tokens / seconds,
+        unit: "tokens/s",
+        samples: runs,
+        higherIsBetter: true,
+      });
+      const budget = budgetFor(slow, 2000);
+      const cached = await timeTask(
+        `decode cached b${batch}`,
+        () => withCache(params, prompts, newTokens),
+        budget,
+      );
+      out.push(rate("KV cache", cached));
+      if (slow && batch > 1) continue;
+      const recomputed = await timeTask(
+        `decode uncached b${batch}`,
+        () => withoutCache(params, prompts, newTokens),
+        budget,
+      );
+      out.push(rate("no cache", recomputed), {
+        shape: `${label}, cache speed-up`,
+        figure: recomputed.seconds / cached.seconds,
+        unit: RATIO_UNIT,
+        samples: Math.min(cached.runs, recomputed.runs),
+        higherIsBetter: true,
+      });
+    }
+    disposeAll(params);
+    return out;
+  },
+};
