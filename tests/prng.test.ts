@@ -20,7 +20,10 @@ test("same key gives the same numbers; split keys differ", () => {
 test("pinned words: every runtime draws exactly these numbers", () => {
   // Recorded once on Node and checked on Deno and Bun; a change here breaks every saved run.
   assert.equal(Array.from(randomBits(prngKey(7), 3)), [1382700904, 1323994882, 2197862968]);
-  assert.equal(Array.from(uniform(split(prngKey(7))[1], 2)), [0.6556661128997803, 0.4066404700279236]);
+  assert.equal(Array.from(uniform(split(prngKey(7))[1], 2)), [
+    0.6556661128997803,
+    0.4066404700279236,
+  ]);
 });
 
 test("uniform and normal have the right moments", () => {

@@ -12,7 +12,10 @@ export type ChatMessage = {
  * The tags of the reasoning format, and every other character the built-in task and its prompt
  * use: the task tokenizer's vocabulary is exactly these (plus special tokens).
  */
-import { REASONING_TAGS as FORMAT_TAGS, TASK_ALPHABET as TASK_CHARACTERS } from "../tokenizer/char.ts";
+import {
+  REASONING_TAGS as FORMAT_TAGS,
+  TASK_ALPHABET as TASK_CHARACTERS,
+} from "../tokenizer/char.ts";
 
 export { FORMAT_TAGS, TASK_CHARACTERS };
 

@@ -96,7 +96,7 @@ test("paper prompt: one user message, the paper's instruction, then the question
   const messages = promptMessages({ problem: "What is 1+1?" }, "paper");
   assert.equal(messages, [{ role: "user", content: `${PAPER_INSTRUCTION}\n\nWhat is 1+1?` }]);
   assert.ok(PAPER_INSTRUCTION.includes("'Therefore, the final answer is: $\\boxed{ANSWER}$."));
-  assert.is(promptMessages({ problem: "x" }, "task")[0].role, "system");
+  assert.equal(promptMessages({ problem: "x" }, "task"), [{ role: "user", content: "x" }]);
 });
 
 test("evaluate: same key, same completions; another key, other completions", async () => {

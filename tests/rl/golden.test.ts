@@ -7,7 +7,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFile } from "node:fs/promises";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { valueAndGradWithAux } from "../../lib/autodiff/grad.ts";
 import { add, mul, sum } from "../../lib/autodiff/ops.ts";
@@ -100,7 +99,9 @@ const assertClose = (actual: ArrayLike<number>, expected: unknown, what: string)
 };
 const read = async (t: Tensor): Promise<number[]> => Array.from(await toArray(t));
 
-const backends: Backend[] = await Promise.all((await testBackends()).map((name) => loadBackend(name)));
+const backends: Backend[] = await Promise.all(
+  (await testBackends()).map((name) => loadBackend(name)),
+);
 
 test("completion mask keeps tokens up to and including the first EOS", () => {
   const m = completionMask(golden.completion_ids, golden.eos_id);
