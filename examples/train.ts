@@ -87,6 +87,7 @@ arithmetic task, evaluated before and after on held-out problems.
   --model DIR            Hugging Face model directory (default models/tiny-arith)
   --tokenizer DIR        where tokenizer.json lives, if not in the model directory
   --data FILE.jsonl      training problems (problem + answer/solution); default: built-in task
+  --on-bad-line skip|refuse  a malformed JSONL line is reported and skipped (default) or stops the run
   --eval-data FILE.jsonl held-out problems (default: built-in held-out split, or none with --data)
   --config FILE.json     training config overrides (field names as in summary.json "config")
   --preset tina|trl      the base recipe (default tina)
@@ -108,6 +109,7 @@ const OPTIONS = {
   tokenizer: { type: "string" },
   data: { type: "string" },
   "eval-data": { type: "string" },
+  "on-bad-line": { type: "string" },
   config: { type: "string" },
   preset: { type: "string" },
   rewards: { type: "string" },
@@ -129,6 +131,7 @@ interface Settings {
   readonly tokenizer: string;
   readonly data: string | null;
   readonly evalData: string | null;
+  readonly onBadLine: "skip" | "refuse";
   readonly configFile: string | null;
   readonly overrides: Record<string, unknown>;
   readonly backend: string | null;
@@ -177,6 +180,7 @@ const parse = (argv: readonly string[]): Settings | null => {
     tokenizer: v.tokenizer ?? model,
     data: v.data ?? null,
     evalData: v["eval-data"] ?? null,
+    onBadLine: choiceFlag("on-bad-line", v["on-bad-line"], ["skip", "refuse"] as const) ?? "skip",
     configFile: v.config ?? null,
     overrides,
     backend: choiceFlag("backend", v.backend, backendNames) ?? null,
@@ -204,8 +208,13 @@ const hashParams = async (model: Model): Promise<string> => {
   return hash.digest("hex");
 };
 
-const loadExamples = async (path: string): Promise<readonly JsonlExample[]> => {
-  const { examples, errors } = await readJsonl(path, { onError: "skip" });
+const loadExamples = async (
+  path: string,
+  onBadLine: "skip" | "refuse",
+): Promise<readonly JsonlExample[]> => {
+  const { examples, errors } = await readJsonl(path, {
+    onError: onBadLine === "skip" ? "skip" : "throw",
+  });
   errors.forEach((e) => console.error(`${path}:${e.line}: skipped: ${e.message}`));
   if (examples.length === 0) throw new Error(`${path}: no usable problems`);
   return examples;
@@ -300,11 +309,14 @@ const run = async (s: Settings): Promise<void> => {
   }
   const builtIn = s.data === null;
   const split = builtIn ? arithmeticSplits(0, { train: 5000, heldOut: s.evalProblems }) : null;
-  const train = split ? split.train : await loadExamples(s.data!);
+  const train = split ? split.train : await loadExamples(s.data!, s.onBadLine);
   const evalSetup: EvalSetup | null = split
     ? { examples: split.heldOut, style: "task" }
     : s.evalData
-    ? { examples: (await loadExamples(s.evalData)).slice(0, s.evalProblems), style: "paper" }
+    ? {
+      examples: (await loadExamples(s.evalData, s.onBadLine)).slice(0, s.evalProblems),
+      style: "paper",
+    }
     : null;
   const promptOf = builtIn
     ? (ex: Example) => taskPrompt({ problem: ex.problem ?? "" })
