@@ -109,12 +109,30 @@ const mergeHeads = (x: Tensor): Tensor => {
   return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
 };
 
+/** The LM head's weight [V, H]: lm_head, or the embedding when tied. */
+export const headWeight = (params: Qwen2Params): Tensor => params.lmHead ?? params.embed;
+
+/** Logits [B, T, V] (and the KV cache) for token ids [B][T]. */
 export const forward = (
   cfg: ModelConfig,
   params: Qwen2Params,
   ids: readonly (readonly number[])[],
   opts: ForwardOptions = {},
 ): ForwardResult => {
+  const { hidden, cache } = hiddenStates(cfg, params, ids, opts);
+  return { logits: matmul(hidden, headWeight(params), { transposeB: true }), cache };
+};
+
+/**
+ * The final normed hidden states [B, T, H], the LM head's input (training computes token
+ * log-probs from them in chunks, never materializing all logits).
+ */
+export const hiddenStates = (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+  ids: readonly (readonly number[])[],
+  opts: ForwardOptions = {},
+): { readonly hidden: Tensor; readonly cache: readonly KVEntry[] } => {
   const backend = params.embed.backend;
   const b = ids.length;
   const t = ids[0]?.length ?? 0;
@@ -149,9 +167,7 @@ export const forward = (
     const m = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
     x = add(x, gatedMlp(m, layer.mlp, { gate: lora("gate"), up: lora("up"), down: lora("down") }));
   });
-  const final = rmsNorm(x, params.norm, cfg.rmsNormEps);
-  const logits = matmul(final, params.lmHead ?? params.embed, { transposeB: true });
-  return { logits, cache };
+  return { hidden: rmsNorm(x, params.norm, cfg.rmsNormEps), cache };
 };
 
 // ---------------------------------------------------------------------------------------------

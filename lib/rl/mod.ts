@@ -12,3 +12,4 @@ export {
   type LossType,
   maskedBatchMean,
 } from "./loss.ts";
+export { headChunkRows, headTokenLogProbs } from "./head_logprobs.ts";

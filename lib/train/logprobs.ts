@@ -1,9 +1,9 @@
 /** Per-token log-probs of the completion part of a packed batch under some policy. */
-import { slice } from "../autodiff/ops.ts";
-import { tensor } from "../autodiff/tensor.ts";
+import { reshape, slice } from "../autodiff/ops.ts";
 import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { forward } from "../model/qwen2.ts";
-import { type TokenLogProbs, tokenLogProbsAndEntropy } from "../rl/logprobs.ts";
+import { headWeight, hiddenStates } from "../model/qwen2.ts";
+import { headTokenLogProbs } from "../rl/head_logprobs.ts";
+import type { TokenLogProbs } from "../rl/logprobs.ts";
 import type { PackedBatch } from "./sequences.ts";
 
 export interface Policy {
@@ -13,7 +13,8 @@ export interface Policy {
 
 /**
  * log p(completion token | everything before it) for the given rows of the batch, [rows, C],
- * with entropies. The forward drops the last position: nothing is predicted from it.
+ * with entropies. The forward drops the last position: nothing is predicted from it. Logits
+ * are made a chunk of rows at a time (lib/rl/head_logprobs.ts), as a 150k vocabulary needs.
  */
 export const completionLogProbs = (
   modelConfig: ModelConfig,
@@ -25,12 +26,21 @@ export const completionLogProbs = (
   const { promptWidth: p, completionWidth: c } = batch;
   const ids = rows.map((r) => batch.ids[r].slice(0, p + c - 1));
   const keyMask = rows.map((r) => batch.keyMask[r].slice(0, p + c - 1));
-  const { logits } = forward(modelConfig, policy.params, ids, { keyMask, adapter: policy.adapter });
-  const completionLogits = slice(logits, [0, p - 1, 0], [rows.length, c, logits.shape[2]]);
-  const backend = policy.params.embed.backend;
-  const targets = tensor(backend, Int32Array.from(rows.flatMap((r) => batch.targets[r])), [
-    rows.length,
-    c,
+  const { hidden } = hiddenStates(modelConfig, policy.params, ids, {
+    keyMask,
+    adapter: policy.adapter,
+  });
+  const h = hidden.shape[2];
+  const completion = reshape(slice(hidden, [0, p - 1, 0], [rows.length, c, h]), [
+    rows.length * c,
+    h,
   ]);
-  return tokenLogProbsAndEntropy(completionLogits, targets, temperature);
+  const targets = Int32Array.from(rows.flatMap((r) => batch.targets[r]));
+  const { logp, entropy } = headTokenLogProbs(
+    completion,
+    headWeight(policy.params),
+    targets,
+    temperature,
+  );
+  return { logp: reshape(logp, [rows.length, c]), entropy: reshape(entropy, [rows.length, c]) };
 };
