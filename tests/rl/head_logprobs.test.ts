@@ -37,10 +37,17 @@ for (const name of await testBackends()) {
         const logits = matmul(p.hidden, p.head, { transposeB: true });
         return tokenLogProbsAndEntropy(logits, ids, temperature);
       };
-      const fused = (p: typeof params) => headTokenLogProbs(p.hidden, p.head, targets, temperature, chunk);
+      const fused = (p: typeof params) =>
+        headTokenLogProbs(p.hidden, p.head, targets, temperature, chunk);
       close(await toArray(fused(params).logp), await toArray(plain(params).logp), 1e-5, "logp");
-      close(await toArray(fused(params).entropy), await toArray(plain(params).entropy), 1e-5, "entropy");
-      const probe = (f: (p: typeof params) => { logp: Tensor }) => (p: typeof params) => sum(mul(f(p).logp, w));
+      close(
+        await toArray(fused(params).entropy),
+        await toArray(plain(params).entropy),
+        1e-5,
+        "entropy",
+      );
+      const probe = (f: (p: typeof params) => { logp: Tensor }) => (p: typeof params) =>
+        sum(mul(f(p).logp, w));
       const a = valueAndGrad(probe(fused))(params);
       const b = valueAndGrad(probe(plain))(params);
       close(await toArray(a.grads.hidden), await toArray(b.grads.hidden), 1e-5, "d hidden");
@@ -54,7 +61,10 @@ test("bad shapes and targets name the problem", async () => {
   const hidden = tensor(backend, new Float32Array(6), [2, 3]);
   const head = tensor(backend, new Float32Array(12), [4, 3]);
   assert.throws(() => headTokenLogProbs(hidden, head, Int32Array.from([0])), /do not fit/);
-  assert.throws(() => headTokenLogProbs(hidden, head, Int32Array.from([0, 4])), /target 4 outside \[0, 4\)/);
+  assert.throws(
+    () => headTokenLogProbs(hidden, head, Int32Array.from([0, 4])),
+    /target 4 outside \[0, 4\)/,
+  );
 });
 
 test.run();
