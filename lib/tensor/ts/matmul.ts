@@ -22,25 +22,6 @@ interface View {
   readonly colStride: number;
 }
 
-/** Row-major [rows, cols] -> [cols, rows]. */
-export const transpose2d = (
-  x: Float32Array,
-  rows: number,
-  cols: number,
-  offset = 0,
-): Float32Array => {
-  const out = new Float32Array(rows * cols);
-  const BLOCK = 32;
-  for (let r0 = 0; r0 < rows; r0 += BLOCK) {
-    const r1 = Math.min(r0 + BLOCK, rows);
-    for (let c0 = 0; c0 < cols; c0 += BLOCK) {
-      const c1 = Math.min(c0 + BLOCK, cols);
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0; c < c1; c++) out[c * rows + r] = x[offset + r * cols + c];
-      }
-    }
-  }
-  return out;
 };
 
 /** B[p0 : p0+kc, :] as NR-column panels, each [kc][NR]; columns past n are zero. */
@@ -135,30 +116,6 @@ const gemm = (
       }
     }
   }
-};
-
-/** out[M, N] (written at outOffset) = a[M, K] · bt[N, K]^T. */
-export const matmulKContiguous = (
-  a: Float32Array,
-  aOffset: number,
-  bt: Float32Array,
-  btOffset: number,
-  out: Float32Array,
-  outOffset: number,
-  m: number,
-  n: number,
-  k: number,
-): void => {
-  out.fill(0, outOffset, outOffset + m * n);
-  gemm(
-    { data: a, offset: aOffset, rowStride: k, colStride: 1 },
-    { data: bt, offset: btOffset, rowStride: 1, colStride: k },
-    out,
-    outOffset,
-    m,
-    n,
-    k,
-  );
 };
 
 /**
