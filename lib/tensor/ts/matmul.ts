@@ -22,8 +22,6 @@ interface View {
   readonly colStride: number;
 }
 
-};
-
 /** B[p0 : p0+kc, :] as NR-column panels, each [kc][NR]; columns past n are zero. */
 const packB = (b: View, p0: number, kc: number, n: number, into: Float64Array): void => {
   const { data, offset, rowStride, colStride } = b;
