@@ -30,7 +30,7 @@ import { weightsFromParams } from "../lib/model/weights.ts";
 import { foldIn, prngKey } from "../lib/random/prng.ts";
 import { combineRewards, type Example, rewardNames } from "../lib/rewards/mod.ts";
 import { renderReport } from "../lib/report/mod.ts";
-import { availableBackends, loadBackend } from "../lib/tensor/backends.ts";
+import { loadBackend } from "../lib/tensor/backends.ts";
 import { backendNames } from "../lib/tensor/kernels.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
@@ -192,10 +192,8 @@ const parse = (argv: readonly string[]): Settings | null => {
 };
 
 /** The fastest CPU backend this runtime has (measured: tfjs-wasm, then the pure-TS one). */
-const bestCpuBackend = async (): Promise<string> => {
-  const available = await availableBackends();
-  return available.includes("tfjs-wasm") ? "tfjs-wasm" : "ts";
-};
+const bestCpuBackend = (): Promise<string> =>
+  loadBackend("tfjs-wasm").then(() => "tfjs-wasm", () => "ts");
 
 /** sha256 over every base tensor, to prove the base weights never change. */
 const hashParams = async (model: Model): Promise<string> => {
