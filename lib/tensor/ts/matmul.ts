@@ -81,6 +81,16 @@ const microKernel = (
   tile[12] = c30, tile[13] = c31, tile[14] = c32, tile[15] = c33;
 };
 
+// Packing buffers are reused across calls (single-threaded, never held across calls): a fresh
+// half-megabyte buffer per product costs as much as the packing itself at 256².
+let packedBScratch = new Float64Array(0);
+const scratchB = (size: number): Float64Array => {
+  if (packedBScratch.length < size) packedBScratch = new Float64Array(size);
+  return packedBScratch;
+};
+const packedA = new Float64Array(KC * MR);
+const tile = new Float64Array(MR * NR);
+
 /** out[outOffset + i·n + j] += (A · B)[i, j] for the logical A [m, k] and B [k, n]. */
 const gemm = (
   a: View,
@@ -91,10 +101,7 @@ const gemm = (
   n: number,
   k: number,
 ): void => {
-  const panelsN = Math.ceil(n / NR);
-  const packedB = new Float64Array(Math.min(KC, k) * panelsN * NR);
-  const packedA = new Float64Array(Math.min(KC, k) * MR);
-  const tile = new Float64Array(MR * NR);
+  const packedB = scratchB(Math.min(KC, k) * Math.ceil(n / NR) * NR);
   for (let p0 = 0; p0 < k; p0 += KC) {
     const kc = Math.min(KC, k - p0);
     packB(b, p0, kc, n, packedB);
