@@ -87,7 +87,7 @@ export {
   parseJsonl,
   readJsonl,
   writeJsonl,
-} from "./lib/data/jsonl.ts";
+} from "./lib/io/jsonl.ts";
 export { FORMAT_TAGS, SYSTEM_PROMPT, taskPrompt } from "./lib/data/prompt.ts";
 export * from "./lib/eval/mod.ts";
 export * from "./lib/report/mod.ts";

@@ -229,6 +229,7 @@ const run = async (s: Settings): Promise<void> => {
       key,
       batchSize: s.batchSize,
       onProgress: progress.update,
+      now: () => performance.now(),
     });
     progress.finish();
     results.push({ dataset, result });

@@ -272,6 +272,7 @@ const runEval = async (
       key: foldIn(prngKey(cfg.seed), 0xe7a1),
       batchSize: 50,
       onProgress: (done) => bar.update(done),
+      now: () => performance.now(),
     },
   );
   bar.stop();

@@ -1,3 +1,3 @@
 export * from "./prompt.ts";
-export * from "./jsonl.ts";
+export * from "../io/jsonl.ts";
 export * from "./tasks/arithmetic.ts";

@@ -137,6 +137,8 @@ export type EvaluateOptions = {
   readonly key: Key;
   /** Problems per generate call; their n completions each are sampled together. */
   readonly batchSize: number;
+  /** The clock (milliseconds) for `seconds`, injected so lib/ reads none; without it seconds is 0. */
+  readonly now?: () => number;
   /** Called after each batch with the number of problems done so far. */
   readonly onProgress?: (done: number, total: number) => void;
 };
@@ -196,7 +198,8 @@ export const evaluate = async (
       `evaluate: k must be an integer in [1, ${n}] (samplesPerProblem), got ${opts.k}`,
     );
   }
-  const started = performance.now();
+  const now = opts.now ?? (() => 0);
+  const started = now();
   const prompts = examples.map((e, i) =>
     encodePrompt(tokenizer, model.config.vocabSize, e, i, opts.promptStyle)
   );
@@ -231,6 +234,6 @@ export const evaluate = async (
   return {
     ...scoreCompletions(examples, completions, opts.k),
     tokensGenerated,
-    seconds: (performance.now() - started) / 1000,
+    seconds: (now() - started) / 1000,
   };
 };

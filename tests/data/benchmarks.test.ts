@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { fileURLToPath } from "node:url";
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
-import { readJsonl } from "../../lib/data/jsonl.ts";
+import { readJsonl } from "../../lib/io/jsonl.ts";
 
 const benchmarkPath = (file: string) =>
   fileURLToPath(new URL(`../../data/benchmarks/${file}`, import.meta.url));

@@ -3,13 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  appendJsonl,
-  formatJsonl,
-  parseJsonl,
-  readJsonl,
-  writeJsonl,
-} from "../../lib/data/jsonl.ts";
+import { appendJsonl, formatJsonl, parseJsonl, readJsonl, writeJsonl } from "../../lib/io/jsonl.ts";
 
 const text = [
   '{"id": "a", "problem": "1+1?", "answer": "2", "level": 1}',

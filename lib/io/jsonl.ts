@@ -7,8 +7,8 @@ import * as t from "io-ts";
 import { chain, type Either, isLeft, left, right } from "fp-ts/lib/Either.js";
 import { pipe } from "fp-ts/lib/function.js";
 import { appendFile, readFile } from "node:fs/promises";
-import { decodeWith, named, parseJson } from "../io/json_codec.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { decodeWith, named, parseJson } from "./json_codec.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 export type JsonlExample = {
   readonly problem: string;
