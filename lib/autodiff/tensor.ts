@@ -9,6 +9,12 @@ export interface Backend {
   readonly name: BackendName;
   // deno-lint-ignore no-explicit-any
   readonly kernels: Kernels<any>;
+  /**
+   * The most bytes one tensor may occupy (WebGPU's maxStorageBufferBindingSize, or a lower
+   * test value); absent where tensors are unbounded. Model code splits vocabulary-sized
+   * matrices into row blocks under it.
+   */
+  readonly maxBindingBytes?: number;
 }
 
 let nextId = 0;

@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Backend } from "../../autodiff/tensor.ts";
 import type { BinaryOp, CompareOp, DType, HostArray, Kernels, Shape, UnaryOp } from "../kernels.ts";
-import { sizeOf } from "../shape.ts";
+import { matmulShape, sizeOf } from "../shape.ts";
+import { simdMatmul } from "../wasm/matmul.ts";
 import { withBindingLimit } from "./binding_limit.ts";
 import { activate, startTfjsBackend, tfjsBackendInstance, type TfjsBackendName } from "./engine.ts";
 
@@ -78,6 +79,15 @@ const swapLast = (x: tf.Tensor): tf.Tensor => {
   return tf.transpose(x, perm);
 };
 
+/**
+ * tfjs-wasm runs batched products (attention) through a plain loop at ~1 GFLOP/s, 4-7x slower
+ * than our SIMD module including the copies in and out; XNNPACK keeps the 2-D ones.
+ */
+const prefersSimdMatmul = (name: TfjsBackendName, aShape: Shape): boolean =>
+  name === "tfjs-wasm" && sizeOf(aShape.slice(0, -2)) > 1;
+
+const floatData = (x: T): Float32Array => x.dataSync() as Float32Array;
+
 export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
   const run = (f: () => T): T => {
     activate(name);
@@ -108,8 +118,15 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
     // tf.broadcastTo tiles in JavaScript on wasm; a broadcasting add runs natively everywhere.
     broadcastTo: (x, _shape, out) => run(() => tf.add(tf.zeros([...out], x.dtype), x)),
     // XNNPACK (tfjs-wasm) runs transposed operands 10x slower than a transpose plus a plain product.
-    matmul: (a, _aShape, b, _bShape, transposeA, transposeB) =>
-      run(() => tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b)),
+    matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
+      run(() =>
+        prefersSimdMatmul(name, aShape)
+          ? tf.tensor(
+            simdMatmul(floatData(a), aShape, floatData(b), bShape, transposeA, transposeB),
+            matmulShape(aShape, bShape, transposeA, transposeB),
+          )
+          : tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b)
+      ),
     reshape: (x, _shape, out) => run(() => tf.reshape(x, [...out])),
     transpose: (x, _shape, perm) => run(() => tf.transpose(x, [...perm])),
     slice: (x, _shape, begin, size) => run(() => tf.slice(x, [...begin], [...size])),
@@ -147,7 +164,9 @@ const load = async (name: TfjsBackendName, options: TfjsBackendOptions): Promise
   const deviceLimit = name === "webgpu" ? webgpuBindingLimit() : Infinity;
   const limit = Math.min(deviceLimit, options.maxBindingBytes ?? Infinity);
   const kernels = tfjsKernels(name);
-  return { name, kernels: Number.isFinite(limit) ? withBindingLimit(kernels, limit) : kernels };
+  return Number.isFinite(limit)
+    ? { name, kernels: withBindingLimit(kernels, limit), maxBindingBytes: limit }
+    : { name, kernels };
 };
 
 // Tensors from two Backend objects cannot meet in one op, so equal requests share one object.
