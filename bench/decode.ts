@@ -10,6 +10,7 @@ import { forward, type Qwen2Params } from "../lib/model/qwen2.ts";
 import { generate } from "../lib/sampling/generate.ts";
 import { argmax } from "../lib/sampling/processors.ts";
 import { budgetFor, isSlow, timeTask, type Timing } from "./measure.ts";
+import { profileOnce } from "./profile.ts";
 import { type Measurement, RATIO_UNIT, type Suite } from "./suite.ts";
 import {
   benchKey,
@@ -56,7 +57,7 @@ const withoutCache = async (
 export const decodeSuite: Suite = {
   name: "decode",
   description: "greedy decode tokens/s with and without the KV cache, and the cache's speed-up",
-  run: async (backend) => {
+  run: async (backend, options) => {
     const params = benchParams(backend);
     const slow = await isSlow(backend);
     const newTokens = slow ? Math.ceil(shape.decode.newTokens / 3) : shape.decode.newTokens;
@@ -94,6 +95,17 @@ export const decodeSuite: Suite = {
       });
     }
     disposeAll(params);
+    if (options.profile) {
+      const batch = Math.max(...shape.decode.batches);
+      const prompts = randomIds(benchKey(1), batch, promptLength);
+      await profileOnce(backend, `decoding ${newTokens} tokens at batch ${batch}`, (profiled) => {
+        const profiledParams = benchParams(profiled);
+        return {
+          run: () => withCache(profiledParams, prompts, newTokens),
+          dispose: () => disposeAll(profiledParams),
+        };
+      });
+    }
     return out;
   },
 };

@@ -54,7 +54,7 @@ export const profileBackend = (inner: Backend): Profiler => {
 };
 
 /** Prints the `top` slowest kernels of one run of `totalMs`, with the time spent outside kernels. */
-export const printProfile = (times: readonly KernelTime[], totalMs: number, top = 10): void => {
+const printProfile = (times: readonly KernelTime[], totalMs: number, top = 10): void => {
   const inKernels = times.reduce((s, k) => s + k.ms, 0);
   const pct = (ms: number) => `${(100 * ms / totalMs).toFixed(1)}%`;
   const rows = [
@@ -70,4 +70,28 @@ export const printProfile = (times: readonly KernelTime[], totalMs: number, top 
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   rows.forEach((r) => console.log("  " + r.map((cell, c) => cell.padEnd(widths[c])).join("  ")));
+};
+
+/** A workload to profile: built on the (wrapped) backend, run, then released. */
+export interface Profiled {
+  readonly run: () => Promise<unknown>;
+  readonly dispose: () => void;
+}
+
+/** Runs `build`'s workload once to warm up, then once more under the profiler, and prints it. */
+export const profileOnce = async (
+  backend: Backend,
+  label: string,
+  build: (backend: Backend) => Profiled,
+): Promise<void> => {
+  const profiler = profileBackend(backend);
+  const workload = build(profiler.backend);
+  await workload.run();
+  profiler.reset();
+  const started = performance.now();
+  await workload.run();
+  const total = performance.now() - started;
+  console.log(`profile of ${label} on ${backend.name}: ${total.toFixed(0)} ms`);
+  printProfile(profiler.report(), total);
+  workload.dispose();
 };

@@ -7,7 +7,7 @@
  *   bun bench/run.ts | deno run -A bench/run.ts | npx tsx bench/run.ts
  *     [--suite matmul,forward,decode,train-step,rewards] [--backend ts,tfjs-cpu] [--profile]
  *
- * --profile: suites that support it (train-step) also print their slowest kernels.
+ * --profile: suites that support it (train-step, decode) also print their slowest kernels.
  * The model suites' shapes come from bench/shape.json (shared with bench/compare-pytorch).
  */
 import { mkdir, readFile } from "node:fs/promises";

@@ -15,7 +15,7 @@ import { grpoLoss, type GrpoLossConfig } from "../lib/rl/mod.ts";
 import { completionLogProbs } from "../lib/train/logprobs.ts";
 import { packBatch } from "../lib/train/sequences.ts";
 import { budgetFor, isSlow, timeTask } from "./measure.ts";
-import { printProfile, profileBackend } from "./profile.ts";
+import { profileOnce } from "./profile.ts";
 import type { Measurement, Suite } from "./suite.ts";
 import {
   benchKey,
@@ -86,19 +86,6 @@ const trainingRun = (backend: Backend, batchSize: number) => {
   return { step, dispose };
 };
 
-const profileStep = async (backend: Backend, batchSize: number): Promise<void> => {
-  const profiler = profileBackend(backend);
-  const run = trainingRun(profiler.backend, batchSize);
-  await run.step(); // warm-up
-  profiler.reset();
-  const started = performance.now();
-  await run.step();
-  const total = performance.now() - started;
-  console.log(`profile of one training step on ${backend.name}: ${total.toFixed(0)} ms`);
-  printProfile(profiler.report(), total);
-  run.dispose();
-};
-
 export const trainStepSuite: Suite = {
   name: "train-step",
   description: "GRPO step (ref fwd + LoRA fwd/bwd + AdamW) policy tokens/s",
@@ -108,7 +95,12 @@ export const trainStepSuite: Suite = {
     const run = trainingRun(backend, batchSize);
     const { seconds, runs } = await timeTask("train-step", run.step, budgetFor(slow, 5000));
     run.dispose();
-    if (options.profile) await profileStep(backend, batchSize);
+    if (options.profile) {
+      await profileOnce(backend, "one training step", (profiled) => {
+        const { step, dispose } = trainingRun(profiled, batchSize);
+        return { run: step, dispose };
+      });
+    }
     const measurement: Measurement = {
       shape: `${modelLabel}, LoRA r${shape.lora.rank} ×7, ${batchSize}×${shape.sequence}`,
       figure: batchSize * shape.sequence / seconds,

@@ -88,7 +88,38 @@ const prefersSimdMatmul = (name: TfjsBackendName, aShape: Shape): boolean =>
 
 const floatData = (x: T): Float32Array => x.dataSync() as Float32Array;
 
+/**
+ * Keeps the transpose of each matrix used twice as a transposed right operand, until that
+ * matrix is disposed. tfjs-wasm gives a product to XNNPACK only with B untransposed, and
+ * XNNPACK repacks every B it has not seen before; weights enter every forward as Wᵀ (x·Wᵀ), so
+ * without this each product pays a transpose and a repacking (3-17x the product itself at
+ * decoding sizes). The price is one extra copy of each such weight.
+ */
+const transposeCache = () => {
+  const seenOnce = new WeakSet<T>();
+  const kept = new Map<T, T>();
+  return {
+    /** Bᵀ, from the cache when b has been seen before. */
+    transposed: (b: T): T => {
+      const known = kept.get(b);
+      if (known) return known;
+      if (!seenOnce.has(b)) {
+        seenOnce.add(b);
+        return swapLast(b);
+      }
+      const made = tf.keep(swapLast(b));
+      kept.set(b, made);
+      return made;
+    },
+    release: (b: T): void => {
+      kept.get(b)?.dispose();
+      kept.delete(b);
+    },
+  };
+};
+
 export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
+  const transposes = name === "tfjs-wasm" ? transposeCache() : null;
   const run = (f: () => T): T => {
     activate(name);
     return tf.tidy(f);
@@ -103,7 +134,10 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
     download: async (h, _shape, dtype) => copy(await h.data(), dtype),
     // WebGPU reads back through a mapped buffer, which cannot be waited on synchronously.
     ...(name === "webgpu" ? {} : { downloadSync }),
-    dispose: (h) => h.dispose(),
+    dispose: (h) => {
+      transposes?.release(h);
+      h.dispose();
+    },
 
     fill: (shape, value, dtype) => run(() => tf.fill([...shape], value, dtype)),
     cast: (x, _shape, _from, to) => run(() => tf.cast(x, to)),
@@ -125,7 +159,10 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
             simdMatmul(floatData(a), aShape, floatData(b), bShape, transposeA, transposeB),
             matmulShape(aShape, bShape, transposeA, transposeB),
           )
-          : tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b)
+          : tf.matMul(
+            transposeA ? swapLast(a) : a,
+            transposeB ? (transposes?.transposed(b) ?? swapLast(b)) : b,
+          )
       ),
     reshape: (x, _shape, out) => run(() => tf.reshape(x, [...out])),
     transpose: (x, _shape, perm) => run(() => tf.transpose(x, [...perm])),
