@@ -60,6 +60,13 @@ export {
 } from "./lib/model/load.ts";
 export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
 export {
+  blockLogits,
+  blockRows,
+  embedLookup,
+  rowsToHost,
+  splitRows,
+} from "./lib/nn/vocab_blocks.ts";
+export {
   type FinishReason,
   generate,
   type GenerateOptions,

@@ -95,8 +95,7 @@ export const decodeSuite: Suite = {
       });
     }
     disposeAll(params);
-    if (options.profile) {
-      const batch = Math.max(...shape.decode.batches);
+    for (const batch of options.profile ? shape.decode.batches : []) {
       const prompts = randomIds(benchKey(1), batch, promptLength);
       await profileOnce(backend, `decoding ${newTokens} tokens at batch ${batch}`, (profiled) => {
         const profiledParams = benchParams(profiled);

@@ -6,12 +6,13 @@
  * Base weights and LoRA adapters are separate trees: training differentiates the adapters
  * only, and the reference policy is the same forward with `adapter: null`.
  */
-import { add, gather, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
+import { add, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
 import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
 import { appendKv, attend, attentionMask, type KVEntry } from "../nn/attention.ts";
 import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
 import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
 import { rmsNorm } from "../nn/norm.ts";
+import { blockLogits, embedLookup, splitRows } from "../nn/vocab_blocks.ts";
 import { applyRope, ropeTables } from "../nn/rope.ts";
 import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
 import type { ModelConfig } from "../io/hf_config.ts";
@@ -36,10 +37,12 @@ export interface LayerParams {
 }
 
 export interface Qwen2Params {
-  readonly embed: Tensor; // [V, H]
+  /** [V, H] as row blocks under the backend's maxBindingBytes (lib/nn/vocab_blocks.ts). */
+  readonly embed: readonly Tensor[];
   readonly layers: readonly LayerParams[];
   readonly norm: Tensor;
-  readonly lmHead: Tensor | null; // [V, H]; null when tied to embed
+  /** [V, H] as row blocks like embed; null when tied to embed. */
+  readonly lmHead: readonly Tensor[] | null;
 }
 
 /** Adapter weights per layer and projection; absent projections have no adapter. */
@@ -109,8 +112,8 @@ const mergeHeads = (x: Tensor): Tensor => {
   return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
 };
 
-/** The LM head's weight [V, H]: lm_head, or the embedding when tied. */
-export const headWeight = (params: Qwen2Params): Tensor => params.lmHead ?? params.embed;
+/** The LM head's weight [V, H] as row blocks: lm_head, or the embedding when tied. */
+export const headBlocks = (params: Qwen2Params): readonly Tensor[] => params.lmHead ?? params.embed;
 
 /** Logits [B, T, V] (and the KV cache) for token ids [B][T]. */
 export const forward = (
@@ -120,7 +123,7 @@ export const forward = (
   opts: ForwardOptions = {},
 ): ForwardResult => {
   const { hidden, cache } = hiddenStates(cfg, params, ids, opts);
-  return { logits: matmul(hidden, headWeight(params), { transposeB: true }), cache };
+  return { logits: blockLogits(hidden, headBlocks(params)), cache };
 };
 
 /**
@@ -133,7 +136,7 @@ export const hiddenStates = (
   ids: readonly (readonly number[])[],
   opts: ForwardOptions = {},
 ): { readonly hidden: Tensor; readonly cache: readonly KVEntry[] } => {
-  const backend = params.embed.backend;
+  const backend = params.norm.backend;
   const b = ids.length;
   const t = ids[0]?.length ?? 0;
   if (b === 0 || t === 0 || ids.some((row) => row.length !== t)) {
@@ -153,7 +156,7 @@ export const hiddenStates = (
   const mask = attentionMask(backend, keyMask, t);
   const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads } = cfg;
 
-  let x = gather(params.embed, tensor(backend, Int32Array.from(ids.flat()), [b, t]), 0);
+  let x = embedLookup(params.embed, ids);
   const cache: KVEntry[] = [];
   params.layers.forEach((layer, i) => {
     const lora = (proj: Proj) => branch(opts.adapter, i, proj);
@@ -174,7 +177,9 @@ export const hiddenStates = (
 // Fresh weights (for pretraining from scratch and benchmarks) and fresh adapters
 
 const randomTensor = (backend: Backend, key: Key, shape: number[], std: number): Tensor =>
-  tensor(backend, normal(key, shape.reduce((a, c) => a * c, 1), 0, std), shape);
+  tensor(backend, randomData(key, shape, std), shape);
+const randomData = (key: Key, shape: number[], std: number): Float32Array =>
+  normal(key, shape.reduce((a, c) => a * c, 1), 0, std);
 const constant = (backend: Backend, shape: number[], value: number): Tensor =>
   tensor(backend, new Float32Array(shape.reduce((a, c) => a * c, 1)).fill(value), shape);
 
@@ -194,10 +199,14 @@ export const initParams = (
   } = cfg;
   let n = 0;
   const w = (shape: number[], scale = std) => randomTensor(backend, foldIn(key, n++), shape, scale);
+  const vocabRows = () => {
+    const shape = [cfg.vocabSize, hd];
+    return splitRows(backend, randomData(foldIn(key, n++), shape, std), shape);
+  };
   const bias = (size: number) => (cfg.attentionBias ? constant(backend, [size], 0) : null);
   const residualStd = std / Math.sqrt(2 * cfg.numHiddenLayers); // GPT-2's scaled init for residual outputs
   return {
-    embed: w([cfg.vocabSize, hd]),
+    embed: vocabRows(),
     layers: Array.from({ length: cfg.numHiddenLayers }, () => ({
       inputNorm: constant(backend, [hd], 1),
       attn: {
@@ -214,7 +223,7 @@ export const initParams = (
       },
     })),
     norm: constant(backend, [hd], 1),
-    lmHead: cfg.tieWordEmbeddings ? null : w([cfg.vocabSize, hd]),
+    lmHead: cfg.tieWordEmbeddings ? null : vocabRows(),
   };
 };
 

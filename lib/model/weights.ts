@@ -1,11 +1,16 @@
 /** Between Hugging Face tensor names (host arrays) and the model's params tree (tensors). */
-import { type Backend, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
 import type { LinearParams } from "../nn/linear.ts";
+import { rowsToHost, splitRows } from "../nn/vocab_blocks.ts";
 import type { ModelConfig, Qwen2Params } from "./qwen2.ts";
 
-/** Uploads checked HF weights into a params tree. `file` names the source in errors. */
+/**
+ * Uploads checked HF weights into a params tree. `file` names the source in errors. The
+ * vocabulary-sized matrices are split into row blocks on the host first, under the backend's
+ * maxBindingBytes, so no oversize tensor is ever uploaded.
+ */
 export const paramsFromWeights = (
   backend: Backend,
   cfg: ModelConfig,
@@ -17,6 +22,10 @@ export const paramsFromWeights = (
     const w = weights.get(name)!;
     return tensor(backend, w.data, w.shape);
   };
+  const rows = (name: string): Tensor[] => {
+    const w = weights.get(name)!;
+    return splitRows(backend, w.data, w.shape);
+  };
   const lin = (
     layer: number,
     proj: "q" | "k" | "v" | "o" | "gate" | "up" | "down",
@@ -26,7 +35,7 @@ export const paramsFromWeights = (
     return { weight: up(`${base}.weight`), bias: hasBias ? up(`${base}.bias`) : null };
   };
   return {
-    embed: up("model.embed_tokens.weight"),
+    embed: rows("model.embed_tokens.weight"),
     layers: Array.from({ length: cfg.numHiddenLayers }, (_, i) => ({
       inputNorm: up(`${layerPrefix(i)}.input_layernorm.weight`),
       attn: { q: lin(i, "q"), k: lin(i, "k"), v: lin(i, "v"), o: lin(i, "o") },
@@ -34,32 +43,30 @@ export const paramsFromWeights = (
       mlp: { gate: lin(i, "gate"), up: lin(i, "up"), down: lin(i, "down") },
     })),
     norm: up("model.norm.weight"),
-    lmHead: cfg.tieWordEmbeddings ? null : up("lm_head.weight"),
+    lmHead: cfg.tieWordEmbeddings ? null : rows("lm_head.weight"),
   };
 };
 
-/** The params tree as HF-named host tensors (for writing model.safetensors). */
+/** The params tree as HF-named host tensors (for writing model.safetensors); blocks rejoined. */
 export const weightsFromParams = async (
   cfg: ModelConfig,
   params: Qwen2Params,
 ): Promise<Map<string, HostTensor>> => {
-  const named: [string, Tensor][] = [["model.embed_tokens.weight", params.embed]];
+  const named: [string, readonly Tensor[]][] = [["model.embed_tokens.weight", params.embed]];
   params.layers.forEach((layer, i) => {
     const p = layerPrefix(i);
-    named.push([`${p}.input_layernorm.weight`, layer.inputNorm]);
-    named.push([`${p}.post_attention_layernorm.weight`, layer.postNorm]);
+    named.push([`${p}.input_layernorm.weight`, [layer.inputNorm]]);
+    named.push([`${p}.post_attention_layernorm.weight`, [layer.postNorm]]);
     const linears = { ...layer.attn, ...layer.mlp } as Record<string, LinearParams>;
     for (const [proj, lin] of Object.entries(linears)) {
       const base = `${p}.${projModule(proj as "q")}`;
-      named.push([`${base}.weight`, lin.weight]);
-      if (lin.bias) named.push([`${base}.bias`, lin.bias]);
+      named.push([`${base}.weight`, [lin.weight]]);
+      if (lin.bias) named.push([`${base}.bias`, [lin.bias]]);
     }
   });
-  named.push(["model.norm.weight", params.norm]);
+  named.push(["model.norm.weight", [params.norm]]);
   if (!cfg.tieWordEmbeddings && params.lmHead) named.push(["lm_head.weight", params.lmHead]);
   const out = new Map<string, HostTensor>();
-  for (const [name, t] of named) {
-    out.set(name, { shape: t.shape, data: (await toArray(t)) as Float32Array });
-  }
+  for (const [name, blocks] of named) out.set(name, await rowsToHost(blocks));
   return out;
 };

@@ -2,8 +2,9 @@
  * Token log-probs straight from the last hidden states and the LM head, a fused op with a
  * hand-written gradient: rows are processed in chunks, so no [N, V] logits tensor for the whole
  * batch ever exists — not in the forward, and not kept for the backward, which recomputes each
- * chunk's logits. With a 150k vocabulary this is what keeps GRPO inside memory and inside
- * WebGPU's per-binding limit.
+ * chunk's logits. The head comes as row blocks (lib/nn/vocab_blocks.ts) and a chunk's logits
+ * are made a block at a time, their logsumexp combined across blocks, so with a 150k
+ * vocabulary neither the head nor any logits tensor exceeds WebGPU's per-binding limit.
  *
  *   logp[n] = z[n, t_n] − logsumexp(z[n, :]),  z = h Wᵀ / temperature
  *   ∂logp[n]/∂z[n, :] = onehot(t_n) − softmax(z[n, :])
@@ -14,7 +15,6 @@ import {
   div,
   exp,
   gather,
-  logSoftmax,
   matmul,
   mul,
   neg,
@@ -26,6 +26,7 @@ import {
 } from "../autodiff/ops.ts";
 import { record, untraced } from "../autodiff/tape.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import { blockLogSoftmax, gatherRouted, routeIds, type Routing } from "../nn/vocab_blocks.ts";
 import { fmt } from "../tensor/shape.ts";
 import type { TokenLogProbs } from "./logprobs.ts";
 
@@ -33,11 +34,20 @@ import type { TokenLogProbs } from "./logprobs.ts";
 export const headChunkRows = (vocab: number, maxElements = 1 << 22): number =>
   Math.max(1, Math.floor(maxElements / vocab));
 
+/** The target's place in one head block, for the rows of a chunk whose target it holds. */
+interface BlockPicks {
+  /** Flat indices row · V_b + local target into the chunk's [rows, V_b] logits. */
+  readonly picks: Tensor;
+  /** The chunk rows these are; null when the block holds every row's target. */
+  readonly rows: Tensor | null;
+}
+
 interface Chunk {
   readonly begin: number;
   readonly rows: number;
-  /** Flat indices row · V + target of this chunk's targets. */
-  readonly picks: Tensor;
+  readonly routing: Routing;
+  /** Per head block; null where the block holds none of the chunk's targets. */
+  readonly blocks: readonly (BlockPicks | null)[];
 }
 
 const chunkLogits = (hidden: Tensor, head: Tensor, c: Chunk, temperature: number): Tensor => {
@@ -46,23 +56,34 @@ const chunkLogits = (hidden: Tensor, head: Tensor, c: Chunk, temperature: number
   return temperature === 1 ? z : div(z, temperature);
 };
 
+/** Log-softmax of a chunk's logits, one [rows, V_b] tensor per head block. */
+const chunkLogSoftmax = (hidden: Tensor, head: readonly Tensor[], c: Chunk, temperature: number) =>
+  blockLogSoftmax(head.map((w) => chunkLogits(hidden, w, c, temperature)));
+
 /**
- * hidden [N, H], head [V, H] (the lm_head or tied embedding), targets N ids. Returns log-probs
- * [N] (differentiable in hidden and head) and entropies [N] (no gradient, for metrics).
+ * hidden [N, H], head [V, H] as row blocks (the lm_head or tied embedding), targets N ids.
+ * Returns log-probs [N] (differentiable in hidden and every head block) and entropies [N] (no
+ * gradient, for metrics). By default a chunk's rows keep its logits near 4M values and each
+ * block's share under the backend's maxBindingBytes.
  */
 export const headTokenLogProbs = (
   hidden: Tensor,
-  head: Tensor,
+  head: readonly Tensor[],
   targets: Int32Array,
   temperature = 1,
-  chunkRows = headChunkRows(head.shape[0]),
+  chunkRows = defaultChunkRows(hidden, head),
 ): TokenLogProbs => {
   const [n, h] = hidden.shape;
-  const v = head.shape[0];
-  if (hidden.rank !== 2 || head.rank !== 2 || head.shape[1] !== h || targets.length !== n) {
+  const sizes = head.map((w) => w.shape[0]);
+  const v = sizes.reduce((s, r) => s + r, 0);
+  const shapes = head.map((w) => fmt(w.shape)).join(", ");
+  if (
+    hidden.rank !== 2 || head.length === 0 || head.some((w) => w.rank !== 2 || w.shape[1] !== h) ||
+    targets.length !== n
+  ) {
     throw new Error(
-      `headTokenLogProbs: hidden ${fmt(hidden.shape)}, head ${fmt(head.shape)} and ` +
-        `${targets.length} targets do not fit [N, H], [V, H], N`,
+      `headTokenLogProbs: hidden ${fmt(hidden.shape)}, head blocks ${shapes} and ` +
+        `${targets.length} targets do not fit [N, H], [V_i, H]..., N`,
     );
   }
   const bad = targets.find((t) => t < 0 || t >= v);
@@ -74,15 +95,29 @@ export const headTokenLogProbs = (
   const chunks: Chunk[] = [];
   for (let begin = 0; begin < n; begin += chunkRows) {
     const rows = Math.min(chunkRows, n - begin);
-    const flat = Int32Array.from({ length: rows }, (_, i) => i * v + targets[begin + i]);
-    chunks.push({ begin, rows, picks: tensor(backend, flat, [rows]) });
+    const routing = routeIds(sizes, targets.subarray(begin, begin + rows));
+    const blocks = routing.blocks.map(({ positions, rows: local }, b) => {
+      if (local.length === 0) return null;
+      const flat = Int32Array.from(local, (t, i) => (positions ? positions[i] : i) * sizes[b] + t);
+      return {
+        picks: tensor(backend, flat, [flat.length]),
+        rows: positions && tensor(backend, positions, [positions.length]),
+      };
+    });
+    chunks.push({ begin, rows, routing, blocks });
   }
   const { logp, entropy } = untraced(() => {
     const parts = chunks.map((c) => {
-      const lp = logSoftmax(chunkLogits(hidden, head, c, temperature));
+      const lps = chunkLogSoftmax(hidden, head, c, temperature);
       return {
-        logp: gather(reshape(lp, [-1]), c.picks, 0),
-        entropy: neg(sum(mul(exp(lp), lp), -1)),
+        logp: gatherRouted(
+          c.routing,
+          [c.rows],
+          (b) => gather(reshape(lps[b], [-1]), c.blocks[b]!.picks, 0),
+        ),
+        entropy: neg(
+          lps.map((lp) => sum(mul(exp(lp), lp), -1)).reduce((a, b) => add(a, b)),
+        ),
       };
     });
     return {
@@ -90,24 +125,45 @@ export const headTokenLogProbs = (
       entropy: concat(parts.map((p) => p.entropy), 0),
     };
   });
-  const out = record(logp, [hidden, head], (g, needs) =>
+  const out = record(logp, [hidden, ...head], (g, needs) =>
     untraced(() => {
       const hiddenGrads: Tensor[] = [];
-      let headGrad: Tensor | null = null;
+      const headGrads: (Tensor | null)[] = head.map(() => null);
       for (const c of chunks) {
         const gc = slice(g, [c.begin], [c.rows]);
-        const probs = exp(logSoftmax(chunkLogits(hidden, head, c, temperature)));
-        const picked = reshape(scatterAdd(gc, c.picks, 0, [c.rows * v]), [c.rows, v]);
-        // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature
-        const dz = div(sub(picked, mul(probs, reshape(gc, [c.rows, 1]))), temperature);
-        if (needs[0]) hiddenGrads.push(matmul(dz, head));
-        if (needs[1]) {
-          const hc = slice(hidden, [c.begin, 0], [c.rows, h]);
-          const part = matmul(dz, hc, { transposeA: true });
-          headGrad = headGrad ? add(headGrad, part) : part;
+        const lps = chunkLogSoftmax(hidden, head, c, temperature);
+        // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature, a block of columns at a time
+        const dzs = lps.map((lp, b) => {
+          const spread = mul(exp(lp), reshape(gc, [c.rows, 1]));
+          const picks = c.blocks[b];
+          if (!picks) return div(neg(spread), temperature);
+          const gOwned = picks.rows ? gather(gc, picks.rows, 0) : gc;
+          const picked = scatterAdd(gOwned, picks.picks, 0, [c.rows * sizes[b]]);
+          return div(sub(reshape(picked, [c.rows, sizes[b]]), spread), temperature);
+        });
+        if (needs[0]) {
+          hiddenGrads.push(dzs.map((dz, b) => matmul(dz, head[b])).reduce((a, b) => add(a, b)));
         }
+        const hc = needs.slice(1).includes(true) ? slice(hidden, [c.begin, 0], [c.rows, h]) : null;
+        dzs.forEach((dz, b) => {
+          if (!hc || !needs[b + 1]) return;
+          const part = matmul(dz, hc, { transposeA: true });
+          headGrads[b] = headGrads[b] ? add(headGrads[b]!, part) : part;
+        });
       }
-      return [needs[0] ? concat(hiddenGrads, 0) : null, headGrad];
+      return [needs[0] ? concat(hiddenGrads, 0) : null, ...headGrads];
     }));
   return { logp: out, entropy };
+};
+
+/**
+ * headChunkRows of the whole vocabulary, and no more rows than keep each block's logits under
+ * the backend's maxBindingBytes.
+ */
+const defaultChunkRows = (hidden: Tensor, head: readonly Tensor[]): number => {
+  const vocab = head.reduce((s, w) => s + w.shape[0], 0);
+  const limit = hidden.backend.maxBindingBytes;
+  const widest = Math.max(...head.map((w) => w.shape[0]));
+  const underLimit = limit === undefined ? Infinity : Math.floor(limit / (4 * widest));
+  return Math.max(1, Math.min(headChunkRows(vocab), underLimit));
 };

@@ -6,8 +6,9 @@
 import { slice } from "../autodiff/ops.ts";
 import { scope, type Tensor, toArray } from "../autodiff/tensor.ts";
 import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { forward } from "../model/qwen2.ts";
+import { headBlocks, hiddenStates } from "../model/qwen2.ts";
 import type { KVEntry } from "../nn/attention.ts";
+import { blockLogits } from "../nn/vocab_blocks.ts";
 import { categorical, foldIn, type Key } from "../random/prng.ts";
 import {
   argmax,
@@ -41,7 +42,10 @@ const disposeCache = (cache: readonly KVEntry[]): void =>
     v.dispose();
   });
 
-/** The last position's logits [B, 1, V] of a forward, with the new cache. */
+/**
+ * The last position's logits [B, 1, V] of a forward, with the new cache: only that position
+ * goes through the (blocked) LM head, so no [B, T, V] logits are made.
+ */
 const step = (
   cfg: ModelConfig,
   params: Qwen2Params,
@@ -51,9 +55,10 @@ const step = (
   adapter: Adapter | null | undefined,
 ): { last: Tensor; cache: readonly KVEntry[] } =>
   scope(() => {
-    const out = forward(cfg, params, ids, { keyMask, cache, adapter });
-    const [b, t, v] = out.logits.shape;
-    return { last: slice(out.logits, [0, t - 1, 0], [b, 1, v]), cache: out.cache };
+    const out = hiddenStates(cfg, params, ids, { keyMask, cache, adapter });
+    const [b, t, h] = out.hidden.shape;
+    const last = slice(out.hidden, [0, t - 1, 0], [b, 1, h]);
+    return { last: blockLogits(last, headBlocks(params)), cache: out.cache };
   });
 
 export const generate = async (

@@ -1,7 +1,7 @@
 /** Per-token log-probs of the completion part of a packed batch under some policy. */
 import { reshape, slice } from "../autodiff/ops.ts";
 import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { headWeight, hiddenStates } from "../model/qwen2.ts";
+import { headBlocks, hiddenStates } from "../model/qwen2.ts";
 import { headTokenLogProbs } from "../rl/head_logprobs.ts";
 import type { TokenLogProbs } from "../rl/logprobs.ts";
 import type { PackedBatch } from "./sequences.ts";
@@ -38,7 +38,7 @@ export const completionLogProbs = (
   const targets = Int32Array.from(rows.flatMap((r) => batch.targets[r]));
   const { logp, entropy } = headTokenLogProbs(
     completion,
-    headWeight(policy.params),
+    headBlocks(policy.params),
     targets,
     temperature,
   );
