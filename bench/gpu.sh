@@ -34,7 +34,9 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 deno=node_modules/.bin/deno
 echo "== WebGPU adapter"
 "$deno" eval 'const a = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
-console.log(a ? JSON.stringify({ ...a.info, maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize, maxBufferSize: a.limits.maxBufferSize }) : "no adapter");'
+const { vendor, architecture, device, description } = a?.info ?? {};
+const { maxStorageBufferBindingSize, maxBufferSize } = a?.limits ?? {};
+console.log(a ? JSON.stringify({ vendor, architecture, device, description, maxStorageBufferBindingSize, maxBufferSize }) : "no adapter");'
 
 export TINA_BENCH_SHAPE=bench/shape-qwen2.5-0.5b.json
 echo "== suites at $TINA_BENCH_SHAPE"

@@ -4,6 +4,7 @@
  * so that the PyTorch comparison reads the very same numbers.
  */
 import * as t from "io-ts";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../lib/autodiff/tensor.ts";
 import { readJsonWith } from "../lib/io/json_codec.ts";
@@ -51,7 +52,9 @@ const ShapeCodec = t.type({
 
 export type BenchShape = t.TypeOf<typeof ShapeCodec>;
 
-export const shapePath = fileURLToPath(new URL("./shape.json", import.meta.url));
+/** bench/shape.json, or the file TINA_BENCH_SHAPE names (bench/gpu.sh's 0.5B shape). */
+export const shapePath = process.env.TINA_BENCH_SHAPE ??
+  fileURLToPath(new URL("./shape.json", import.meta.url));
 export const shape: BenchShape = await readJsonWith(ShapeCodec, shapePath);
 
 export const modelConfig: ModelConfig = {
