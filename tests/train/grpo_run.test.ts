@@ -17,7 +17,7 @@ import { makeCharTokenizer } from "../../lib/tokenizer/mod.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../../lib/train/checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
 import { trainLoop } from "../../lib/train/loop.ts";
-import { inProcessRollout } from "../../lib/train/rollout.ts";
+import { inProcessRollout, type Rollout, type RolloutResult } from "../../lib/train/rollout.ts";
 import {
   countParams,
   initialState,
@@ -27,7 +27,9 @@ import {
 } from "../../lib/train/setup.ts";
 import type { MetricsRow, TrainContext, TrainState } from "../../lib/train/step.ts";
 import { trainableTree } from "../../lib/train/policy.ts";
+import { optimStateToHost } from "../../lib/optim/state_io.ts";
 import { treeFlatten } from "../../lib/tree.ts";
+import { testBackends } from "../helpers/backends.ts";
 
 const dir = fileURLToPath(new URL("../fixtures/qwen2-tiny", import.meta.url));
 const tokenizer = makeCharTokenizer({ alphabet: "abcdefghijklmnopqrstuvwxyz0123456789 +-*=.\n" });
@@ -94,9 +96,9 @@ const hostTree = async (tree: unknown): Promise<[string, number[]][]> => {
   return out;
 };
 
-const run = async (cfg: TrainConfig, from?: TrainState, model?: Model) => {
+const run = async (cfg: TrainConfig, from?: TrainState, model?: Model, rollout?: Rollout) => {
   const m = model ?? await loadModel(dir, { backend: "ts" });
-  const ctx = contextFor(m, cfg);
+  const ctx = { ...contextFor(m, cfg), ...(rollout ? { rollout } : {}) };
   const rows: MetricsRow[] = [];
   const state = await trainLoop(
     ctx,
@@ -199,5 +201,48 @@ test("a non-finite loss skips the update, and repeated ones stop the run with a 
   assert.match(message, /2 consecutive updates had a non-finite loss or gradient/);
   assert.equal(await hostTree(trainableTree(state.trainable)), before);
 });
+
+/** Every number of two equally shaped trees (or metrics rows) within `tol` of each other. */
+const assertClose = (got: unknown, want: unknown, tol: number, path = ""): void => {
+  if (typeof want === "number") {
+    assert.ok(
+      typeof got === "number" && Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)),
+      `${path}: ${got} vs ${want}`,
+    );
+  } else if (Array.isArray(want) || (want !== null && typeof want === "object")) {
+    for (const [k, v] of Object.entries(want)) {
+      assertClose((got as Record<string, unknown>)[k], v, tol, `${path}.${k}`);
+    }
+  } else assert.equal(got, want, path);
+};
+
+// The whole step (rollout scoring, reference and policy forwards, GRPO loss, backward to the
+// adapters, clipping, AdamW) on each backend against the pure-TS one. The completions are the
+// ones sampled on ts, replayed, so that only the arithmetic differs.
+for (const name of (await testBackends()).filter((n) => n !== "ts")) {
+  test(`one GRPO step on ${name} agrees with ts within 1e-4 (metrics, optimizer moments)`, async () => {
+    const cfg = config({ maxSteps: 1 });
+    const sampled: Promise<RolloutResult>[] = [];
+    const tsModel = await loadModel(dir, { backend: "ts" });
+    const sampleOnTs = contextFor(tsModel, cfg).rollout;
+    const recording: Rollout = (request) => {
+      const result = sampleOnTs(request);
+      sampled.push(result);
+      return result;
+    };
+    const want = await run(cfg, undefined, tsModel, recording);
+    let call = 0;
+    const replay: Rollout = () => sampled[call++];
+    const got = await run(cfg, undefined, await loadModel(dir, { backend: name }), replay);
+    assert.is(call, sampled.length, "the same number of rollouts");
+    assertClose(got.rows, want.rows, 1e-4, "metrics");
+    assertClose(
+      await optimStateToHost(got.state.optState),
+      await optimStateToHost(want.state.optState),
+      1e-4,
+      "optState",
+    );
+  });
+}
 
 test.run();
