@@ -93,33 +93,45 @@ const floatData = (x: T): Float32Array => x.dataSync() as Float32Array;
  * matrix is disposed. tfjs-wasm gives a product to XNNPACK only with B untransposed, and
  * XNNPACK repacks every B it has not seen before; weights enter every forward as Wᵀ (x·Wᵀ), so
  * without this each product pays a transpose and a repacking (3-17x the product itself at
- * decoding sizes). The price is one extra copy of each such weight.
+ * decoding sizes). The price is one extra copy of each such weight, so the copies stop at
+ * `budgetBytes`: wasm memory ends at 4 GB, and a large model needs it for its weights.
  */
-const transposeCache = () => {
+export const transposeCache = (budgetBytes: number) => {
   const seenOnce = new WeakSet<T>();
   const kept = new Map<T, T>();
+  let keptBytes = 0;
   return {
     /** Bᵀ, from the cache when b has been seen before. */
     transposed: (b: T): T => {
       const known = kept.get(b);
       if (known) return known;
-      if (!seenOnce.has(b)) {
+      const bytes = b.size * 4;
+      if (!seenOnce.has(b) || keptBytes + bytes > budgetBytes) {
         seenOnce.add(b);
         return swapLast(b);
       }
       const made = tf.keep(swapLast(b));
       kept.set(b, made);
+      keptBytes += bytes;
       return made;
     },
     release: (b: T): void => {
-      kept.get(b)?.dispose();
+      const known = kept.get(b);
+      if (!known) return;
+      keptBytes -= known.size * 4;
+      known.dispose();
       kept.delete(b);
     },
+    /** Bytes of transposes kept now. */
+    keptBytes: () => keptBytes,
   };
 };
 
+/** Room for the weights of models up to ~60M parameters; larger ones fill it partly. */
+export const TRANSPOSE_CACHE_BYTES = 256 * 1024 * 1024;
+
 export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
-  const transposes = name === "tfjs-wasm" ? transposeCache() : null;
+  const transposes = name === "tfjs-wasm" ? transposeCache(TRANSPOSE_CACHE_BYTES) : null;
   const run = (f: () => T): T => {
     activate(name);
     return tf.tidy(f);
