@@ -468,6 +468,15 @@ export const softmax = (x: Tensor): Tensor => {
   return record(y, [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);
 };
 
+/** Inclusive running sum over the last axis. */
+export const cumsum = (x: Tensor): Tensor => {
+  const b = backendOf("cumsum", x);
+  requireFloat("cumsum", x);
+  const y = make(b, b.kernels.cumsum(x.handle, x.shape), x.shape, "float32");
+  // ∂L/∂x_j = Σ_{k ≥ j} g_k = Σ_k g_k − cumsum(g)_j + g_j
+  return record(y, [x], (g) => [add(sub(sum(g, -1, true), cumsum(g)), g)]);
+};
+
 export const logSoftmax = (x: Tensor): Tensor => {
   const b = backendOf("logSoftmax", x);
   requireFloat("logSoftmax", x);

@@ -74,6 +74,8 @@ export interface Kernels<H = unknown> {
   /** Numerically stable (log-)softmax over the last axis. */
   softmax(x: H, shape: Shape): H;
   logSoftmax(x: H, shape: Shape): H;
+  /** Inclusive running sum over the last axis (sampling's inverse CDF on the device). */
+  cumsum(x: H, shape: Shape): H;
 }
 
 export type BackendName = "ts" | "tfjs-cpu" | "tfjs-wasm" | "webgpu";

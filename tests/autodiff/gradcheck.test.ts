@@ -250,6 +250,7 @@ const cases: Case[] = [
     f: (p) => ops.logSumExp(p.x, 0, true),
   },
   { op: "softmax", name: "[3,5]", params: { x: gaussian([3, 5]) }, f: (p) => ops.softmax(p.x) },
+  { op: "cumsum", name: "[2,3,4]", params: { x: gaussian([2, 3, 4]) }, f: (p) => ops.cumsum(p.x) },
   {
     op: "logSoftmax",
     name: "[2,2,4]",
@@ -491,6 +492,13 @@ test("gradient-free ops give zero gradients", () => {
     // Only the traced factor contributes: d/dx Σ x · stop(x) = x, not 2x.
     const { grads } = valueAndGrad((t: Tensor) => ops.sum(ops.mul(t, ops.stopGradient(t))))(x);
     assert.equal(Array.from(toArraySync(grads)), [-1.5, 0.5, 2], "x * stopGradient(x)");
+  });
+});
+
+test("cumsum runs along the last axis of each row", () => {
+  scope(() => {
+    const x = tensor(tsBackend, [1, 2, 3, 10, 20, 30], [2, 3]);
+    assert.equal(Array.from(toArraySync(ops.cumsum(x))), [1, 3, 6, 10, 30, 60]);
   });
 });
 

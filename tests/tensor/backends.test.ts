@@ -314,6 +314,7 @@ const cases: readonly KernelCase[] = [
   scatterCase([3, 2, 6], ints([5], 0, 6), 2),
   { name: "softmax", inputs: [logits()], out: [3, 7], run: (k, [x]) => k.softmax(x, [3, 7]) },
   { name: "logSoftmax", inputs: [logits()], out: [3, 7], run: (k, [x]) => k.logSoftmax(x, [3, 7]) },
+  { name: "cumsum", inputs: [randn([3, 7])], out: [3, 7], run: (k, [x]) => k.cumsum(x, [3, 7]) },
   { name: "fill float32", inputs: [], out: [2, 3], run: (k) => k.fill([2, 3], 1.5, "float32") },
   {
     name: "fill int32 scalar",

@@ -95,5 +95,6 @@ export const withBindingLimit = (
       ),
     softmax: (x, shape) => guard("softmax", [x], shape, () => k.softmax(x, shape)),
     logSoftmax: (x, shape) => guard("logSoftmax", [x], shape, () => k.logSoftmax(x, shape)),
+    cumsum: (x, shape) => guard("cumsum", [x], shape, () => k.cumsum(x, shape)),
   };
 };

@@ -186,6 +186,7 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
       run(() => scatterAdd(updates, indices, axis, out)),
     softmax: (x) => run(() => tf.softmax(x)),
     logSoftmax: (x) => run(() => tf.logSoftmax(x)),
+    cumsum: (x) => run(() => tf.cumsum(x, x.rank - 1)),
   };
 };
 

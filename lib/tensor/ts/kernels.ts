@@ -418,6 +418,16 @@ export const tsKernels: Kernels<Buf> = {
   },
   softmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], false),
   logSoftmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], true),
+  cumsum: (x, shape) => {
+    const src = x as Float32Array;
+    const n = shape[shape.length - 1];
+    const out = new Float32Array(src.length);
+    for (let base = 0; base < src.length; base += n) {
+      let total = 0;
+      for (let j = 0; j < n; j++) out[base + j] = total += src[base + j];
+    }
+    return out;
+  },
 };
 
 const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => {
