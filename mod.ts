@@ -43,6 +43,8 @@ export {
   type Adapter,
   forward,
   type ForwardOptions,
+  hiddenStates,
+  hiddenStatesFromEmbeds,
   initLora,
   initParams,
   type LoraWeights,
@@ -62,6 +64,7 @@ export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
 export {
   blockLogits,
   blockRows,
+  embedDeviceIds,
   embedLookup,
   rowsToHost,
   splitRows,
@@ -71,7 +74,9 @@ export {
   generate,
   type GenerateOptions,
   type Generation,
+  SYNC_EVERY,
 } from "./lib/sampling/generate.ts";
+export { type DeviceDraw, sampleOnDevice, samplesOnDevice } from "./lib/sampling/device_sample.ts";
 export * from "./lib/sampling/processors.ts";
 
 // RL

@@ -135,28 +135,49 @@ export const hiddenStates = (
   params: Qwen2Params,
   ids: readonly (readonly number[])[],
   opts: ForwardOptions = {},
-): { readonly hidden: Tensor; readonly cache: readonly KVEntry[] } => {
-  const backend = params.norm.backend;
-  const b = ids.length;
+): HiddenResult => {
   const t = ids[0]?.length ?? 0;
-  if (b === 0 || t === 0 || ids.some((row) => row.length !== t)) {
+  if (ids.length === 0 || t === 0 || ids.some((row) => row.length !== t)) {
     throw new Error(`forward: ids must be a non-empty [B][T] array of equal-length rows`);
   }
   const bad = ids.flat().find((id) => !Number.isInteger(id) || id < 0 || id >= cfg.vocabSize);
   if (bad !== undefined) {
     throw new Error(`forward: token id ${bad} outside the vocabulary [0, ${cfg.vocabSize})`);
   }
+  return hiddenStatesFromEmbeds(cfg, params, embedLookup(params.embed, ids), opts);
+};
+
+export interface HiddenResult {
+  readonly hidden: Tensor;
+  readonly cache: readonly KVEntry[];
+}
+
+/**
+ * hiddenStates from input embeddings x [B, T, H] (Hugging Face's inputs_embeds): for tokens
+ * that never left the device, as in on-device sampling.
+ */
+export const hiddenStatesFromEmbeds = (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+  embeds: Tensor,
+  opts: ForwardOptions = {},
+): HiddenResult => {
+  const backend = params.norm.backend;
+  const [b, t] = embeds.shape;
   const past = opts.cache?.[0]?.k.shape[2] ?? 0;
-  const keyMask = opts.keyMask ?? ids.map(() => new Array<number>(past + t).fill(1));
-  if (keyMask.some((row) => row.length !== past + t)) {
-    throw new Error(`forward: keyMask rows must cover ${past} cached + ${t} new positions`);
+  const keyMask = opts.keyMask ??
+    Array.from({ length: b }, () => new Array<number>(past + t).fill(1));
+  if (keyMask.length !== b || keyMask.some((row) => row.length !== past + t)) {
+    throw new Error(
+      `forward: keyMask must be ${b} rows covering ${past} cached + ${t} new positions`,
+    );
   }
   const positions = opts.positions ?? positionsFromMask(keyMask, t);
   const { cos, sin } = ropeTables(backend, positions, cfg.headDim, cfg.ropeTheta);
   const mask = attentionMask(backend, keyMask, t);
   const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads } = cfg;
 
-  let x = embedLookup(params.embed, ids);
+  let x = embeds;
   const cache: KVEntry[] = [];
   params.layers.forEach((layer, i) => {
     const lora = (proj: Proj) => branch(opts.adapter, i, proj);

@@ -8,14 +8,19 @@
  */
 import {
   add,
+  compare,
   concat,
   exp,
   gather,
+  less,
   log,
   logSoftmax,
   matmul,
   max,
   maximum,
+  minimum,
+  mul,
+  reshape,
   stopGradient,
   sub,
   sum,
@@ -152,6 +157,23 @@ export const embedLookup = (
       tensor(backend, owned.rows, owned.positions ? [owned.rows.length] : shape),
       0,
     ));
+};
+
+/**
+ * embedLookup for ids that stay on the device (int32 [B, T], e.g. sampled there): each block
+ * gathers its clamped local rows, zeroed where it does not own the id, and the blocks add up.
+ */
+export const embedDeviceIds = (blocks: readonly Tensor[], ids: Tensor): Tensor => {
+  if (blocks.length === 1) return gather(blocks[0], ids, 0);
+  let start = 0;
+  const parts = blocks.map((block) => {
+    const rows = block.shape[0];
+    const local = minimum(maximum(sub(ids, start), 0), rows - 1);
+    const owned = mul(compare("greaterEqual", ids, start), less(ids, start + rows));
+    start += rows;
+    return mul(gather(block, local, 0), reshape(owned, [...ids.shape, 1]));
+  });
+  return parts.reduce((a, b) => add(a, b));
 };
 
 /** hidden [..., H] times the blocks' rows: logits [..., V], one matmul per block. */

@@ -2,14 +2,20 @@
  * Batched autoregressive generation with a KV cache: one prefill over the (left-padded)
  * prompts, then one single-token forward per new token. Randomness comes only from `key`,
  * so the same key gives the same completions.
+ *
+ * Two loops share that: on the host, each step reads the logits back and runs the logits
+ * processors there; on the device (WebGPU by default, when only temperature applies), tokens
+ * are drawn and fed back without leaving it, and the host reads them every `SYNC_EVERY` steps
+ * to see whether every sequence has stopped.
  */
-import { slice } from "../autodiff/ops.ts";
+import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, type Tensor, toArray } from "../autodiff/tensor.ts";
 import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { headBlocks, hiddenStates } from "../model/qwen2.ts";
+import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/qwen2.ts";
 import type { KVEntry } from "../nn/attention.ts";
-import { blockLogits } from "../nn/vocab_blocks.ts";
-import { categorical, foldIn, type Key } from "../random/prng.ts";
+import { blockLogits, embedDeviceIds } from "../nn/vocab_blocks.ts";
+import { categorical, foldIn, type Key, uniform } from "../random/prng.ts";
+import { sampleOnDevice, samplesOnDevice } from "./device_sample.ts";
 import {
   argmax,
   checkSamplingParams,
@@ -26,6 +32,12 @@ export interface GenerateOptions extends SamplingParams {
   readonly padToken: number;
   readonly key: Key;
   readonly adapter?: Adapter | null;
+  /**
+   * Draw tokens on the tensor backend instead of the host. Default: on backends that read back
+   * asynchronously (WebGPU) whenever the settings allow it (temperature only); `true` with
+   * top-k/top-p/min-p/repetition penalty set is an error.
+   */
+  readonly onDevice?: boolean;
 }
 
 export interface Generation {
@@ -36,30 +48,54 @@ export interface Generation {
   readonly finishReasons: readonly FinishReason[];
 }
 
-const disposeCache = (cache: readonly KVEntry[]): void =>
-  cache.forEach(({ k, v }) => {
+/** Device steps between reads of the drawn tokens (to stop once every sequence has). */
+export const SYNC_EVERY = 16;
+
+const disposeCache = (cache: readonly KVEntry[] | null): void =>
+  cache?.forEach(({ k, v }) => {
     k.dispose();
     v.dispose();
   });
 
+/** The new tokens: host ids [B][T], or device ids int32 [B, T] (on-device sampling). */
+type StepInput = readonly (readonly number[])[] | Tensor;
+
 /**
- * The last position's logits [B, 1, V] of a forward, with the new cache: only that position
- * goes through the (blocked) LM head, so no [B, T, V] logits are made.
+ * The last position's logits [B, V] of a forward, with the new cache: only that position goes
+ * through the (blocked) LM head, so no [B, T, V] logits are made.
  */
-const step = (
+const lastLogits = (
   cfg: ModelConfig,
   params: Qwen2Params,
-  ids: number[][],
-  keyMask: number[][],
+  input: StepInput,
+  keyMask: readonly (readonly number[])[],
   cache: readonly KVEntry[] | null,
   adapter: Adapter | null | undefined,
-): { last: Tensor; cache: readonly KVEntry[] } =>
-  scope(() => {
-    const out = hiddenStates(cfg, params, ids, { keyMask, cache, adapter });
-    const [b, t, h] = out.hidden.shape;
-    const last = slice(out.hidden, [0, t - 1, 0], [b, 1, h]);
-    return { last: blockLogits(last, headBlocks(params)), cache: out.cache };
-  });
+): { last: Tensor; cache: readonly KVEntry[] } => {
+  const opts = { keyMask, cache, adapter };
+  const out = Array.isArray(input)
+    ? hiddenStates(cfg, params, input, opts)
+    : hiddenStatesFromEmbeds(cfg, params, embedDeviceIds(params.embed, input as Tensor), opts);
+  const [b, t, h] = out.hidden.shape;
+  const last = reshape(slice(out.hidden, [0, t - 1, 0], [b, 1, h]), [b, h]);
+  return { last: blockLogits(last, headBlocks(params)), cache: out.cache };
+};
+
+const checkOptions = (prompts: readonly (readonly number[])[], opts: GenerateOptions): void => {
+  checkSamplingParams(opts);
+  if (prompts.some((p) => p.length === 0)) {
+    throw new Error("generate: every prompt needs at least one token");
+  }
+  if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
+    throw new Error(`generate: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
+  }
+  if (opts.onDevice && !samplesOnDevice(opts)) {
+    throw new Error(
+      "generate: onDevice sampling applies temperature only; unset topK, topP, minP and " +
+        "repetitionPenalty, or sample on the host",
+    );
+  }
+};
 
 export const generate = async (
   cfg: ModelConfig,
@@ -67,19 +103,33 @@ export const generate = async (
   prompts: readonly (readonly number[])[],
   opts: GenerateOptions,
 ): Promise<Generation> => {
-  checkSamplingParams(opts);
+  checkOptions(prompts, opts);
   if (prompts.length === 0) return { tokens: [], logprobs: [], finishReasons: [] };
-  if (prompts.some((p) => p.length === 0)) {
-    throw new Error("generate: every prompt needs at least one token");
-  }
-  if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 1)) {
-    throw new Error(`generate: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
-  }
+  const asyncReads = params.norm.backend.kernels.downloadSync === undefined;
+  const onDevice = opts.onDevice ?? (asyncReads && samplesOnDevice(opts));
+  return await (onDevice ? generateOnDevice : generateOnHost)(cfg, params, prompts, opts);
+};
+
+/** Left-padded prompt ids and their key mask (0 on padding). */
+const leftPad = (prompts: readonly (readonly number[])[], padToken: number) => {
   const width = Math.max(...prompts.map((p) => p.length));
-  let ids = prompts.map((p) => [...new Array<number>(width - p.length).fill(opts.padToken), ...p]);
-  const keyMask = prompts.map((
-    p,
-  ) => [...new Array<number>(width - p.length).fill(0), ...p.map(() => 1)]);
+  return {
+    ids: prompts.map((p) => [...new Array<number>(width - p.length).fill(padToken), ...p]),
+    keyMask: prompts.map((
+      p,
+    ) => [...new Array<number>(width - p.length).fill(0), ...p.map(() => 1)]),
+  };
+};
+
+const generateOnHost = async (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+  prompts: readonly (readonly number[])[],
+  opts: GenerateOptions,
+): Promise<Generation> => {
+  const padded = leftPad(prompts, opts.padToken);
+  let ids = padded.ids;
+  const keyMask = padded.keyMask;
   const tokens = prompts.map((): number[] => []);
   const logprobs = prompts.map((): number[] => []);
   const done = prompts.map(() => false);
@@ -87,8 +137,8 @@ export const generate = async (
   let cache: readonly KVEntry[] | null = null;
   try {
     for (let n = 0; n < opts.maxNewTokens && done.includes(false); n++) {
-      const out = step(cfg, params, ids, keyMask, cache, opts.adapter);
-      if (cache) disposeCache(cache);
+      const out = scope(() => lastLogits(cfg, params, ids, keyMask, cache, opts.adapter));
+      disposeCache(cache);
       cache = out.cache;
       const logits = (await toArray(out.last)) as Float32Array;
       out.last.dispose();
@@ -110,9 +160,82 @@ export const generate = async (
       });
     }
   } finally {
-    if (cache) disposeCache(cache);
+    disposeCache(cache);
   }
   return { tokens, logprobs, finishReasons: done.map((d) => (d ? "stop" : "length")) };
+};
+
+/**
+ * The device loop: every sequence keeps drawing until the host sees, at a read, that all have
+ * stopped; each is then cut after its first stop token. Tokens drawn after a sequence's stop
+ * attend only to that sequence, so the kept tokens equal the host loop's for the same key
+ * (up to float rounding at a draw's boundary).
+ */
+const generateOnDevice = async (
+  cfg: ModelConfig,
+  params: Qwen2Params,
+  prompts: readonly (readonly number[])[],
+  opts: GenerateOptions,
+): Promise<Generation> => {
+  const b = prompts.length;
+  const { ids, keyMask } = leftPad(prompts, opts.padToken);
+  const stops = new Set(opts.stopTokens);
+  const drawn: number[][] = prompts.map(() => []);
+  const drawnLogprobs: number[][] = prompts.map(() => []);
+  const pending: { ids: Tensor; logprobs: Tensor }[] = [];
+  let input: StepInput = ids;
+  let cache: readonly KVEntry[] | null = null;
+  const stopped = () => drawn.every((row) => row.some((id) => stops.has(id)));
+  const release = (draws: readonly { ids: Tensor; logprobs: Tensor }[]) =>
+    draws.forEach((d) => {
+      d.ids.dispose();
+      d.logprobs.dispose();
+    });
+  /** One read for all draws since the last: [steps, B] ids and log-probs. */
+  const readPending = async () => {
+    const stacked = scope(() =>
+      [pending.map((p) => p.ids), pending.map((p) => p.logprobs)].map((ts) =>
+        concat(ts.map((t) => reshape(t, [1, b])), 0)
+      )
+    );
+    const [picked, logps] = await Promise.all(stacked.map(toArray));
+    stacked.forEach((t) => t.dispose());
+    pending.forEach((_, s) => {
+      drawn.forEach((row, i) => row.push(picked[s * b + i]));
+      drawnLogprobs.forEach((row, i) => row.push(logps[s * b + i]));
+    });
+    release(pending.splice(0));
+  };
+  try {
+    for (let n = 0; n < opts.maxNewTokens; n++) {
+      const current: StepInput = input;
+      const out = scope(() => {
+        const step = lastLogits(cfg, params, current, keyMask, cache, opts.adapter);
+        const draw = sampleOnDevice(step.last, opts.temperature, uniform(foldIn(opts.key, n), b));
+        return { ...draw, next: reshape(draw.ids, [b, 1]), cache: step.cache };
+      });
+      disposeCache(cache);
+      if (!Array.isArray(input)) (input as Tensor).dispose();
+      cache = out.cache;
+      input = out.next;
+      pending.push({ ids: out.ids, logprobs: out.logprobs });
+      keyMask.forEach((row) => row.push(1));
+      if ((n + 1) % SYNC_EVERY === 0 || n + 1 === opts.maxNewTokens) {
+        await readPending();
+        if (stopped()) break;
+      }
+    }
+  } finally {
+    disposeCache(cache);
+    if (!Array.isArray(input)) (input as Tensor).dispose();
+    release(pending);
+  }
+  const ends = drawn.map((row) => row.findIndex((id) => stops.has(id)));
+  return {
+    tokens: drawn.map((row, i) => (ends[i] < 0 ? row : row.slice(0, ends[i] + 1))),
+    logprobs: drawnLogprobs.map((row, i) => (ends[i] < 0 ? row : row.slice(0, ends[i] + 1))),
+    finishReasons: ends.map((e) => (e < 0 ? "length" : "stop")),
+  };
 };
 
 const concatRows = (rows: readonly Float32Array[], width: number): Float32Array => {
