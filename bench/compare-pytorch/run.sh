@@ -4,15 +4,15 @@
 #
 #   bash bench/compare-pytorch/run.sh        (as root when python3-torch still has to be installed)
 #
-# Environment: BACKEND (default tfjs-wasm, the fastest CPU backend measured) and RUNTIME (bun,
-# deno or node; default bun) choose our side; TORCH_THREADS (default "2 1") lists the
-# OMP_NUM_THREADS values PyTorch runs with. Results: bench/results/pytorch.json and
-# bench/results/latest.json.
+# Environment: BACKEND (default tfjs-wasm, the fastest CPU backend measured) and RUNTIME (deno,
+# the main job's runtime and the default; bun or node) choose our side; TORCH_THREADS (default
+# "2 1") lists the OMP_NUM_THREADS values PyTorch runs with. Results: bench/results/pytorch.json
+# and bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 BACKEND=${BACKEND:-tfjs-wasm}
-RUNTIME=${RUNTIME:-bun}
+RUNTIME=${RUNTIME:-deno}
 TORCH_THREADS=${TORCH_THREADS:-2 1}
 PY=/usr/bin/python3 # Debian's python3-torch installs for the system interpreter only
 TORCH_RESULTS=bench/results/pytorch.json

@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fileURLToPath } from "node:url";
-import { scope, tensor, toArray } from "../../lib/autodiff/tensor.ts";
+import { liveTensors, scope, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { loadModel } from "../../lib/model/load.ts";
 import { categorical, foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
 import { sampleOnDevice, samplesOnDevice } from "../../lib/sampling/device_sample.ts";
