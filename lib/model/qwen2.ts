@@ -12,6 +12,7 @@ import { appendKv, attend, attentionMask, type KVEntry } from "../nn/attention.t
 import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
 import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
 import { rmsNorm } from "../nn/norm.ts";
+import { mapRowChunks } from "../nn/row_chunks.ts";
 import { blockLogits, embedLookup, splitRows } from "../nn/vocab_blocks.ts";
 import { applyRope, ropeTables } from "../nn/rope.ts";
 import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
@@ -85,20 +86,23 @@ export const positionsFromMask = (
     return out;
   });
 
+/** The LoRA branch of one projection; `chunk` draws its dropout apart per row chunk. */
 const branch = (
   adapter: Adapter | null | undefined,
   layer: number,
   proj: Proj,
+  chunk: number | null = null,
 ): LoraBranch | null => {
   const pair = adapter?.weights.layers[layer]?.[proj];
   if (!adapter || !pair) return null;
-  const dropout = adapter.dropout && adapter.dropout.rate > 0
-    ? {
-      rate: adapter.dropout.rate,
-      key: foldIn(adapter.dropout.key, layer * PROJS.length + PROJS.indexOf(proj)),
-    }
-    : null;
-  return { pair, scaling: adapter.scaling, dropout };
+  const drop = adapter.dropout;
+  if (!drop || drop.rate <= 0) return { pair, scaling: adapter.scaling, dropout: null };
+  const key = foldIn(drop.key, layer * PROJS.length + PROJS.indexOf(proj));
+  return {
+    pair,
+    scaling: adapter.scaling,
+    dropout: { rate: drop.rate, key: chunk === null ? key : foldIn(key, chunk) },
+  };
 };
 
 /** [B, T, heads·D] → [B, heads, T, D] */
@@ -180,7 +184,7 @@ export const hiddenStatesFromEmbeds = (
   let x = embeds;
   const cache: KVEntry[] = [];
   params.layers.forEach((layer, i) => {
-    const lora = (proj: Proj) => branch(opts.adapter, i, proj);
+    const lora = (proj: Proj, chunk: number | null = null) => branch(opts.adapter, i, proj, chunk);
     const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps);
     const q = applyRope(splitHeads(linear(h, layer.attn.q, lora("q")), heads, headDim), cos, sin);
     const k = applyRope(splitHeads(linear(h, layer.attn.k, lora("k")), kvHeads, headDim), cos, sin);
@@ -189,7 +193,13 @@ export const hiddenStatesFromEmbeds = (
     cache.push(kv);
     x = add(x, linear(mergeHeads(attend(q, kv.k, kv.v, mask)), layer.attn.o, lora("o")));
     const m = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
-    x = add(x, gatedMlp(m, layer.mlp, { gate: lora("gate"), up: lora("up"), down: lora("down") }));
+    const mlp = (rows: Tensor, chunk: number | null) =>
+      gatedMlp(rows, layer.mlp, {
+        gate: lora("gate", chunk),
+        up: lora("up", chunk),
+        down: lora("down", chunk),
+      });
+    x = add(x, mapRowChunks(m, cfg.intermediateSize, mlp));
   });
   return { hidden: rmsNorm(x, params.norm, cfg.rmsNormEps), cache };
 };

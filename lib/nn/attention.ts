@@ -2,8 +2,9 @@
  * Grouped-query causal self-attention over [B, heads, T, headDim] tensors, with an additive
  * mask that encodes causality and left padding, and an optional KV cache.
  */
-import { add, concat, matmul, mul, reshape, softmax } from "../autodiff/ops.ts";
+import { add, concat, matmul, mul, reshape, slice, softmax } from "../autodiff/ops.ts";
 import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { blockRows } from "./vocab_blocks.ts";
 
 /** Keys and values of the positions seen so far, per layer: [B, kvHeads, S, headDim]. */
 export interface KVEntry {
@@ -42,8 +43,26 @@ export const attentionMask = (
  * q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended); mask: [B, 1, T, S].
  * Query head h reads KV head ⌊h / (H / KV)⌋. The G = H / KV query heads of one KV head are
  * adjacent, so q regroups to [B, KV, G·T, D] and meets k and v without copying them per head.
+ * Queries go in chunks when the [B, H, T, S] scores would exceed the backend's binding limit.
  */
 export const attend = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
+  const [b, heads, t, d] = q.shape;
+  const s = k.shape[2];
+  const per = blockRows(t, b * heads * s, q.backend.maxBindingBytes);
+  if (per >= t) return attendAll(q, k, v, mask);
+  const chunks = Array.from({ length: Math.ceil(t / per) }, (_, i) => {
+    const rows = Math.min(per, t - i * per);
+    return attendAll(
+      slice(q, [0, 0, i * per, 0], [b, heads, rows, d]),
+      k,
+      v,
+      slice(mask, [0, 0, i * per, 0], [b, 1, rows, s]),
+    );
+  });
+  return concat(chunks, 2);
+};
+
+const attendAll = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
   const [b, heads, t, d] = q.shape;
   const kvHeads = k.shape[1];
   const s = k.shape[2];
