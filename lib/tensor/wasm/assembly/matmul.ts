@@ -9,6 +9,7 @@
 // first packed with `transpose`. Each step of the inner loop updates a 4 × 8 block of C held in
 // eight registers, reusing every loaded value four or eight times.
 
+@inline
 function addr(base: usize, index: i32): usize {
   return base + (<usize> index << 2);
 }
@@ -28,7 +29,7 @@ export function transpose(src: usize, dst: usize, batch: i32, rows: i32, cols: i
 }
 
 /** Columns [j, j + 8) of rows [i, i + 4) of C = A · B. */
-
+@inline
 function block4x8(
   a: usize,
   b: usize,
@@ -83,7 +84,7 @@ function block4x8(
 }
 
 /** Columns [j, j + 8) of row i of C = A · B (the rows left over below a multiple of 4). */
-
+@inline
 function block1x8(
   a: usize,
   b: usize,
@@ -108,7 +109,7 @@ function block1x8(
 }
 
 /** C[i, j] = A[i, :] · B[:, j] one element at a time (columns past the last multiple of 8). */
-
+@inline
 function element(
   a: usize,
   b: usize,
