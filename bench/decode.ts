@@ -1,8 +1,10 @@
 /**
  * Greedy decoding throughput (new tokens/s) with the KV cache (lib/sampling/generate), against
  * a baseline without it that reruns the forward over the whole growing sequence for each new
- * token, at each batch size of bench/shape.json; and the cache's speed-up. Slow backends decode
- * a third of the tokens and skip the baseline above batch 1 (minutes of recomputation).
+ * token, at each batch size of bench/shape.json; and the cache's speed-up. On backends that read
+ * back asynchronously (WebGPU), where tokens are drawn on the device, also against drawing them
+ * on the host. Slow backends decode a third of the tokens and skip the no-cache baseline above
+ * batch 1 (minutes of recomputation).
  */
 import { slice } from "../lib/autodiff/ops.ts";
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
@@ -24,13 +26,20 @@ import {
 
 const { promptLength } = shape.decode;
 
-const withCache = (params: Qwen2Params, prompts: number[][], newTokens: number) =>
+/** Greedy KV-cache decoding; `onDevice` as in GenerateOptions (default: the backend's choice). */
+const withCache = (
+  params: Qwen2Params,
+  prompts: number[][],
+  newTokens: number,
+  onDevice?: boolean,
+) =>
   generate(modelConfig, params, prompts, {
     temperature: 0,
     maxNewTokens: newTokens,
     stopTokens: [],
     padToken: 0,
     key: benchKey(2),
+    onDevice,
   });
 
 /** The same greedy loop, but every step recomputes keys and values of all earlier positions. */
@@ -56,7 +65,8 @@ const withoutCache = async (
 
 export const decodeSuite: Suite = {
   name: "decode",
-  description: "greedy decode tokens/s with and without the KV cache, and the cache's speed-up",
+  description:
+    "greedy decode tokens/s with and without the KV cache (and, on WebGPU, with host-side sampling)",
   run: async (backend, options) => {
     const params = benchParams(backend);
     const slow = await isSlow(backend);
@@ -80,6 +90,21 @@ export const decodeSuite: Suite = {
         budget,
       );
       out.push(rate("KV cache", cached));
+      // Where reads are asynchronous (WebGPU) tokens are drawn on the device: against the host.
+      if (!backend.kernels.downloadSync) {
+        const onHost = await timeTask(
+          `decode host-sampled b${batch}`,
+          () => withCache(params, prompts, newTokens, false),
+          budget,
+        );
+        out.push(rate("host-side sampling", onHost), {
+          shape: `${label}, device-sampling speed-up`,
+          figure: onHost.seconds / cached.seconds,
+          unit: RATIO_UNIT,
+          samples: Math.min(cached.runs, onHost.runs),
+          higherIsBetter: true,
+        });
+      }
       if (slow && batch > 1) continue;
       const recomputed = await timeTask(
         `decode uncached b${batch}`,
