@@ -96,10 +96,12 @@ for (const name of await testBackends()) {
         ...opts,
         onDevice: false,
       });
+      const live = liveTensors();
       const device = await generate(model.config, model.params, prompts, {
         ...opts,
         onDevice: true,
       });
+      assert.is(liveTensors(), live, "the device loop frees every tensor it made");
       assert.equal(device.tokens, host.tokens, `tokens at temperature ${temperature}`);
       assert.equal(device.finishReasons, host.finishReasons);
       device.logprobs.flat().forEach((lp, i) =>
