@@ -8,7 +8,8 @@
  */
 import { slice } from "../lib/autodiff/ops.ts";
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
-import { forward, type Qwen2Params } from "../lib/model/qwen2.ts";
+import { headBlocks, hiddenStates, type Qwen2Params } from "../lib/model/qwen2.ts";
+import { blockLogits } from "../lib/nn/vocab_blocks.ts";
 import { generate } from "../lib/sampling/generate.ts";
 import { argmax } from "../lib/sampling/processors.ts";
 import { budgetFor, isSlow, timeTask, type Timing } from "./measure.ts";
@@ -42,7 +43,10 @@ const withCache = (
     onDevice,
   });
 
-/** The same greedy loop, but every step recomputes keys and values of all earlier positions. */
+/**
+ * The same greedy loop, but every step recomputes keys and values of all earlier positions (the
+ * LM head still only on the last one, as generate does, so no [B, T, V] logits at real sizes).
+ */
 const withoutCache = async (
   params: Qwen2Params,
   prompts: number[][],
@@ -51,9 +55,9 @@ const withoutCache = async (
   let ids = prompts;
   for (let n = 0; n < newTokens; n++) {
     const last = scope(() => {
-      const { logits } = forward(modelConfig, params, ids);
-      const [b, t, v] = logits.shape;
-      return slice(logits, [0, t - 1, 0], [b, 1, v]);
+      const { hidden } = hiddenStates(modelConfig, params, ids);
+      const [b, t, h] = hidden.shape;
+      return blockLogits(slice(hidden, [0, t - 1, 0], [b, 1, h]), headBlocks(params));
     });
     const rows = (await toArray(last)) as Float32Array;
     last.dispose();
