@@ -6,6 +6,7 @@
  */
 import { concat, reshape, slice } from "../autodiff/ops.ts";
 import type { Tensor } from "../autodiff/tensor.ts";
+import { sizeOf } from "../tensor/shape.ts";
 import { blockRows } from "./vocab_blocks.ts";
 
 /**
@@ -19,7 +20,7 @@ export const mapRowChunks = (
   f: (rows: Tensor, chunk: number | null) => Tensor,
 ): Tensor => {
   const lead = x.shape.slice(0, -1);
-  const n = lead.reduce((a, d) => a * d, 1);
+  const n = sizeOf(lead);
   const per = blockRows(n, width, x.backend.maxBindingBytes);
   if (per >= n) return f(x, null);
   const h = x.shape[x.rank - 1];

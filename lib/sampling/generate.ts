@@ -9,7 +9,7 @@
  * to see whether every sequence has stopped.
  */
 import { concat, reshape, slice } from "../autodiff/ops.ts";
-import { scope, type Tensor, toArray } from "../autodiff/tensor.ts";
+import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
 import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
 import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/qwen2.ts";
 import type { KVEntry } from "../nn/attention.ts";
@@ -73,9 +73,9 @@ const lastLogits = (
   adapter: Adapter | null | undefined,
 ): { last: Tensor; cache: readonly KVEntry[] } => {
   const opts = { keyMask, cache, adapter };
-  const out = Array.isArray(input)
-    ? hiddenStates(cfg, params, input, opts)
-    : hiddenStatesFromEmbeds(cfg, params, embedDeviceIds(params.embed, input as Tensor), opts);
+  const out = input instanceof Tensor
+    ? hiddenStatesFromEmbeds(cfg, params, embedDeviceIds(params.embed, input), opts)
+    : hiddenStates(cfg, params, input, opts);
   const [b, t, h] = out.hidden.shape;
   const last = reshape(slice(out.hidden, [0, t - 1, 0], [b, 1, h]), [b, h]);
   return { last: blockLogits(last, headBlocks(params)), cache: out.cache };
@@ -215,7 +215,7 @@ const generateOnDevice = async (
         return { ...draw, next: reshape(draw.ids, [b, 1]), cache: step.cache };
       });
       disposeCache(cache);
-      if (!Array.isArray(input)) (input as Tensor).dispose();
+      if (input instanceof Tensor) input.dispose();
       cache = out.cache;
       input = out.next;
       pending.push({ ids: out.ids, logprobs: out.logprobs });
@@ -227,7 +227,7 @@ const generateOnDevice = async (
     }
   } finally {
     disposeCache(cache);
-    if (!Array.isArray(input)) (input as Tensor).dispose();
+    if (input instanceof Tensor) input.dispose();
     release(pending);
   }
   const ends = drawn.map((row) => row.findIndex((id) => stops.has(id)));
