@@ -49,8 +49,8 @@ export {
   initParams,
   type LoraWeights,
   mergeAdapter,
-  type Qwen2Params,
-} from "./lib/model/qwen2.ts";
+  type DecoderParams,
+} from "./lib/model/decoder.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {
   loadAdapter,

@@ -8,7 +8,7 @@
  */
 import { slice } from "../lib/autodiff/ops.ts";
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
-import { headBlocks, hiddenStates, type Qwen2Params } from "../lib/model/qwen2.ts";
+import { headBlocks, hiddenStates, type DecoderParams } from "../lib/model/decoder.ts";
 import { blockLogits } from "../lib/nn/vocab_blocks.ts";
 import { generate } from "../lib/sampling/generate.ts";
 import { argmax } from "../lib/sampling/processors.ts";
@@ -29,7 +29,7 @@ const { promptLength } = shape.decode;
 
 /** Greedy KV-cache decoding; `onDevice` as in GenerateOptions (default: the backend's choice). */
 const withCache = (
-  params: Qwen2Params,
+  params: DecoderParams,
   prompts: number[][],
   newTokens: number,
   onDevice?: boolean,
@@ -48,7 +48,7 @@ const withCache = (
  * LM head still only on the last one, as generate does, so no [B, T, V] logits at real sizes).
  */
 const withoutCache = async (
-  params: Qwen2Params,
+  params: DecoderParams,
   prompts: number[][],
   newTokens: number,
 ): Promise<number[][]> => {

@@ -1,6 +1,6 @@
 /** Forward-pass throughput (tokens/s) of the bench model on one batch, without and with LoRA. */
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
-import { forward } from "../lib/model/qwen2.ts";
+import { forward } from "../lib/model/decoder.ts";
 import { budgetFor, isSlow, timeTask } from "./measure.ts";
 import type { Measurement, Suite } from "./suite.ts";
 import {

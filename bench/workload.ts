@@ -13,8 +13,8 @@ import {
   initLora,
   initParams,
   type ModelConfig,
-  type Qwen2Params,
-} from "../lib/model/qwen2.ts";
+  type DecoderParams,
+} from "../lib/model/decoder.ts";
 import { disposeReplaced } from "../lib/optim/mod.ts";
 import { foldIn, type Key, prngKey, uniform } from "../lib/random/prng.ts";
 
@@ -83,7 +83,7 @@ export const modelLabel = `qwen2 ${(parameterCount(modelConfig) / 1e6).toFixed(2
 
 const root = prngKey(2504);
 
-export const benchParams = (backend: Backend): Qwen2Params =>
+export const benchParams = (backend: Backend): DecoderParams =>
   initParams(backend, modelConfig, foldIn(root, 0));
 
 export const loraScaling = shape.lora.alpha / shape.lora.rank;

@@ -17,7 +17,7 @@ import { taskPrompt } from "../lib/data/prompt.ts";
 import { encodeModelConfig, type ModelConfig } from "../lib/io/hf_config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
-import { initParams, type Qwen2Params } from "../lib/model/qwen2.ts";
+import { initParams, type DecoderParams } from "../lib/model/decoder.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
 import {
   adamw,
@@ -129,7 +129,7 @@ const run = async (s: Settings): Promise<void> => {
     ],
   }));
   const batchAt = shuffledStream(encoded, foldIn(key, 2));
-  let params: Qwen2Params = initParams(backend, cfg, foldIn(key, 3));
+  let params: DecoderParams = initParams(backend, cfg, foldIn(key, 3));
   const optimizer = chain(
     clipByGlobalNorm(1),
     adamw({
@@ -154,7 +154,7 @@ const run = async (s: Settings): Promise<void> => {
       tokenizer.padTokenId,
       tokenizer.eosTokenId,
     );
-    const { value, grads } = valueAndGrad((p: Qwen2Params) =>
+    const { value, grads } = valueAndGrad((p: DecoderParams) =>
       sftLoss(cfg, { params: p, adapter: null }, batch)
     )(params);
     const next = optimizer.update(grads, optState, params);

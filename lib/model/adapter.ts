@@ -4,7 +4,7 @@ import type { Adapter as HostAdapter, LoraConfig, LoraLayer } from "../io/peft.t
 import { loraScaling } from "../io/peft.ts";
 import type { Proj } from "../io/weight_layout.ts";
 import type { LoraPair } from "../nn/linear.ts";
-import type { LoraWeights } from "./qwen2.ts";
+import type { LoraWeights } from "./decoder.ts";
 
 export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeights => ({
   layers: host.layers.map((layer) =>

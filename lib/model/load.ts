@@ -13,13 +13,13 @@ import {
 } from "../io/peft.ts";
 import { loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
-import { forward, type LoraWeights, type ModelConfig, type Qwen2Params } from "./qwen2.ts";
+import { forward, type LoraWeights, type ModelConfig, type DecoderParams } from "./decoder.ts";
 import { paramsFromWeights } from "./weights.ts";
 
 export interface Model {
   readonly dir: string;
   readonly config: ModelConfig;
-  readonly params: Qwen2Params;
+  readonly params: DecoderParams;
   readonly backend: Backend;
 }
 

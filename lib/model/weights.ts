@@ -4,7 +4,7 @@ import type { HostTensor } from "../io/host_tensor.ts";
 import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
 import type { LinearParams } from "../nn/linear.ts";
 import { rowsToHost, splitRows } from "../nn/vocab_blocks.ts";
-import type { ModelConfig, Qwen2Params } from "./qwen2.ts";
+import type { ModelConfig, DecoderParams } from "./decoder.ts";
 
 /**
  * Uploads checked HF weights into a params tree. `file` names the source in errors. The
@@ -16,7 +16,7 @@ export const paramsFromWeights = (
   cfg: ModelConfig,
   weights: ReadonlyMap<string, HostTensor>,
   file: string,
-): Qwen2Params => {
+): DecoderParams => {
   validateWeights(cfg, weights, file);
   const up = (name: string): Tensor => {
     const w = weights.get(name)!;
@@ -50,7 +50,7 @@ export const paramsFromWeights = (
 /** The params tree as HF-named host tensors (for writing model.safetensors); blocks rejoined. */
 export const weightsFromParams = async (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
 ): Promise<Map<string, HostTensor>> => {
   const named: [string, readonly Tensor[]][] = [["model.embed_tokens.weight", params.embed]];
   params.layers.forEach((layer, i) => {

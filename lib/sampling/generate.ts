@@ -10,8 +10,8 @@
  */
 import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
-import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/qwen2.ts";
+import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
+import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/decoder.ts";
 import type { KVEntry } from "../nn/attention.ts";
 import { blockLogits, embedDeviceIds } from "../nn/vocab_blocks.ts";
 import { categorical, foldIn, type Key, uniform } from "../random/prng.ts";
@@ -66,7 +66,7 @@ type StepInput = readonly (readonly number[])[] | Tensor;
  */
 const lastLogits = (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   input: StepInput,
   keyMask: readonly (readonly number[])[],
   cache: readonly KVEntry[] | null,
@@ -99,7 +99,7 @@ const checkOptions = (prompts: readonly (readonly number[])[], opts: GenerateOpt
 
 export const generate = async (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   prompts: readonly (readonly number[])[],
   opts: GenerateOptions,
 ): Promise<Generation> => {
@@ -123,7 +123,7 @@ const leftPad = (prompts: readonly (readonly number[])[], padToken: number) => {
 
 const generateOnHost = async (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   prompts: readonly (readonly number[])[],
   opts: GenerateOptions,
 ): Promise<Generation> => {
@@ -173,7 +173,7 @@ const generateOnHost = async (
  */
 const generateOnDevice = async (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   prompts: readonly (readonly number[])[],
   opts: GenerateOptions,
 ): Promise<Generation> => {

@@ -15,7 +15,7 @@ import { readModelWeights } from "../io/model_weights.ts";
 import { type LoraConfig, readAdapter, writeAdapter } from "../io/peft.ts";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { adapterToDevice, adapterToHost } from "../model/adapter.ts";
-import type { ModelConfig } from "../model/qwen2.ts";
+import type { ModelConfig } from "../model/decoder.ts";
 import { paramsFromWeights, weightsFromParams } from "../model/weights.ts";
 import { optimStateFromHost, optimStateToHost } from "../optim/mod.ts";
 import type { Key } from "../random/prng.ts";

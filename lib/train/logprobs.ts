@@ -1,13 +1,13 @@
 /** Per-token log-probs of the completion part of a packed batch under some policy. */
 import { reshape, slice } from "../autodiff/ops.ts";
-import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
-import { headBlocks, hiddenStates } from "../model/qwen2.ts";
+import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
+import { headBlocks, hiddenStates } from "../model/decoder.ts";
 import { headTokenLogProbs } from "../rl/head_logprobs.ts";
 import type { TokenLogProbs } from "../rl/logprobs.ts";
 import type { PackedBatch } from "./sequences.ts";
 
 export interface Policy {
-  readonly params: Qwen2Params;
+  readonly params: DecoderParams;
   readonly adapter: Adapter | null;
 }
 

@@ -2,7 +2,7 @@
  * What is trained: LoRA adapters on a frozen base (Tina), or every base weight (the
  * comparison run). Either way the reference policy is the untouched base with no adapter.
  */
-import type { Adapter, LoraWeights, Qwen2Params } from "../model/qwen2.ts";
+import type { Adapter, LoraWeights, DecoderParams } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 
 export type Trainable =
@@ -12,25 +12,25 @@ export type Trainable =
     readonly scaling: number;
     readonly dropout: number;
   }
-  | { readonly kind: "full"; readonly params: Qwen2Params };
+  | { readonly kind: "full"; readonly params: DecoderParams };
 
 /** The tree the optimizer updates. */
-export const trainableTree = (t: Trainable): LoraWeights | Qwen2Params =>
+export const trainableTree = (t: Trainable): LoraWeights | DecoderParams =>
   t.kind === "lora" ? t.weights : t.params;
 
 export const withTree = (t: Trainable, tree: unknown): Trainable =>
   t.kind === "lora"
     ? { ...t, weights: tree as LoraWeights }
-    : { kind: "full", params: tree as Qwen2Params };
+    : { kind: "full", params: tree as DecoderParams };
 
 /** The weights and adapter a forward of the current policy uses; dropout only when a key is given. */
 export const policyOf = (
-  base: Qwen2Params,
+  base: DecoderParams,
   t: Trainable,
   tree: unknown = trainableTree(t),
   dropoutKey: Key | null = null,
-): { params: Qwen2Params; adapter: Adapter | null } =>
-  t.kind === "full" ? { params: tree as Qwen2Params, adapter: null } : {
+): { params: DecoderParams; adapter: Adapter | null } =>
+  t.kind === "full" ? { params: tree as DecoderParams, adapter: null } : {
     params: base,
     adapter: {
       weights: tree as LoraWeights,

@@ -3,7 +3,7 @@
  * interface, so in-process sampling can later be swapped for an inference server that loads
  * each new adapter (e.g. an OpenAI-compatible vLLM endpoint).
  */
-import type { Adapter, ModelConfig, Qwen2Params } from "../model/qwen2.ts";
+import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 import { type FinishReason, generate } from "../sampling/generate.ts";
 
@@ -12,7 +12,7 @@ export interface RolloutRequest {
   readonly prompts: readonly (readonly number[])[];
   readonly numGenerations: number;
   /** The current policy: base weights and adapter (an external server would load the adapter). */
-  readonly policy: { readonly params: Qwen2Params; readonly adapter: Adapter | null };
+  readonly policy: { readonly params: DecoderParams; readonly adapter: Adapter | null };
   readonly key: Key;
 }
 

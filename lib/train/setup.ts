@@ -3,7 +3,7 @@ import { isTensor } from "../autodiff/grad.ts";
 import { tensor, toArraySync } from "../autodiff/tensor.ts";
 import type { Backend } from "../autodiff/tensor.ts";
 import type { LoraConfig } from "../io/peft.ts";
-import { initLora, type ModelConfig, type Qwen2Params } from "../model/qwen2.ts";
+import { initLora, type ModelConfig, type DecoderParams } from "../model/decoder.ts";
 import { loraScaling } from "../model/adapter.ts";
 import {
   adamw,
@@ -69,7 +69,7 @@ export const initialTrainable = (
   backend: Backend,
   cfg: TrainConfig,
   modelConfig: ModelConfig,
-  base: Qwen2Params,
+  base: DecoderParams,
   key: Key,
 ): Trainable => {
   if (!cfg.lora) {
@@ -77,7 +77,7 @@ export const initialTrainable = (
       base,
       isTensor,
       (t) => tensor(backend, toArraySync(t).slice(), t.shape),
-    ) as Qwen2Params;
+    ) as DecoderParams;
     return { kind: "full", params: copy };
   }
   const peft = peftConfigOf(cfg, null)!;
@@ -93,7 +93,7 @@ export const initialState = (
   backend: Backend,
   cfg: TrainConfig,
   modelConfig: ModelConfig,
-  base: Qwen2Params,
+  base: DecoderParams,
   optimizer: GradientTransformation<unknown>,
 ): TrainState => {
   const key = prngKey(cfg.seed);

@@ -5,7 +5,7 @@
  */
 import { div, mul, neg, sum } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
-import type { ModelConfig } from "../model/qwen2.ts";
+import type { ModelConfig } from "../model/decoder.ts";
 import { completionMask } from "../rl/mask.ts";
 import { completionLogProbs, type Policy } from "./logprobs.ts";
 import { packBatch, type PackedBatch } from "./sequences.ts";

@@ -7,7 +7,7 @@ import { readAdapter } from "../../lib/io/peft.ts";
 import { adapterKey } from "../../lib/io/peft.ts";
 import { loadModel, logits } from "../../lib/model/load.ts";
 import { adapterToDevice, loraScaling } from "../../lib/model/adapter.ts";
-import { forward } from "../../lib/model/qwen2.ts";
+import { forward } from "../../lib/model/decoder.ts";
 import { paramsFromWeights } from "../../lib/model/weights.ts";
 import { generate } from "../../lib/sampling/generate.ts";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";

@@ -10,7 +10,7 @@ import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { mean, mul } from "../../lib/autodiff/ops.ts";
 import { type Backend, scope, type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
-import { hiddenStates, initLora, type LoraWeights } from "../../lib/model/qwen2.ts";
+import { hiddenStates, initLora, type LoraWeights } from "../../lib/model/decoder.ts";
 import { paramsFromWeights } from "../../lib/model/weights.ts";
 import { mapRowChunks } from "../../lib/nn/row_chunks.ts";
 import { foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";

@@ -18,7 +18,7 @@ import { mul, sum } from "../../lib/autodiff/ops.ts";
 import { type Backend, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors.ts";
-import { forward, initParams, type ModelConfig, type Qwen2Params } from "../../lib/model/qwen2.ts";
+import { forward, initParams, type ModelConfig, type DecoderParams } from "../../lib/model/decoder.ts";
 import { paramsFromWeights, weightsFromParams } from "../../lib/model/weights.ts";
 import {
   blockLogits,
@@ -89,7 +89,7 @@ interface Case {
   readonly name: string;
   readonly cfg: ModelConfig;
   /** The model's weights on a backend (split by its limit). */
-  readonly params: (backend: Backend) => Qwen2Params;
+  readonly params: (backend: Backend) => DecoderParams;
   /** The limited backend and the unlimited one, both of the same kind. */
   readonly backends: () => Promise<{ limited: Backend; reference: Backend }>;
   readonly ids: readonly (readonly number[])[];
@@ -136,7 +136,7 @@ const wideCase = (kind: "tfjs-cpu" | "webgpu"): Case => ({
 });
 
 /** Every leaf of a params-shaped tree on the host, vocabulary blocks rejoined, by path. */
-const hostLeaves = async (tree: Qwen2Params): Promise<Map<string, Float32Array>> => {
+const hostLeaves = async (tree: DecoderParams): Promise<Map<string, Float32Array>> => {
   const out = new Map<string, Float32Array>();
   out.set("embed", (await rowsToHost(tree.embed)).data);
   if (tree.lmHead) out.set("lmHead", (await rowsToHost(tree.lmHead)).data);
@@ -180,14 +180,14 @@ const runCase = (c: Case, { saving }: { readonly saving: boolean }) => {
     const run = async (backend: Backend) => {
       const w = tensor(backend, probe, [2, batch.completionWidth]);
       const params = c.params(backend);
-      const logProbs = (p: Qwen2Params) =>
+      const logProbs = (p: DecoderParams) =>
         completionLogProbs(c.cfg, { params: p, adapter: null }, batch, [0, 1]);
-      const { grads } = valueAndGrad((p: Qwen2Params) => sum(mul(logProbs(p).logp, w)))(params);
+      const { grads } = valueAndGrad((p: DecoderParams) => sum(mul(logProbs(p).logp, w)))(params);
       const out = logProbs(params);
       return {
         logp: await toArray(out.logp),
         entropy: await toArray(out.entropy),
-        grads: await hostLeaves(grads as Qwen2Params),
+        grads: await hostLeaves(grads as DecoderParams),
       };
     };
     const [blocked, plain] = [await run(limited), await run(reference)];

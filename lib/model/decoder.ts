@@ -37,7 +37,7 @@ export interface LayerParams {
   readonly mlp: MlpParams;
 }
 
-export interface Qwen2Params {
+export interface DecoderParams {
   /** [V, H] as row blocks under the backend's maxBindingBytes (lib/nn/vocab_blocks.ts). */
   readonly embed: readonly Tensor[];
   readonly layers: readonly LayerParams[];
@@ -117,12 +117,12 @@ const mergeHeads = (x: Tensor): Tensor => {
 };
 
 /** The LM head's weight [V, H] as row blocks: lm_head, or the embedding when tied. */
-export const headBlocks = (params: Qwen2Params): readonly Tensor[] => params.lmHead ?? params.embed;
+export const headBlocks = (params: DecoderParams): readonly Tensor[] => params.lmHead ?? params.embed;
 
 /** Logits [B, T, V] (and the KV cache) for token ids [B][T]. */
 export const forward = (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   ids: readonly (readonly number[])[],
   opts: ForwardOptions = {},
 ): ForwardResult => {
@@ -136,7 +136,7 @@ export const forward = (
  */
 export const hiddenStates = (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   ids: readonly (readonly number[])[],
   opts: ForwardOptions = {},
 ): HiddenResult => {
@@ -162,7 +162,7 @@ export interface HiddenResult {
  */
 export const hiddenStatesFromEmbeds = (
   cfg: ModelConfig,
-  params: Qwen2Params,
+  params: DecoderParams,
   embeds: Tensor,
   opts: ForwardOptions = {},
 ): HiddenResult => {
@@ -220,7 +220,7 @@ export const initParams = (
   cfg: ModelConfig,
   key: Key,
   std = 0.02,
-): Qwen2Params => {
+): DecoderParams => {
   const {
     hiddenSize: hd,
     intermediateSize: inter,
@@ -279,7 +279,7 @@ export const initLora = (
 });
 
 /** Merged weights W + scaling · B A, for exporting a plain model. */
-export const mergeAdapter = (params: Qwen2Params, adapter: Adapter): Qwen2Params => {
+export const mergeAdapter = (params: DecoderParams, adapter: Adapter): DecoderParams => {
   const merge = (p: LinearParams, pair: LoraPair | undefined): LinearParams =>
     pair ? { ...p, weight: add(p.weight, mul(matmul(pair.B, pair.A), adapter.scaling)) } : p;
   return {
