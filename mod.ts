@@ -41,6 +41,7 @@ export * from "./lib/tokenizer/mod.ts";
 // The model
 export {
   type Adapter,
+  type DecoderParams,
   forward,
   type ForwardOptions,
   hiddenStates,
@@ -49,7 +50,6 @@ export {
   initParams,
   type LoraWeights,
   mergeAdapter,
-  type DecoderParams,
 } from "./lib/model/decoder.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {

@@ -8,7 +8,7 @@
  */
 import { slice } from "../lib/autodiff/ops.ts";
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
-import { headBlocks, hiddenStates, type DecoderParams } from "../lib/model/decoder.ts";
+import { type DecoderParams, headBlocks, hiddenStates } from "../lib/model/decoder.ts";
 import { blockLogits } from "../lib/nn/vocab_blocks.ts";
 import { generate } from "../lib/sampling/generate.ts";
 import { argmax } from "../lib/sampling/processors.ts";

@@ -10,10 +10,10 @@ import type { Backend } from "../lib/autodiff/tensor.ts";
 import { readJsonWith } from "../lib/io/json_codec.ts";
 import {
   type Adapter,
+  type DecoderParams,
   initLora,
   initParams,
   type ModelConfig,
-  type DecoderParams,
 } from "../lib/model/decoder.ts";
 import { disposeReplaced } from "../lib/optim/mod.ts";
 import { foldIn, type Key, prngKey, uniform } from "../lib/random/prng.ts";

@@ -17,7 +17,7 @@ import { taskPrompt } from "../lib/data/prompt.ts";
 import { encodeModelConfig, type ModelConfig } from "../lib/io/hf_config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
-import { initParams, type DecoderParams } from "../lib/model/decoder.ts";
+import { type DecoderParams, initParams } from "../lib/model/decoder.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
 import {
   adamw,

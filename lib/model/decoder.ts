@@ -117,7 +117,8 @@ const mergeHeads = (x: Tensor): Tensor => {
 };
 
 /** The LM head's weight [V, H] as row blocks: lm_head, or the embedding when tied. */
-export const headBlocks = (params: DecoderParams): readonly Tensor[] => params.lmHead ?? params.embed;
+export const headBlocks = (params: DecoderParams): readonly Tensor[] =>
+  params.lmHead ?? params.embed;
 
 /** Logits [B, T, V] (and the KV cache) for token ids [B][T]. */
 export const forward = (

@@ -13,7 +13,7 @@ import {
 } from "../io/peft.ts";
 import { loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
-import { forward, type LoraWeights, type ModelConfig, type DecoderParams } from "./decoder.ts";
+import { type DecoderParams, forward, type LoraWeights, type ModelConfig } from "./decoder.ts";
 import { paramsFromWeights } from "./weights.ts";
 
 export interface Model {

@@ -4,7 +4,7 @@ import type { HostTensor } from "../io/host_tensor.ts";
 import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
 import type { LinearParams } from "../nn/linear.ts";
 import { rowsToHost, splitRows } from "../nn/vocab_blocks.ts";
-import type { ModelConfig, DecoderParams } from "./decoder.ts";
+import type { DecoderParams, ModelConfig } from "./decoder.ts";
 
 /**
  * Uploads checked HF weights into a params tree. `file` names the source in errors. The

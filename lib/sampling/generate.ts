@@ -10,7 +10,7 @@
  */
 import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
-import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
+import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
 import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/decoder.ts";
 import type { KVEntry } from "../nn/attention.ts";
 import { blockLogits, embedDeviceIds } from "../nn/vocab_blocks.ts";

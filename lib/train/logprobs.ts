@@ -1,6 +1,6 @@
 /** Per-token log-probs of the completion part of a packed batch under some policy. */
 import { reshape, slice } from "../autodiff/ops.ts";
-import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
+import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
 import { headBlocks, hiddenStates } from "../model/decoder.ts";
 import { headTokenLogProbs } from "../rl/head_logprobs.ts";
 import type { TokenLogProbs } from "../rl/logprobs.ts";

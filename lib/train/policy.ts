@@ -2,7 +2,7 @@
  * What is trained: LoRA adapters on a frozen base (Tina), or every base weight (the
  * comparison run). Either way the reference policy is the untouched base with no adapter.
  */
-import type { Adapter, LoraWeights, DecoderParams } from "../model/decoder.ts";
+import type { Adapter, DecoderParams, LoraWeights } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 
 export type Trainable =

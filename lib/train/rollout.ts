@@ -3,7 +3,7 @@
  * interface, so in-process sampling can later be swapped for an inference server that loads
  * each new adapter (e.g. an OpenAI-compatible vLLM endpoint).
  */
-import type { Adapter, ModelConfig, DecoderParams } from "../model/decoder.ts";
+import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 import { type FinishReason, generate } from "../sampling/generate.ts";
 

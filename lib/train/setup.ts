@@ -3,7 +3,7 @@ import { isTensor } from "../autodiff/grad.ts";
 import { tensor, toArraySync } from "../autodiff/tensor.ts";
 import type { Backend } from "../autodiff/tensor.ts";
 import type { LoraConfig } from "../io/peft.ts";
-import { initLora, type ModelConfig, type DecoderParams } from "../model/decoder.ts";
+import { type DecoderParams, initLora, type ModelConfig } from "../model/decoder.ts";
 import { loraScaling } from "../model/adapter.ts";
 import {
   adamw,

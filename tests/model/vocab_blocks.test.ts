@@ -18,7 +18,12 @@ import { mul, sum } from "../../lib/autodiff/ops.ts";
 import { type Backend, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors.ts";
-import { forward, initParams, type ModelConfig, type DecoderParams } from "../../lib/model/decoder.ts";
+import {
+  type DecoderParams,
+  forward,
+  initParams,
+  type ModelConfig,
+} from "../../lib/model/decoder.ts";
 import { paramsFromWeights, weightsFromParams } from "../../lib/model/weights.ts";
 import {
   blockLogits,
