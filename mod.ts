@@ -5,7 +5,14 @@
  */
 
 // Tensors, backends and autodiff
-export { availableBackends, loadBackend, tsBackend } from "./lib/tensor/backends.ts";
+export {
+  availableBackends,
+  type Backend,
+  type BackendCapabilities,
+  capabilitiesOf,
+  loadBackend,
+  tsBackend,
+} from "./lib/tensor/backends.ts";
 export {
   type BackendName,
   backendNames,
@@ -14,7 +21,6 @@ export {
   type Shape,
 } from "./lib/tensor/kernels.ts";
 export {
-  type Backend,
   fill,
   keep,
   liveTensors,

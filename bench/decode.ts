@@ -95,7 +95,7 @@ export const decodeSuite: Suite = {
       );
       out.push(rate("KV cache", cached));
       // Where reads are asynchronous (WebGPU) tokens are drawn on the device: against the host.
-      if (!backend.kernels.downloadSync) {
+      if (!backend.capabilities.syncReads) {
         const onHost = await timeTask(
           `decode host-sampled b${batch}`,
           () => withCache(params, prompts, newTokens, false),

@@ -5,7 +5,8 @@
  */
 import { Bench } from "tinybench";
 import { matmul } from "../lib/autodiff/ops.ts";
-import { type Backend, type Tensor, tensor, toArray } from "../lib/autodiff/tensor.ts";
+import { type Tensor, tensor, toArray } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 import { fmt, sizeOf } from "../lib/tensor/shape.ts";
 import type { Shape } from "../lib/tensor/kernels.ts";
 import { normal, prngKey, split } from "../lib/random/prng.ts";

@@ -4,7 +4,7 @@
  * too slow for that within a suite's minute get a single cold run instead.
  */
 import { Bench } from "tinybench";
-import type { Backend } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 
 export interface Timing {
   /** Median seconds per run. */

@@ -3,7 +3,7 @@
  * kernel and op (e.g. "binary:mul", "matmul:Bᵀ"). CPU backends run kernels synchronously, so
  * a call's wall time is its compute; on an asynchronous backend it is only the dispatch.
  */
-import type { Backend } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 
 export interface KernelTime {
   readonly kernel: string;
@@ -44,7 +44,7 @@ export const profileBackend = (inner: Backend): Profiler => {
     ) => [name, typeof value === "function" ? timed(name, value.bind(inner.kernels)) : value]),
   );
   return {
-    backend: { name: inner.name, kernels: kernels as Backend["kernels"] },
+    backend: { ...inner, kernels: kernels as Backend["kernels"] },
     report: () =>
       [...totals.entries()]
         .map(([kernel, { calls, ms }]) => ({ kernel, calls, ms }))

@@ -13,8 +13,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Backend } from "../lib/autodiff/tensor.ts";
-import { loadBackend } from "../lib/tensor/backends.ts";
+import { type Backend, loadBackend } from "../lib/tensor/backends.ts";
 import { backendNames } from "../lib/tensor/kernels.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { decodeSuite } from "./decode.ts";

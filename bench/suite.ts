@@ -3,7 +3,7 @@
  * owns argument parsing, backend loading, the printed table and bench/results/latest.json;
  * a suite only measures.
  */
-import type { Backend } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 
 /** The unit of figures that are a ratio of two others (e.g. a speed-up). */
 export const RATIO_UNIT = "x";

@@ -7,7 +7,8 @@
  */
 import { valueAndGradWithAux } from "../lib/autodiff/grad.ts";
 import { mul, stopGradient, sum } from "../lib/autodiff/ops.ts";
-import { type Backend, scope, type Tensor, tensor, toArray } from "../lib/autodiff/tensor.ts";
+import { scope, type Tensor, tensor, toArray } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 import { initLora, type LoraWeights } from "../lib/model/decoder.ts";
 import { adamw, applyUpdates, chain, clipByGlobalNorm, disposeReplaced } from "../lib/optim/mod.ts";
 import { normal } from "../lib/random/prng.ts";

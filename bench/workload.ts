@@ -6,7 +6,7 @@
 import * as t from "io-ts";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { Backend } from "../lib/autodiff/tensor.ts";
+import type { Backend } from "../lib/tensor/backends.ts";
 import { readJsonWith } from "../lib/io/json_codec.ts";
 import {
   type Adapter,

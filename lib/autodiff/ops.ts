@@ -14,7 +14,8 @@ import {
   sizeOf,
 } from "../tensor/shape.ts";
 import { record } from "./tape.ts";
-import { assertAlive, type Backend, fill, Tensor } from "./tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
+import { assertAlive, fill, Tensor } from "./tensor.ts";
 
 type Operand = Tensor | number;
 

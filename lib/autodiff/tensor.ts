@@ -2,20 +2,9 @@
  * Tensors: a backend handle with a shape and dtype. Creation registers the tensor with the
  * innermost `scope`, which frees every tensor it created and did not return.
  */
-import type { BackendName, DType, HostArray, Kernels, Shape } from "../tensor/kernels.ts";
+import type { Backend } from "../tensor/backends.ts";
+import type { DType, HostArray, Shape } from "../tensor/kernels.ts";
 import { checkShape, fmt, sizeOf } from "../tensor/shape.ts";
-
-export interface Backend {
-  readonly name: BackendName;
-  // deno-lint-ignore no-explicit-any
-  readonly kernels: Kernels<any>;
-  /**
-   * The most bytes one tensor may occupy (WebGPU's maxStorageBufferBindingSize, or a lower
-   * test value); absent where tensors are unbounded. Model code splits vocabulary-sized
-   * matrices into row blocks under it.
-   */
-  readonly maxBindingBytes?: number;
-}
 
 let nextId = 0;
 let live = 0;
@@ -150,7 +139,7 @@ export const toArray = (t: Tensor): Promise<HostArray> => {
 export const toArraySync = (t: Tensor): HostArray => {
   assertAlive("toArraySync", t);
   const read = t.backend.kernels.downloadSync;
-  if (!read) {
+  if (!t.backend.capabilities.syncReads || !read) {
     throw new Error(
       `toArraySync: backend "${t.backend.name}" only reads back asynchronously; use toArray`,
     );

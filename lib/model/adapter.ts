@@ -1,5 +1,6 @@
 /** PEFT adapters on the host (lib/io) <-> LoRA weight trees on a backend. */
-import { type Backend, tensor, toArray } from "../autodiff/tensor.ts";
+import { tensor, toArray } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { Adapter as HostAdapter, LoraConfig, LoraLayer } from "../io/peft.ts";
 import { loraScaling } from "../io/peft.ts";
 import type { Proj } from "../io/weight_layout.ts";

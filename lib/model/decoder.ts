@@ -7,7 +7,8 @@
  * only, and the reference policy is the same forward with `adapter: null`.
  */
 import { add, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
-import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import { appendKv, attend, attentionMask, type KVEntry } from "../nn/attention.ts";
 import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
 import { gatedMlp, type MlpParams } from "../nn/mlp.ts";

@@ -3,7 +3,6 @@
  * load and save PEFT adapters, and compute logits for plain id arrays.
  */
 import { scope, toArray } from "../autodiff/tensor.ts";
-import type { Backend } from "../autodiff/tensor.ts";
 import { readModel } from "../io/model_weights.ts";
 import {
   type Adapter as HostAdapter,
@@ -11,7 +10,7 @@ import {
   readAdapter,
   writeAdapter,
 } from "../io/peft.ts";
-import { loadBackend } from "../tensor/backends.ts";
+import { type Backend, loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
 import { type DecoderParams, forward, type LoraWeights, type ModelConfig } from "./decoder.ts";
 import { paramsFromWeights } from "./weights.ts";

@@ -1,5 +1,6 @@
 /** Between Hugging Face tensor names (host arrays) and the model's params tree (tensors). */
-import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
 import type { LinearParams } from "../nn/linear.ts";

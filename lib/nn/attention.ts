@@ -3,7 +3,8 @@
  * mask that encodes causality and left padding, and an optional KV cache.
  */
 import { add, concat, matmul, mul, reshape, slice, softmax } from "../autodiff/ops.ts";
-import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import { blockRows } from "./vocab_blocks.ts";
 
 /** Keys and values of the positions seen so far, per layer: [B, kvHeads, S, headDim]. */

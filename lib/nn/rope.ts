@@ -3,7 +3,8 @@
  * pairs with j + d/2 and both turn by position · theta^(-2j/d).
  */
 import { add, matmul, mul, reshape } from "../autodiff/ops.ts";
-import { type Backend, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 
 /** cos and sin tables [B, T, headDim] for explicit integer positions [B][T]. */
 export const ropeTables = (

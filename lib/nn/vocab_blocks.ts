@@ -25,7 +25,8 @@ import {
   sub,
   sum,
 } from "../autodiff/ops.ts";
-import { type Backend, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import { type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { fmt } from "../tensor/shape.ts";
 

@@ -6,7 +6,8 @@
  * state's structure back through optimStateFromHost to resume.
  */
 import { isTensor } from "../autodiff/grad.ts";
-import { type Backend, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import { type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
 import { treeMap } from "../tree.ts";
 

@@ -105,7 +105,7 @@ export const generate = async (
 ): Promise<Generation> => {
   checkOptions(prompts, opts);
   if (prompts.length === 0) return { tokens: [], logprobs: [], finishReasons: [] };
-  const asyncReads = params.norm.backend.kernels.downloadSync === undefined;
+  const asyncReads = !params.norm.backend.capabilities.syncReads;
   const onDevice = opts.onDevice ?? (asyncReads && samplesOnDevice(opts));
   return await (onDevice ? generateOnDevice : generateOnHost)(cfg, params, prompts, opts);
 };

@@ -1,9 +1,42 @@
-/** Backend selection by name: the one place a program chooses where tensors live. */
-import type { Backend } from "../autodiff/tensor.ts";
-import { type BackendName, backendNames } from "./kernels.ts";
+/**
+ * Backends: a named set of forward kernels plus what it can and cannot do, and selection by
+ * name — the one place a program chooses where tensors live.
+ */
+import { type BackendName, backendNames, type Kernels } from "./kernels.ts";
 import { tsKernels } from "./ts/kernels.ts";
 
-export const tsBackend: Backend = { name: "ts", kernels: tsKernels };
+/** What a backend can do, declared by the backend rather than sniffed from its kernels. */
+export interface BackendCapabilities {
+  /** Values read back without waiting on a device queue (CPU backends; not WebGPU). */
+  readonly syncReads: boolean;
+  /** Tensors live in device memory, so host reads are the expensive step (WebGPU). */
+  readonly deviceMemory: boolean;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  // deno-lint-ignore no-explicit-any
+  readonly kernels: Kernels<any>;
+  readonly capabilities: BackendCapabilities;
+  /**
+   * The most bytes one tensor may occupy (WebGPU's maxStorageBufferBindingSize, or a lower
+   * test value); absent where tensors are unbounded. Model code splits vocabulary-sized
+   * matrices into row blocks under it.
+   */
+  readonly maxBindingBytes?: number;
+}
+
+/** The capabilities of each backend this library ships. */
+export const capabilitiesOf = (name: BackendName): BackendCapabilities =>
+  name === "webgpu"
+    ? { syncReads: false, deviceMemory: true }
+    : { syncReads: true, deviceMemory: false };
+
+export const tsBackend: Backend = {
+  name: "ts",
+  kernels: tsKernels,
+  capabilities: capabilitiesOf("ts"),
+};
 
 export const loadBackend = async (name: string): Promise<Backend> => {
   if (!backendNames.includes(name as BackendName)) {

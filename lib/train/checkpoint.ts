@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Backend } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { encodeModelConfig } from "../io/hf_config.ts";
 import type { HostTensor } from "../io/host_tensor.ts";

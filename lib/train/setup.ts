@@ -1,7 +1,7 @@
 /** Building a run from its config: the trainable weights, the optimizer and the first state. */
 import { isTensor } from "../autodiff/grad.ts";
 import { tensor, toArraySync } from "../autodiff/tensor.ts";
-import type { Backend } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { LoraConfig } from "../io/peft.ts";
 import { type DecoderParams, initLora, type ModelConfig } from "../model/decoder.ts";
 import { loraScaling } from "../model/adapter.ts";

@@ -6,7 +6,7 @@
 import { isTensor, valueAndGradWithAux } from "../autodiff/grad.ts";
 import { add, mul, stopGradient, sum } from "../autodiff/ops.ts";
 import { scope, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
-import type { Backend } from "../autodiff/tensor.ts";
+import type { Backend } from "../tensor/backends.ts";
 import type { DecoderParams, ModelConfig } from "../model/decoder.ts";
 import { applyUpdates, globalNorm, type GradientTransformation } from "../optim/mod.ts";
 import { disposeReplaced } from "../optim/transform.ts";

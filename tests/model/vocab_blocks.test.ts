@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { readFile } from "node:fs/promises";
 import { isTensor, valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { mul, sum } from "../../lib/autodiff/ops.ts";
-import { type Backend, tensor, toArray } from "../../lib/autodiff/tensor.ts";
+import { tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
 import { encodeSafetensors } from "../../lib/io/safetensors.ts";
 import {
@@ -35,7 +35,7 @@ import {
 } from "../../lib/nn/vocab_blocks.ts";
 import { normal, prngKey } from "../../lib/random/prng.ts";
 import { generate } from "../../lib/sampling/generate.ts";
-import { loadBackend } from "../../lib/tensor/backends.ts";
+import { type Backend, loadBackend } from "../../lib/tensor/backends.ts";
 import { loadTfjsBackend } from "../../lib/tensor/tfjs/kernels.ts";
 import { completionLogProbs } from "../../lib/train/logprobs.ts";
 import { packBatch } from "../../lib/train/sequences.ts";

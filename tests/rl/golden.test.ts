@@ -10,14 +10,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { valueAndGradWithAux } from "../../lib/autodiff/grad.ts";
 import { add, mul, sum } from "../../lib/autodiff/ops.ts";
-import {
-  type Backend,
-  liveTensors,
-  type Tensor,
-  tensor,
-  toArray,
-} from "../../lib/autodiff/tensor.ts";
-import { loadBackend } from "../../lib/tensor/backends.ts";
+import { liveTensors, type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
+import { type Backend, loadBackend } from "../../lib/tensor/backends.ts";
 import { testBackends } from "../helpers/backends.ts";
 import { disposeReplaced } from "../../lib/optim/mod.ts";
 import {

@@ -5,9 +5,14 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import * as ops from "../../lib/autodiff/ops.ts";
-import { type Backend, type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
+import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
-import { availableBackends, loadBackend, tsBackend } from "../../lib/tensor/backends.ts";
+import {
+  availableBackends,
+  type Backend,
+  loadBackend,
+  tsBackend,
+} from "../../lib/tensor/backends.ts";
 import type {
   BinaryOp,
   CompareOp,

@@ -7,7 +7,7 @@
  * as reshape's output does, are reference-counted by tfjs).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Backend } from "../../autodiff/tensor.ts";
+import { type Backend, capabilitiesOf } from "../backends.ts";
 import type { BinaryOp, CompareOp, DType, HostArray, Kernels, Shape, UnaryOp } from "../kernels.ts";
 import { matmulShape, sizeOf } from "../shape.ts";
 import { simdMatmul } from "../wasm/matmul.ts";
@@ -214,9 +214,10 @@ const load = async (name: TfjsBackendName, options: TfjsBackendOptions): Promise
   const deviceLimit = name === "webgpu" ? webgpuBindingLimit() : Infinity;
   const limit = Math.min(deviceLimit, options.maxBindingBytes ?? Infinity);
   const kernels = tfjsKernels(name);
+  const capabilities = capabilitiesOf(name);
   return Number.isFinite(limit)
-    ? { name, kernels: withBindingLimit(kernels, limit), maxBindingBytes: limit }
-    : { name, kernels };
+    ? { name, kernels: withBindingLimit(kernels, limit), capabilities, maxBindingBytes: limit }
+    : { name, kernels, capabilities };
 };
 
 // Tensors from two Backend objects cannot meet in one op, so equal requests share one object.
