@@ -317,29 +317,18 @@ const encodeFloats = (data: Float32Array, dtype: FloatDtype): Uint8Array => {
 };
 
 /**
- * The file as a header chunk followed by one chunk per tensor (sorted by name), so large files
- * can be streamed to disk. The header is padded with spaces to a multiple of 8 bytes, as the
- * reference writer does, which keeps every tensor aligned.
+ * The header chunk of a file holding tensors of these shapes, in this order, all of `dtype`.
+ * It is padded with spaces to a multiple of 8 bytes, as the reference writer does, which keeps
+ * every tensor aligned. Exported for writers that stream tensors made on the fly.
  */
-export function* encodeSafetensorsChunks(
-  tensors: ReadonlyMap<string, HostTensor>,
+export const encodeSafetensorsHeader = (
+  shapes: readonly (readonly [string, readonly number[]])[],
   { dtype = "F32", metadata }: WriteOptions = {},
-  file = "<memory>",
-): Generator<Uint8Array> {
-  const names = [...tensors.keys()].sort();
+): Uint8Array => {
   let offset = 0;
-  const entries = names.map((name) => {
-    const { shape, data } = tensors.get(name)!;
-    if (data.length !== numElements(shape)) {
-      fail(
-        file,
-        `tensor "${name}": shape ${formatShape(shape)} needs ${
-          numElements(shape)
-        } values, data has ${data.length}`,
-      );
-    }
+  const entries = shapes.map(([name, shape]) => {
     const begin = offset;
-    offset += data.length * BYTES_PER_ELEMENT[dtype];
+    offset += numElements(shape) * BYTES_PER_ELEMENT[dtype];
     return [name, { dtype, shape, data_offsets: [begin, offset] }] as const;
   });
   const header = Object.fromEntries(
@@ -349,8 +338,32 @@ export function* encodeSafetensorsChunks(
   const padded = new Uint8Array(8 + Math.ceil(json.length / 8) * 8).fill(0x20);
   new DataView(padded.buffer).setBigUint64(0, BigInt(padded.length - 8), true);
   padded.set(json, 8);
-  yield padded;
-  for (const name of names) yield encodeFloats(tensors.get(name)!.data, dtype);
+  return padded;
+};
+
+/**
+ * The file as a header chunk followed by one chunk per tensor (sorted by name), so large files
+ * can be streamed to disk.
+ */
+export function* encodeSafetensorsChunks(
+  tensors: ReadonlyMap<string, HostTensor>,
+  options: WriteOptions = {},
+  file = "<memory>",
+): Generator<Uint8Array> {
+  const names = [...tensors.keys()].sort();
+  for (const name of names) {
+    const { shape, data } = tensors.get(name)!;
+    if (data.length !== numElements(shape)) {
+      fail(
+        file,
+        `tensor "${name}": shape ${formatShape(shape)} needs ${
+          numElements(shape)
+        } values, data has ${data.length}`,
+      );
+    }
+  }
+  yield encodeSafetensorsHeader(names.map((name) => [name, tensors.get(name)!.shape]), options);
+  for (const name of names) yield encodeFloats(tensors.get(name)!.data, options.dtype ?? "F32");
 }
 
 export const encodeSafetensors = (
