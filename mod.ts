@@ -106,6 +106,13 @@ export {
   readJsonl,
   writeJsonl,
 } from "./lib/io/jsonl.ts";
-export { FORMAT_TAGS, SYSTEM_PROMPT, taskPrompt } from "./lib/data/prompt.ts";
+export { SYSTEM_PROMPT, taskPrompt } from "./lib/data/prompt.ts";
+export {
+  ANSWER_CLOSE,
+  ANSWER_OPEN,
+  formatCompletion,
+  THINK_CLOSE,
+  THINK_OPEN,
+} from "./lib/format_tags.ts";
 export * from "./lib/eval/mod.ts";
 export * from "./lib/report/mod.ts";

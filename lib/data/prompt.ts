@@ -1,37 +1,30 @@
 /**
- * The reasoning format our tasks teach and our format rewards check:
- * `<think>\n...\n</think>\n<answer>\n...\n</answer>`, and the chat prompt that asks for it.
+ * The chat prompt that asks for the reasoning format (lib/format_tags.ts) our tasks teach and
+ * our format rewards check.
  */
 
-export type ChatMessage = {
-  readonly role: "system" | "user" | "assistant";
-  readonly content: string;
-};
-
-/**
- * The tags of the reasoning format, and every other character the built-in task and its prompt
- * use: the task tokenizer's vocabulary is exactly these (plus special tokens).
- */
 import {
-  REASONING_TAGS as FORMAT_TAGS,
-  TASK_ALPHABET as TASK_CHARACTERS,
-} from "../tokenizer/char.ts";
-
-export { FORMAT_TAGS, TASK_CHARACTERS };
+  ANSWER_CLOSE,
+  ANSWER_OPEN,
+  REASONING_TAGS,
+  THINK_CLOSE,
+  THINK_OPEN,
+} from "../format_tags.ts";
+import type { ChatMessage } from "../tokenizer/hf.ts";
+import { TASK_ALPHABET } from "../tokenizer/char.ts";
 
 /** Short on purpose: in a tiny model every prompt token costs context and compute. */
 export const SYSTEM_PROMPT =
-  "Think step by step in <think></think>, then answer in <answer></answer>.";
+  `Think step by step in ${THINK_OPEN}${THINK_CLOSE}, then answer in ${ANSWER_OPEN}${ANSWER_CLOSE}.`;
 
-/** True when `text` is made only of TASK_CHARACTERS and FORMAT_TAGS. */
+/**
+ * True when `text` is made only of the reasoning tags and the characters of the built-in task:
+ * the task tokenizer's vocabulary is exactly these (plus special tokens).
+ */
 export const usesTaskAlphabet = (text: string): boolean => {
-  const withoutTags = FORMAT_TAGS.reduce((rest, tag) => rest.split(tag).join(""), text);
-  return [...withoutTags].every((ch) => TASK_CHARACTERS.includes(ch));
+  const withoutTags = REASONING_TAGS.reduce((rest, tag) => rest.split(tag).join(""), text);
+  return [...withoutTags].every((ch) => TASK_ALPHABET.includes(ch));
 };
-
-/** A completion in the reasoning format: one line per reasoning step, then the answer. */
-export const formatCompletion = (steps: readonly string[], answer: string): string =>
-  `<think>\n${steps.join("\n")}\n</think>\n<answer>\n${answer}\n</answer>`;
 
 /**
  * The chat messages that pose `example.problem` to the model. No system prompt by default:

@@ -3,7 +3,8 @@
  * accuracy reward, and summarize pass@1 (mean over the n samples), pass@k and maj@k. Pure
  * except for the model calls; the scoring half (`scoreCompletions`) needs no model at all.
  */
-import { type ChatMessage, taskPrompt } from "../data/prompt.ts";
+import { taskPrompt } from "../data/prompt.ts";
+import type { ChatMessage } from "../tokenizer/hf.ts";
 import type { LoadedAdapter, Model } from "../model/load.ts";
 import { loraScaling } from "../model/adapter.ts";
 import { foldIn, type Key } from "../random/prng.ts";

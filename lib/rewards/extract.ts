@@ -4,6 +4,7 @@
  * then the last math span (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`).
  * Every scan is a single linear pass, so megabyte inputs stay fast.
  */
+import { ANSWER_CLOSE, ANSWER_OPEN } from "../format_tags.ts";
 import { isEscaped } from "./latex.ts";
 
 const nonEmpty = (s: string | undefined): string | null => {
@@ -56,10 +57,10 @@ export const lastBoxed = (text: string): string | null => {
 
 /** Contents of the last complete `<answer>...</answer>` block. */
 export const answerTag = (text: string): string | null => {
-  const close = text.lastIndexOf("</answer>");
+  const close = text.lastIndexOf(ANSWER_CLOSE);
   if (close === -1) return null;
-  const open = text.lastIndexOf("<answer>", close);
-  return open === -1 ? null : nonEmpty(text.slice(open + "<answer>".length, close));
+  const open = text.lastIndexOf(ANSWER_OPEN, close);
+  return open === -1 ? null : nonEmpty(text.slice(open + ANSWER_OPEN.length, close));
 };
 
 /** What follows the last "final answer is" (a math span, else the rest of that line). */

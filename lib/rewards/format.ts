@@ -2,11 +2,14 @@
  * Format rewards: open-r1's (format, tag_count, reasoning_steps) and Tina's variants.
  * Each reproduces the Python reference exactly, quirks included, in linear time.
  */
+import { ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN } from "../format_tags.ts";
 import { countOccurrences } from "./text.ts";
 
-const thinkOpen = "<think>\n";
-const thinkThenAnswer = "\n</think>\n<answer>\n";
-const answerClose = "\n</answer>";
+const thinkOpen = `${THINK_OPEN}\n`;
+const thinkClose = `\n${THINK_CLOSE}\n`;
+const answerOpen = `\n${ANSWER_OPEN}\n`;
+const thinkThenAnswer = `\n${THINK_CLOSE}${answerOpen}`;
+const answerClose = `\n${ANSWER_CLOSE}`;
 
 /**
  * open-r1's format reward: `re.match(r"^<think>\n.*?\n</think>\n<answer>\n.*?\n</answer>$",
@@ -31,18 +34,18 @@ export const formatReward = (completion: string): number => {
 
 /** Tina's format reward: exactly one "\n</think>\n" (Python `str.count` semantics). */
 export const tinaFormatReward = (completion: string): number =>
-  countOccurrences(completion, "\n</think>\n") === 1 ? 1 : 0;
+  countOccurrences(completion, thinkClose) === 1 ? 1 : 0;
 
 const scoreTags = (completion: string, tags: readonly string[], each: number): number =>
   tags.reduce((sum, tag) => sum + (countOccurrences(completion, tag) === 1 ? each : 0), 0);
 
 /** open-r1's tag_count: 0.25 for each tag that occurs exactly once. */
 export const tagCountReward = (completion: string): number =>
-  scoreTags(completion, [thinkOpen, "\n</think>\n", "\n<answer>\n", answerClose], 0.25);
+  scoreTags(completion, [thinkOpen, thinkClose, answerOpen, answerClose], 0.25);
 
 /** Tina's tag_count: 0.5 each for "<think>\n" and "\n</think>\n" occurring exactly once. */
 export const tinaTagCountReward = (completion: string): number =>
-  scoreTags(completion, [thinkOpen, "\n</think>\n"], 0.5);
+  scoreTags(completion, [thinkOpen, thinkClose], 0.5);
 
 // Python's `\d` in a str pattern is any Unicode decimal digit; no MULTILINE, so `^` is the
 // start of the text only.

@@ -10,6 +10,7 @@
  * - `decode(encode(s)) === s` for every string over the alphabet and word tokens that does not
  *   contain the text of a special token.
  */
+import { REASONING_TAGS } from "../format_tags.ts";
 import { hfTokenizer, type Tokenizer } from "./hf.ts";
 
 export type CharSpecialTokens = {
@@ -38,8 +39,6 @@ export const DEFAULT_SPECIAL_TOKENS: CharSpecialTokens = {
   user: "<|user|>",
   assistant: "<|assistant|>",
 };
-
-export const REASONING_TAGS: readonly string[] = ["<think>", "</think>", "<answer>", "</answer>"];
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 export const TASK_ALPHABET = `${LETTERS}0123456789 +-*/=()?.,:!\n`;

@@ -7,6 +7,6 @@ export {
   DEFAULT_SPECIAL_TOKENS,
   defaultTaskTokenizer,
   makeCharTokenizer,
-  REASONING_TAGS,
   TASK_ALPHABET,
 } from "./char.ts";
+export { REASONING_TAGS } from "../format_tags.ts";

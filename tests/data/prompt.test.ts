@@ -1,11 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import {
-  formatCompletion,
-  SYSTEM_PROMPT,
-  taskPrompt,
-  usesTaskAlphabet,
-} from "../../lib/data/prompt.ts";
+import { formatCompletion } from "../../lib/format_tags.ts";
+import { SYSTEM_PROMPT, taskPrompt, usesTaskAlphabet } from "../../lib/data/prompt.ts";
 
 test("taskPrompt is the problem alone, or after a given system prompt", () => {
   assert.equal(taskPrompt({ problem: "Compute 1+2." }), [{

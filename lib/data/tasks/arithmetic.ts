@@ -5,7 +5,7 @@
  * Example i of a stream depends only on (key, i), so a longer stream extends a shorter one.
  */
 import { foldIn, type Key, prngKey, split, uniform } from "../../random/prng.ts";
-import { formatCompletion } from "../prompt.ts";
+import { formatCompletion } from "../../format_tags.ts";
 
 export type Example = {
   readonly problem: string;
