@@ -28,9 +28,7 @@ import {
 import { type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
-import { fmt } from "../tensor/shape.ts";
-
-const bytesPerValue = 4;
+import { BYTES_PER_VALUE, fmt } from "../tensor/shape.ts";
 
 /**
  * Rows per block so that one [rows, cols] float32 block fits in `maxBindingBytes`, balanced
@@ -39,11 +37,13 @@ const bytesPerValue = 4;
  * the limit too.
  */
 export const blockRows = (rows: number, cols: number, maxBindingBytes?: number): number => {
-  if (maxBindingBytes === undefined || rows * cols * bytesPerValue <= maxBindingBytes) return rows;
-  const most = Math.floor(maxBindingBytes / (cols * bytesPerValue));
+  if (maxBindingBytes === undefined || rows * cols * BYTES_PER_VALUE <= maxBindingBytes) {
+    return rows;
+  }
+  const most = Math.floor(maxBindingBytes / (cols * BYTES_PER_VALUE));
   if (most < 1) {
     throw new Error(
-      `blockRows: one row of ${cols} float32 values needs ${cols * bytesPerValue} bytes, ` +
+      `blockRows: one row of ${cols} float32 values needs ${cols * BYTES_PER_VALUE} bytes, ` +
         `over the ${maxBindingBytes}-byte limit on one tensor`,
     );
   }

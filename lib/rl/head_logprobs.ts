@@ -27,7 +27,7 @@ import {
 import { record, untraced } from "../autodiff/tape.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import { blockLogSoftmax, gatherRouted, routeIds, type Routing } from "../nn/vocab_blocks.ts";
-import { fmt } from "../tensor/shape.ts";
+import { bytesOf, fmt } from "../tensor/shape.ts";
 import type { TokenLogProbs } from "./logprobs.ts";
 
 /** Rows per chunk so that one chunk's logits stay near `maxElements` values. */
@@ -164,6 +164,6 @@ const defaultChunkRows = (hidden: Tensor, head: readonly Tensor[]): number => {
   const vocab = head.reduce((s, w) => s + w.shape[0], 0);
   const limit = hidden.backend.maxBindingBytes;
   const widest = Math.max(...head.map((w) => w.shape[0]));
-  const underLimit = limit === undefined ? Infinity : Math.floor(limit / (4 * widest));
+  const underLimit = limit === undefined ? Infinity : Math.floor(limit / bytesOf([widest]));
   return Math.max(1, Math.min(headChunkRows(vocab), underLimit));
 };

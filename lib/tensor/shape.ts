@@ -3,6 +3,12 @@ import type { Shape } from "./kernels.ts";
 
 export const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
+/** Bytes per value of every dtype a tensor may have (float32 and int32 alike). */
+export const BYTES_PER_VALUE = 4;
+
+/** Bytes one tensor of this shape occupies. */
+export const bytesOf = (shape: Shape): number => sizeOf(shape) * BYTES_PER_VALUE;
+
 export const stridesOf = (shape: Shape): number[] => {
   const strides = new Array<number>(shape.length);
   let s = 1;

@@ -6,17 +6,14 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type { Kernels, Shape } from "../kernels.ts";
-import { fmt, matmulShape, sizeOf } from "../shape.ts";
-
-/** float32 and int32 alike. */
-const bytesPerValue = 4;
+import { bytesOf, fmt, matmulShape } from "../shape.ts";
 
 export const withBindingLimit = (
   kernels: Kernels<tf.Tensor>,
   limit: number,
 ): Kernels<tf.Tensor> => {
   const check = (op: string, what: string, shape: Shape): void => {
-    const bytes = sizeOf(shape) * bytesPerValue;
+    const bytes = bytesOf(shape);
     if (bytes > limit) {
       throw new Error(
         `${kernels.name} ${op}: ${what} ${

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type Backend, capabilitiesOf } from "../backends.ts";
 import type { BinaryOp, CompareOp, DType, HostArray, Kernels, Shape, UnaryOp } from "../kernels.ts";
-import { matmulShape, sizeOf } from "../shape.ts";
+import { bytesOf, matmulShape, sizeOf } from "../shape.ts";
 import { simdMatmul } from "../wasm/matmul.ts";
 import { withBindingLimit } from "./binding_limit.ts";
 import { activate, startTfjsBackend, tfjsBackendInstance, type TfjsBackendName } from "./engine.ts";
@@ -105,7 +105,7 @@ export const transposeCache = (budgetBytes: number) => {
     transposed: (b: T): T => {
       const known = kept.get(b);
       if (known) return known;
-      const bytes = b.size * 4;
+      const bytes = bytesOf(b.shape);
       if (!seenOnce.has(b) || keptBytes + bytes > budgetBytes) {
         seenOnce.add(b);
         return swapLast(b);
@@ -118,7 +118,7 @@ export const transposeCache = (budgetBytes: number) => {
     release: (b: T): void => {
       const known = kept.get(b);
       if (!known) return;
-      keptBytes -= known.size * 4;
+      keptBytes -= bytesOf(known.shape);
       known.dispose();
       kept.delete(b);
     },
