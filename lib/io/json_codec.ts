@@ -43,6 +43,45 @@ export const PositiveNumber = refine(
 export const named = <A, O>(codec: t.Type<A, O, unknown>, name: string): t.Type<A, O, unknown> =>
   new t.Type<A, O, unknown>(name, codec.is, codec.validate, codec.encode);
 
+/** Longest piece of file-supplied text (a key, a bad value) an error message quotes. */
+export const MAX_QUOTED_CHARS = 80;
+/** Problems listed in one error before the rest are only counted. */
+export const MAX_PROBLEM_LINES = 8;
+
+/** `text`, cut to `MAX_QUOTED_CHARS` with a note of its full length. */
+export const capText = (text: string): string =>
+  text.length <= MAX_QUOTED_CHARS
+    ? text
+    : `${text.slice(0, MAX_QUOTED_CHARS)}... (${text.length} characters)`;
+
+/** A string as a JSON literal for messages, cut short when long. */
+export const quote = (text: string): string => capText(JSON.stringify(text));
+
+/**
+ * A short rendering of a file's value for an error message; never long, never throws (a value
+ * nested 100,000 deep overflows JSON.stringify's stack under some runtimes).
+ */
+export const preview = (value: unknown): string => {
+  if (Array.isArray(value) && value.length > MAX_QUOTED_CHARS) {
+    return `a list of ${value.length} items`;
+  }
+  try {
+    return capText(JSON.stringify(value) ?? String(value));
+  } catch {
+    return Array.isArray(value) ? "a deeply nested list" : "a deeply nested object";
+  }
+};
+
+/**
+ * One error listing problems, each line prefixed with the file; past `MAX_PROBLEM_LINES` the
+ * rest are counted, so a file with 200,000 bad entries still gives a readable message.
+ */
+export const formatProblems = (file: string, problems: readonly string[]): string => {
+  const shown = problems.slice(0, MAX_PROBLEM_LINES).map((p) => `${file}: ${p}`);
+  const hidden = problems.length - shown.length;
+  return [...shown, ...(hidden > 0 ? [`${file}: ... and ${hidden} more`] : [])].join("\n");
+};
+
 const isComposite = (type: t.Decoder<unknown, unknown>): boolean =>
   type instanceof t.UnionType || type instanceof t.IntersectionType;
 
@@ -56,13 +95,13 @@ const describeError = (error: t.ValidationError): { field: string; line: string 
   const upTo = unionAt === -1 ? entries : entries.slice(0, unionAt + 1);
   const path = upTo
     .filter((_, i) => i > 0 && !isComposite(upTo[i - 1].type))
-    .map((e) => e.key);
+    .map((e) => capText(e.key));
   const { type, actual } = upTo[upTo.length - 1];
   const field = path.join(".");
   const where = field === "" ? "" : `field "${field}": `;
   const line = actual === undefined
     ? `${where}missing (expected ${type.name})`
-    : `${where}expected ${type.name}, got ${JSON.stringify(actual)}`;
+    : `${where}expected ${type.name}, got ${preview(actual)}`;
   return { field, line };
 };
 
@@ -71,7 +110,7 @@ export const formatDecodeErrors = (errors: t.Errors, file: string): string => {
   const lines = errors.map(describeError).filter(({ field }) =>
     !seen.has(field) && seen.add(field)
   );
-  return lines.map(({ line }) => `${file}: ${line}`).join("\n");
+  return formatProblems(file, lines.map(({ line }) => line));
 };
 
 export const decodeWith = <A, O>(
@@ -92,14 +131,76 @@ export const parseJson = (text: string, file: string): Either<string, unknown> =
   try {
     return right(JSON.parse(text));
   } catch (e) {
-    return left(`${file}: invalid JSON: ${(e as Error).message}`);
+    return left(`${file}: invalid JSON: ${capText((e as Error).message)}`);
   }
+};
+
+const [QUOTE, BACKSLASH, COLON] = [0x22, 0x5c, 0x3a];
+const [OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [0x7b, 0x7d, 0x5b, 0x5d];
+const isSpace = (code: number) => code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+
+/** Index of the quote closing the string literal that opens at `start`. */
+const stringEnd = (text: string, start: number): number => {
+  for (let at = text.indexOf('"', start + 1); at !== -1; at = text.indexOf('"', at + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+  return text.length;
+};
+
+/** A key literal's text; a malformed escape is left as written, for JSON.parse to report. */
+const keyText = (literal: string): string => {
+  if (!literal.includes("\\")) return literal.slice(1, -1);
+  const decoded = parseJson(literal, "");
+  return isLeft(decoded) ? literal : String(decoded.right);
+};
+
+/**
+ * One pass over JSON text that builds no values: the outermost object's keys in order, repeats
+ * kept (JSON.parse silently keeps the last of repeated keys), and the deepest nesting of objects
+ * and lists. Linear in the text and free of recursion, so it is safe to run before JSON.parse
+ * on hostile input; for text that is not JSON the result means nothing (JSON.parse then says why).
+ */
+export const scanJson = (text: string): { readonly keys: string[]; readonly depth: number } => {
+  const keys: string[] = [];
+  let [depth, deepest] = [0, 0];
+  for (let at = 0; at < text.length; at++) {
+    const code = text.charCodeAt(at);
+    if (code === QUOTE) {
+      const end = stringEnd(text, at);
+      let next = end + 1;
+      while (isSpace(text.charCodeAt(next))) next++;
+      if (depth === 1 && text.charCodeAt(next) === COLON) {
+        keys.push(keyText(text.slice(at, end + 1)));
+      }
+      at = end;
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+      deepest = Math.max(deepest, ++depth);
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return { keys, depth: deepest };
+};
+
+/**
+ * Why a file could not be read, naming it: a directory where a file belongs is said so plainly
+ * (the runtime's own words are "EISDIR: illegal operation on a directory").
+ */
+export const readFailure = (path: string, error: unknown, expected: string): Error => {
+  const { code, message } = error as { code?: string; message?: string };
+  return new Error(
+    code === "EISDIR"
+      ? `${path}: is a directory, expected ${expected}`
+      : `${path}: cannot read: ${capText(String(message ?? error))}`,
+  );
 };
 
 /** Reads and parses a JSON file; a missing file or bad JSON is an error naming the path. */
 export const readJsonFile = async (path: string): Promise<unknown> => {
-  const text = await readFile(path, "utf8").catch((e: Error) => {
-    throw new Error(`${path}: cannot read: ${e.message}`);
+  const text = await readFile(path, "utf8").catch((e: unknown) => {
+    throw readFailure(path, e, "a JSON file");
   });
   return orThrow(parseJson(text, path));
 };

@@ -2,8 +2,25 @@
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping tensor
  * names to {dtype, shape, data_offsets} (plus an optional `__metadata__` string map), then the
  * tensor bytes. Files are read header first, then one tensor at a time at its offset, so a
- * multi-GB model is never held twice in memory. Every malformed file is an error naming the
- * file and, where there is one, the tensor.
+ * multi-GB model is never held twice in memory.
+ *
+ * A file is accepted only under the rules of the reference reader (the Rust `safetensors` crate,
+ * `SafeTensors::read_metadata` and `Metadata::validate` in safetensors/src/tensor.rs):
+ * - at least 8 bytes, and a header length of at most 100,000,000 bytes (`HeaderTooLarge`) that
+ *   fits in the file (`InvalidHeaderLength`);
+ * - a header that is UTF-8 (`InvalidHeader`) JSON (`InvalidHeaderDeserialization`) object whose
+ *   `data_offsets` are exactly two non-negative integers (serde's `(usize, usize)`);
+ * - tensors that, sorted by offsets, each begin where the previous one ended and end no earlier
+ *   than they begin (`InvalidOffset`), so they cover the data section without overlap or hole;
+ * - a byte length equal to the product of the shape times the dtype's size, without overflow
+ *   (`TensorInvalidInfo`, `ValidationOverflow`), and a last tensor that ends at the end of the
+ *   file (`MetadataIncompleteBuffer`).
+ * Stricter than the reference: a tensor name listed twice is refused (JSON parsers, serde's and
+ * JSON.parse alike, keep the last silently), as is a header nested deeper than a header can be
+ * (serde stops at 128 levels). Float tensors are checked for NaN and infinities as they are read
+ * (refused unless `allowNonFinite`), so a corrupt checkpoint never yields NaN logits later.
+ * Every error names the file and, where there is one, the tensor, quoted at most
+ * `MAX_QUOTED_CHARS` long.
  *
  * All supported hosts are little-endian, as is the format, so bytes are viewed directly as
  * typed arrays.
@@ -14,7 +31,15 @@ import { open } from "node:fs/promises";
 import { writeFileAtomic } from "./atomic.ts";
 import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from "./half_float.ts";
 import { formatShape, type HostTensor, type IntHostTensor, numElements } from "./host_tensor.ts";
-import { formatDecodeErrors, NonNegativeInt, parseJson } from "./json_codec.ts";
+import {
+  formatDecodeErrors,
+  NonNegativeInt,
+  parseJson,
+  quote,
+  readFailure,
+  refine,
+  scanJson,
+} from "./json_codec.ts";
 
 const BYTES_PER_ELEMENT = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 } as const;
 export type TensorDtype = keyof typeof BYTES_PER_ELEMENT;
@@ -22,11 +47,22 @@ export type FloatDtype = "F32" | "F16" | "BF16";
 
 /** Above this a header is corrupt, not big (the reference implementation's limit too). */
 export const MAX_HEADER_BYTES = 100_000_000;
+/** `{name: {shape: [...]}}`: no valid header nests objects and lists deeper. */
+const MAX_HEADER_DEPTH = 3;
+
+export type ReadOptions = {
+  /** Load float tensors holding NaN or infinities instead of refusing them. */
+  readonly allowNonFinite?: boolean;
+};
 
 const TensorEntryCodec = t.type({
   dtype: t.keyof(BYTES_PER_ELEMENT, "one of F32, F16, BF16, I32, I64"),
   shape: t.array(NonNegativeInt, "a list of non-negative integers"),
-  data_offsets: t.tuple([NonNegativeInt, NonNegativeInt], "[begin, end] byte offsets"),
+  data_offsets: refine(
+    t.array(NonNegativeInt),
+    (offsets) => offsets.length === 2,
+    "[begin, end]: exactly two non-negative byte offsets",
+  ),
 });
 const MetadataCodec = t.record(t.string, t.string, "a map of strings to strings");
 
@@ -58,6 +94,8 @@ function fail(file: string, message: string): never {
   throw new Error(`${file}: ${message}`);
 }
 
+const tensorLabel = (name: string): string => `tensor ${quote(name)}`;
+
 /** Reads the u64 header length; `prefix` holds the file's first 8 bytes. */
 const headerLength = (prefix: Uint8Array, fileSize: number, file: string): number => {
   if (fileSize < 8) fail(file, `truncated: ${fileSize} bytes, too short for a safetensors file`);
@@ -72,12 +110,20 @@ const headerLength = (prefix: Uint8Array, fileSize: number, file: string): numbe
   return length;
 };
 
-const parseHeaderJson = (bytes: Uint8Array, file: string): Record<string, unknown> => {
+/** The header's JSON object, with its top-level keys as written (repeats included). */
+const parseHeaderJson = (
+  bytes: Uint8Array,
+  file: string,
+): { readonly json: Record<string, unknown>; readonly keys: readonly string[] } => {
   let text = "";
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     fail(file, "header is not valid UTF-8");
+  }
+  const { keys, depth } = scanJson(text);
+  if (depth > MAX_HEADER_DEPTH) {
+    fail(file, `header nests ${depth} levels deep; a safetensors header nests at most 3`);
   }
   const parsed = parseJson(text, file);
   if (isLeft(parsed)) throw new Error(`${parsed.left} (in the safetensors header)`);
@@ -85,7 +131,12 @@ const parseHeaderJson = (bytes: Uint8Array, file: string): Record<string, unknow
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     fail(file, "header is not a JSON object");
   }
-  return json as Record<string, unknown>;
+  return { json: json as Record<string, unknown>, keys };
+};
+
+const firstRepeat = (keys: readonly string[]): string | undefined => {
+  const seen = new Set<string>();
+  return keys.find((key) => seen.has(key) || (seen.add(key), false));
 };
 
 /**
@@ -98,23 +149,33 @@ const parseHeader = (
   dataLength: number,
   file: string,
 ): SafetensorsHeader => {
-  const { __metadata__: rawMetadata = {}, ...rawTensors } = parseHeaderJson(bytes, file);
+  const { json, keys } = parseHeaderJson(bytes, file);
+  const repeated = firstRepeat(keys);
+  if (repeated !== undefined) {
+    fail(file, `${tensorLabel(repeated)} is listed twice in the header`);
+  }
+  const { __metadata__: rawMetadata = {}, ...rawTensors } = json;
   const metadata = MetadataCodec.decode(rawMetadata);
   if (isLeft(metadata)) fail(file, `"__metadata__" must be a map of strings to strings`);
   const entries = Object.entries(rawTensors).map(([name, raw]) => {
     const decoded = TensorEntryCodec.decode(raw);
     if (isLeft(decoded)) {
-      throw new Error(formatDecodeErrors(decoded.left, `${file}: tensor "${name}"`));
+      throw new Error(formatDecodeErrors(decoded.left, `${file}: ${tensorLabel(name)}`));
     }
-    return { name, ...decoded.right };
+    const { dtype, shape, data_offsets: [begin, end] } = decoded.right;
+    return { name, dtype, shape, begin, end };
   });
-  const sorted = [...entries].sort((a, b) => a.data_offsets[0] - b.data_offsets[0]);
+  // By begin, then end, as the reference does: a zero-size tensor may share its begin.
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expectedBegin = 0;
   let previous = "the start of the data section";
-  for (const { name, dtype, shape, data_offsets: [begin, end] } of sorted) {
-    const where = `tensor "${name}"`;
+  for (const { name, dtype, shape, begin, end } of sorted) {
+    const where = tensorLabel(name);
     if (end < begin) fail(file, `${where}: data_offsets [${begin}, ${end}] end before they begin`);
     const needed = numElements(shape) * BYTES_PER_ELEMENT[dtype];
+    if (!Number.isSafeInteger(needed)) {
+      fail(file, `${where}: ${dtype} ${formatShape(shape)} is too large to address`);
+    }
     if (end - begin !== needed) {
       fail(
         file,
@@ -141,27 +202,66 @@ const parseHeader = (
   if (expectedBegin < dataLength) {
     fail(file, `${dataLength - expectedBegin} unexplained bytes after ${previous}`);
   }
-  const tensors = new Map(entries.map(({ name, dtype, shape, data_offsets: [begin, end] }) => [
+  const tensors = new Map(entries.map(({ name, dtype, shape, begin, end }) => [
     name,
     { file, dtype, shape, byteOffset: dataStart + begin, byteLength: end - begin },
   ]));
   return { file, metadata: metadata.right, tensors };
 };
 
-/** Views aligned bytes as values. `bytes` must start at an offset aligned for the dtype. */
+/** Bits of the exponent field; all of them set means infinity or NaN (quiet or signalling). */
+const EXPONENT_MASK = { F32: 0x7f800000, F16: 0x7c00, BF16: 0x7f80 } as const;
+
+/**
+ * How many values of a float tensor are NaN or infinite, read from the bits (so signalling NaNs,
+ * which arithmetic may quieten, count too). `bytes` must be aligned for the dtype.
+ */
+export const countNonFinite = (bytes: Uint8Array, dtype: FloatDtype): number => {
+  const mask = EXPONENT_MASK[dtype];
+  const words = dtype === "F32"
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+    : new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  let count = 0;
+  for (let i = 0; i < words.length; i++) if ((words[i] & mask) === mask) count++;
+  return count;
+};
+
+const checkFinite = (
+  bytes: Uint8Array,
+  dtype: FloatDtype,
+  name: string,
+  file: string,
+  options: ReadOptions,
+): void => {
+  if (options.allowNonFinite) return;
+  const count = countNonFinite(bytes, dtype);
+  if (count > 0) {
+    const total = bytes.byteLength / BYTES_PER_ELEMENT[dtype];
+    fail(
+      file,
+      `${tensorLabel(name)}: ${count} of ${total} values are NaN or infinite ` +
+        "(allowNonFinite loads them anyway)",
+    );
+  }
+};
+
+/** Checks and views aligned bytes as values; `bytes` must start aligned for the dtype. */
 const decodeFloats = (
   bytes: Uint8Array,
   dtype: TensorDtype,
   name: string,
   file: string,
+  options: ReadOptions,
 ): Float32Array => {
+  if (!isFloat(dtype)) {
+    fail(file, `${tensorLabel(name)} is ${dtype}, expected a float tensor (F32, F16, BF16)`);
+  }
+  checkFinite(bytes, dtype, name, file, options);
   const halves = () => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
   if (dtype === "F32") {
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   }
-  if (dtype === "BF16") return decodeBf16(halves());
-  if (dtype === "F16") return decodeF16(halves());
-  return fail(file, `tensor "${name}" is ${dtype}, expected a float tensor (F32, F16, BF16)`);
+  return dtype === "BF16" ? decodeBf16(halves()) : decodeF16(halves());
 };
 
 const decodeInts = (
@@ -171,7 +271,7 @@ const decodeInts = (
   file: string,
 ): Int32Array => {
   if (dtype !== "I32" && dtype !== "I64") {
-    fail(file, `tensor "${name}" is ${dtype}, expected an integer tensor (I32, I64)`);
+    fail(file, `${tensorLabel(name)} is ${dtype}, expected an integer tensor (I32, I64)`);
   }
   const words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   if (dtype === "I32") return words;
@@ -180,39 +280,46 @@ const decodeInts = (
     const [low, high] = [words[2 * i], words[2 * i + 1]];
     // In int32 range exactly when the high word is the low word's sign extension.
     if (high !== low >> 31) {
-      fail(file, `tensor "${name}": I64 value at index ${i} does not fit in int32`);
+      fail(file, `${tensorLabel(name)}: I64 value at index ${i} does not fit in int32`);
     }
     out[i] = low;
   }
   return out;
 };
 
-const isFloat = (dtype: TensorDtype): dtype is FloatDtype =>
-  dtype === "F32" || dtype === "F16" || dtype === "BF16";
+function isFloat(dtype: TensorDtype): dtype is FloatDtype {
+  return dtype === "F32" || dtype === "F16" || dtype === "BF16";
+}
 
-/** Decodes a tensor's bytes (a fresh, aligned copy) into whichever map its dtype belongs to. */
-const decodeAll = (
-  header: SafetensorsHeader,
-  bytesOf: (info: TensorInfo) => Uint8Array,
-): SafetensorsContents => {
-  const floats = new Map<string, HostTensor>();
-  const ints = new Map<string, IntHostTensor>();
-  for (const [name, info] of header.tensors) {
-    const bytes = bytesOf(info);
-    if (isFloat(info.dtype)) {
-      floats.set(name, {
-        shape: info.shape,
-        data: decodeFloats(bytes, info.dtype, name, info.file),
-      });
-    } else {
-      ints.set(name, { shape: info.shape, data: decodeInts(bytes, info.dtype, name, info.file) });
-    }
+type Decoded = { floats: Map<string, HostTensor>; ints: Map<string, IntHostTensor> };
+
+/** Decodes one tensor's bytes (a fresh, aligned copy) into whichever map its dtype belongs to. */
+const addTensor = (
+  into: Decoded,
+  name: string,
+  info: TensorInfo,
+  bytes: Uint8Array,
+  options: ReadOptions,
+): void => {
+  if (isFloat(info.dtype)) {
+    const data = decodeFloats(bytes, info.dtype, name, info.file, options);
+    into.floats.set(name, { shape: info.shape, data });
+  } else {
+    into.ints.set(name, {
+      shape: info.shape,
+      data: decodeInts(bytes, info.dtype, name, info.file),
+    });
   }
-  return { metadata: header.metadata, floats, ints };
 };
 
+const emptyDecoded = (): Decoded => ({ floats: new Map(), ints: new Map() });
+
 /** Parses a whole safetensors file already in memory; `file` names it in errors. */
-export const decodeSafetensors = (bytes: Uint8Array, file = "<memory>"): SafetensorsContents => {
+export const decodeSafetensors = (
+  bytes: Uint8Array,
+  file = "<memory>",
+  options: ReadOptions = {},
+): SafetensorsContents => {
   const length = headerLength(bytes.subarray(0, 8), bytes.length, file);
   const header = parseHeader(
     bytes.subarray(8, 8 + length),
@@ -220,11 +327,18 @@ export const decodeSafetensors = (bytes: Uint8Array, file = "<memory>"): Safeten
     bytes.length - 8 - length,
     file,
   );
-  // slice() copies, which also aligns the bytes for typed-array views.
-  return decodeAll(
-    header,
-    (info) => bytes.slice(info.byteOffset, info.byteOffset + info.byteLength),
-  );
+  const decoded = emptyDecoded();
+  for (const [name, info] of header.tensors) {
+    // slice() copies, which also aligns the bytes for typed-array views.
+    addTensor(
+      decoded,
+      name,
+      info,
+      bytes.slice(info.byteOffset, info.byteOffset + info.byteLength),
+      options,
+    );
+  }
+  return { metadata: header.metadata, ...decoded };
 };
 
 type ReadHandle = Awaited<ReturnType<typeof open>>;
@@ -239,9 +353,19 @@ const readExactly = async (handle: ReadHandle, position: number, length: number,
   return bytes;
 };
 
+const EXPECTED_FILE = "a safetensors file";
+
 const withFile = async <A>(path: string, use: (handle: ReadHandle) => Promise<A>): Promise<A> => {
-  const handle = await open(path, "r").catch((e: Error) => fail(path, `cannot open: ${e.message}`));
+  const handle = await open(path, "r").catch((e: unknown) => {
+    throw (e as { code?: string }).code === "EISDIR"
+      ? readFailure(path, e, EXPECTED_FILE)
+      : new Error(`${path}: cannot open: ${(e as Error).message}`);
+  });
   try {
+    // POSIX lets a directory be opened for reading; only the first read would fail.
+    if ((await handle.stat()).isDirectory()) {
+      fail(path, `is a directory, expected ${EXPECTED_FILE}`);
+    }
     return await use(handle);
   } finally {
     await handle.close();
@@ -260,7 +384,7 @@ const readBytes = (handle: ReadHandle, info: TensorInfo) =>
 
 const lookup = (header: SafetensorsHeader, name: string): TensorInfo =>
   header.tensors.get(name) ??
-    fail(header.file, `no tensor "${name}" (the file has ${header.tensors.size} tensors)`);
+    fail(header.file, `no ${tensorLabel(name)} (the file has ${header.tensors.size} tensors)`);
 
 /** A file whose header has been read and checked; tensors are read on demand. */
 export type LazySafetensors = SafetensorsHeader & {
@@ -268,8 +392,15 @@ export type LazySafetensors = SafetensorsHeader & {
   readInt(name: string): Promise<IntHostTensor>;
 };
 
-/** Reads and validates only the header; `read(name)` then loads one tensor at its offset. */
-export const openSafetensors = async (path: string): Promise<LazySafetensors> => {
+/**
+ * Reads and validates only the header; `read(name)` then loads one tensor at its offset. The
+ * header alone lists every tensor's name, dtype and shape, so a caller can check a checkpoint
+ * against what it expects before loading any weight.
+ */
+export const openSafetensors = async (
+  path: string,
+  options: ReadOptions = {},
+): Promise<LazySafetensors> => {
   const header = await withFile(path, (handle) => readHeader(handle, path));
   const readWith = <A>(name: string, decode: (bytes: Uint8Array, info: TensorInfo) => A) => {
     const info = lookup(header, name);
@@ -278,10 +409,10 @@ export const openSafetensors = async (path: string): Promise<LazySafetensors> =>
   return {
     ...header,
     read: (name) =>
-      readWith(
-        name,
-        (bytes, info) => ({ shape: info.shape, data: decodeFloats(bytes, info.dtype, name, path) }),
-      ),
+      readWith(name, (bytes, info) => ({
+        shape: info.shape,
+        data: decodeFloats(bytes, info.dtype, name, path, options),
+      })),
     readInt: (name) =>
       readWith(
         name,
@@ -292,21 +423,24 @@ export const openSafetensors = async (path: string): Promise<LazySafetensors> =>
 
 /**
  * Reads a file's tensors (all, or only `names`, each of which must exist), one tensor's bytes
- * at a time. Float tensors widen to f32 in `floats`; I32/I64 go to `ints`.
+ * at a time, each checked and decoded before the next is read. Float tensors widen to f32 in
+ * `floats`; I32/I64 go to `ints`.
  */
 export const readSafetensors = (
   path: string,
   names?: readonly string[],
+  options: ReadOptions = {},
 ): Promise<SafetensorsContents> =>
   withFile(path, async (handle) => {
     const header = await readHeader(handle, path);
-    const wanted = names === undefined ? header : {
-      ...header,
-      tensors: new Map(names.map((name) => [name, lookup(header, name)])),
-    };
-    const bytes = new Map<TensorInfo, Uint8Array>();
-    for (const info of wanted.tensors.values()) bytes.set(info, await readBytes(handle, info));
-    return decodeAll(wanted, (info) => bytes.get(info)!);
+    const wanted = names === undefined
+      ? header.tensors
+      : new Map(names.map((name) => [name, lookup(header, name)]));
+    const decoded = emptyDecoded();
+    for (const [name, info] of wanted) {
+      addTensor(decoded, name, info, await readBytes(handle, info), options);
+    }
+    return { metadata: header.metadata, ...decoded };
   });
 
 export type WriteOptions = { readonly dtype?: FloatDtype; readonly metadata?: Metadata };
@@ -356,7 +490,7 @@ export function* encodeSafetensorsChunks(
     if (data.length !== numElements(shape)) {
       fail(
         file,
-        `tensor "${name}": shape ${formatShape(shape)} needs ${
+        `${tensorLabel(name)}: shape ${formatShape(shape)} needs ${
           numElements(shape)
         } values, data has ${data.length}`,
       );

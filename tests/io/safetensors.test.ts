@@ -139,7 +139,9 @@ test("special values survive BF16/F16 writes; ties round to even", () => {
   const round = (dtype: "BF16" | "F16", values: number[]) => {
     const x = { shape: [values.length], data: new Float32Array(values) };
     const bytes = encodeSafetensors(new Map([["x", x]]), { dtype });
-    return Array.from(decodeSafetensors(bytes).floats.get("x")!.data);
+    return Array.from(
+      decodeSafetensors(bytes, "x.safetensors", { allowNonFinite: true }).floats.get("x")!.data,
+    );
   };
   for (const dtype of ["BF16", "F16"] as const) {
     const back = round(dtype, specials);
@@ -237,6 +239,98 @@ test("each malformed file is an error naming the file and the tensor at fault", 
       "cannot open",
     ]);
   });
+});
+
+test("the reference reader's rules: exactly two offsets, no repeated name, bounded nesting", async () => {
+  await withTempDir(async (dir) => {
+    const two = f32Entry([2], 0, 8);
+    const cases: [Uint8Array, string[]][] = [
+      [rawFile({ a: { ...two, data_offsets: [0, 8, 16] } }, new Uint8Array(8)), [
+        'tensor "a"',
+        'field "data_offsets"',
+        "exactly two",
+      ]],
+      [rawFile('{"a": ' + JSON.stringify(two) + ', "a": ' + JSON.stringify(two) + "}"), [
+        'tensor "a" is listed twice',
+      ]],
+      // The same name spelled with an escape is still the same name.
+      [rawFile('{"a": ' + JSON.stringify(two) + ', "\\u0061": ' + JSON.stringify(two) + "}"), [
+        'tensor "a" is listed twice',
+      ]],
+      [rawFile(`{"a": ${"[".repeat(100_000)}${"]".repeat(100_000)}}`), [
+        "nests 100001 levels deep",
+      ]],
+    ];
+    for (const [bytes, parts] of cases) {
+      const path = await writeBad(dir, bytes);
+      await rejectsWith(() => readSafetensors(path), [path, ...parts]);
+    }
+    await rejectsWith(() => readSafetensors(dir), [dir, "is a directory"]);
+  });
+});
+
+test("errors quote file-supplied text at most MAX_QUOTED_CHARS long, never the whole value", async () => {
+  await withTempDir(async (dir) => {
+    const longName = "w".repeat(1_000_000);
+    const path = await writeBad(
+      dir,
+      rawFile({ [longName]: { dtype: "F32", shape: [1], data_offsets: "x".repeat(100_000) } }),
+    );
+    let message = "";
+    await readSafetensors(path).catch((e: Error) => (message = e.message));
+    assert.ok(message.startsWith(path), message.slice(0, 200));
+    assert.ok(message.includes("1000002 characters"), message.slice(0, 400));
+    assert.ok(message.length < path.length + 600, `message has ${message.length} characters`);
+  });
+});
+
+test("zero-size tensors are valid, and many of them read in linear time", () => {
+  const count = 20_000;
+  const header = Object.fromEntries(
+    Array.from({ length: count }, (_, i) => [`z${i}`, f32Entry([0], 0, 0)]),
+  );
+  const started = performance.now();
+  const { floats } = decodeSafetensors(rawFile(header), "zeros.safetensors");
+  assert.is(floats.size, count);
+  assert.ok(performance.now() - started < 5000, "20,000 empty tensors read within 5 s");
+});
+
+/** One-tensor files whose single value has the given raw bits. */
+const oneValue = (dtype: "F32" | "F16" | "BF16", bits: number): Uint8Array => {
+  const data = dtype === "F32" ? new Uint32Array([bits]) : new Uint16Array([bits, 0]);
+  const shape = [dtype === "F32" ? 1 : 2];
+  return rawFile(
+    { w: { dtype, shape, data_offsets: [0, 4] } },
+    new Uint8Array(data.buffer),
+  );
+};
+
+test("NaN (quiet or signalling) and infinities are refused by default, naming tensor and count", () => {
+  const cases = [
+    ["F32", 0x7fc00000],
+    ["F32", 0x7f800001], // signalling NaN
+    ["F32", 0xff800000], // -Inf
+    ["F16", 0x7c00],
+    ["F16", 0x7d00], // signalling NaN
+    ["BF16", 0xff80],
+    ["BF16", 0x7f81], // signalling NaN
+  ] as const;
+  for (const [dtype, bits] of cases) {
+    const bytes = oneValue(dtype, bits);
+    assert.throws(
+      () => decodeSafetensors(bytes, "bad.safetensors"),
+      (e: Error) =>
+        e.message.startsWith("bad.safetensors: ") && e.message.includes('tensor "w": 1 of') &&
+        e.message.includes("NaN or infinite"),
+      `${dtype} 0x${bits.toString(16)}`,
+    );
+    const allowed = decodeSafetensors(bytes, "bad.safetensors", { allowNonFinite: true });
+    assert.not.ok(Number.isFinite(allowed.floats.get("w")!.data[0]), `${dtype} loads when allowed`);
+  }
+  // The largest finite values pass.
+  for (const [dtype, bits] of [["F32", 0x7f7fffff], ["F16", 0x7bff], ["BF16", 0xff7f]] as const) {
+    assert.ok(Number.isFinite(decodeSafetensors(oneValue(dtype, bits)).floats.get("w")!.data[0]));
+  }
 });
 
 test("writing refuses data that does not match its shape, naming the tensor and file", async () => {
