@@ -15,6 +15,7 @@ import {
   refine,
 } from "../io/json_codec.ts";
 import { PROJS } from "../io/weight_layout.ts";
+import { makeReward, rewardNames } from "../rewards/combine.ts";
 
 const NonNegative = refine(t.number, (n) => Number.isFinite(n) && n >= 0, "a non-negative number");
 const Fraction = refine(t.number, (n) => n >= 0 && n <= 1, "a number in [0, 1]");
@@ -31,7 +32,10 @@ const LoraCodec = t.type({
   rslora: t.boolean,
 });
 
-const RewardSpecCodec = t.type({ name: t.string, weight: t.number });
+const RewardSpecCodec = t.intersection([
+  t.type({ name: t.string, weight: refine(t.number, Number.isFinite, "a finite number") }),
+  t.partial({ options: t.record(t.string, t.number) }),
+]);
 
 export const TrainConfigCodec = t.type({
   preset: t.keyof({ tina: null, trl: null }),
@@ -139,38 +143,202 @@ export const TRL_PRESET: TrainConfig = Object.freeze({
 
 export const PRESETS = { tina: TINA_PRESET, trl: TRL_PRESET } as const;
 
-const crossFieldProblem = (c: TrainConfig): string | null => {
-  if (c.promptsPerStep % c.gradientAccumulationSteps !== 0) {
-    return `field "gradientAccumulationSteps": ${c.gradientAccumulationSteps} must divide promptsPerStep (${c.promptsPerStep})`;
+/** Bounds the GRPO code relies on: the clip range 1 - epsilonLow stays positive, delta caps w > 1. */
+export const BOUNDS = Object.freeze({ epsilonLowBelow: 1, deltaAbove: 1, maxLoraRank: 65536 });
+
+const crossFieldProblems = (c: TrainConfig): readonly string[] => [
+  ...(c.promptsPerStep % c.gradientAccumulationSteps !== 0
+    ? [
+      `field "gradientAccumulationSteps": ${c.gradientAccumulationSteps} must divide promptsPerStep (${c.promptsPerStep})`,
+    ]
+    : []),
+  ...(c.rewards.length === 0 ? [`field "rewards": at least one reward function is needed`] : []),
+  ...(c.lora && c.lora.targets.length === 0
+    ? [`field "lora.targets": at least one projection is needed`]
+    : []),
+  ...(c.lora && c.lora.r > BOUNDS.maxLoraRank
+    ? [`field "lora.r": ${c.lora.r} is more than any model's width (at most ${BOUNDS.maxLoraRank})`]
+    : []),
+  ...(c.epsilonLow >= BOUNDS.epsilonLowBelow
+    ? [
+      `field "epsilonLow": must be below 1 (the ratio is clipped at 1 - epsilonLow), got ${c.epsilonLow}`,
+    ]
+    : []),
+  ...(c.delta !== null && c.delta <= BOUNDS.deltaAbove
+    ? [`field "delta": must be above 1 (it caps ratios above 1), got ${c.delta}`]
+    : []),
+  ...c.rewards.flatMap((r, i) => [
+    ...(rewardNames.includes(r.name) ? [] : [
+      `field "rewards.${i}.name": unknown reward "${r.name}"${
+        didYouMean(r.name, rewardNames)
+      }; known: ${rewardNames.join(", ")}`,
+    ]),
+    ...(c.rewards.findIndex((other) => other.name === r.name) < i
+      ? [`field "rewards.${i}.name": reward "${r.name}" is listed twice`]
+      : []),
+    ...(rewardNames.includes(r.name) ? optionProblem(r, i) : []),
+  ]),
+];
+
+const optionProblem = (r: TrainConfig["rewards"][number], i: number): readonly string[] => {
+  try {
+    makeReward(r.name, r.options);
+    return [];
+  } catch (e) {
+    return [`field "rewards.${i}.options": ${(e as Error).message}`];
   }
-  if (c.rewards.length === 0) return `field "rewards": at least one reward function is needed`;
-  if (c.lora && c.lora.targets.length === 0) {
-    return `field "lora.targets": at least one projection is needed`;
+};
+
+/** Edit distance (insertions, deletions, substitutions), for "did you mean". */
+const editDistance = (a: string, b: string): number => {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
   }
-  return null;
+  return row[b.length];
+};
+
+const squash = (name: string): string => name.toLowerCase().replace(/[_-]/g, "");
+
+/** The known name closest to `name` within `maxDistance` edits (case and _ - ignored), or null. */
+export const closestName = (
+  name: string,
+  known: readonly string[],
+  maxDistance = Math.max(2, Math.floor(name.length / 3)),
+): string | null => {
+  const scored = known.map((k) => ({
+    k,
+    d: squash(k) === squash(name) ? 0 : editDistance(name.toLowerCase(), k.toLowerCase()),
+  })).sort((a, b) => a.d - b.d);
+  return scored.length > 0 && scored[0].d <= maxDistance ? scored[0].k : null;
+};
+
+/** ` (did you mean "x"?)` for the closest known name, or "" when none is close. */
+export const didYouMean = (name: string, known: readonly string[]): string => {
+  const best = closestName(name, known);
+  return best === null ? "" : ` (did you mean "${best}"?)`;
+};
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+const unknownKeys = (
+  value: Record<string, unknown>,
+  known: readonly string[],
+  path: string,
+): readonly string[] =>
+  Object.keys(value).filter((k) => !known.includes(k)).map((k) =>
+    `unknown field "${path}${k}"${didYouMean(k, known)}; known: ${known.join(", ")}`
+  );
+
+const LORA_FIELDS = Object.keys(LoraCodec.props);
+const REWARD_FIELDS = ["name", "weight", "options"];
+
+/** Every structural problem of one layer: not an object, unknown fields at any depth. */
+const layerProblems = (values: unknown): readonly string[] => {
+  if (!isRecord(values)) {
+    return [`expected an object of config fields, got ${JSON.stringify(values) ?? String(values)}`];
+  }
+  const lora = values.lora;
+  const rewards = values.rewards;
+  return [
+    ...unknownKeys(values, Object.keys(TrainConfigCodec.props), ""),
+    ...(isRecord(lora) ? unknownKeys(lora, LORA_FIELDS, "lora.") : []),
+    ...(Array.isArray(rewards)
+      ? rewards.flatMap((r, i) => isRecord(r) ? unknownKeys(r, REWARD_FIELDS, `rewards.${i}.`) : [])
+      : []),
+  ];
+};
+
+/** One source of overrides: a config file's contents or the command line's flags. */
+export interface ConfigLayer {
+  /** Where the values came from (a file path, "command line"), for error messages. */
+  readonly source: string;
+  readonly values: unknown;
+}
+
+/** Rewards given without a weight weigh 1, as TRL's reward_weights. */
+const withWeights = (rewards: unknown): unknown =>
+  Array.isArray(rewards)
+    ? rewards.map((r) => isRecord(r) && r.weight === undefined ? { ...r, weight: 1 } : r)
+    : rewards;
+
+/**
+ * Layers applied in order over `base`; later layers win, field by field, and `lora` merges
+ * per field. The alpha rule, for flags and files alike: an alpha given in any layer stands;
+ * otherwise a layer that sets r sets alpha = 4r (Tina's ratio); otherwise the base's alpha.
+ */
+const mergeLayers = (base: TrainConfig, layers: readonly ConfigLayer[]): Record<string, unknown> =>
+  layers.reduce<Record<string, unknown>>((merged, { values }) => {
+    const v = values as Record<string, unknown>;
+    const lora = v.lora;
+    const previous = merged.lora as Record<string, unknown> | null;
+    const nextLora = lora === undefined ? previous : lora === null || !isRecord(lora) ? lora : {
+      ...(previous ?? base.lora ?? TINA_PRESET.lora),
+      ...lora,
+      ...(lora.r !== undefined && lora.alpha === undefined && !alphaGiven(layers, v)
+        ? { alpha: 4 * (lora.r as number) }
+        : {}),
+    };
+    return {
+      ...merged,
+      ...v,
+      lora: nextLora,
+      ...(v.rewards === undefined ? {} : { rewards: withWeights(v.rewards) }),
+    };
+  }, { ...base });
+
+/** Whether a layer other than `current` states lora.alpha itself. */
+const alphaGiven = (layers: readonly ConfigLayer[], current: unknown): boolean =>
+  layers.some(({ values }) =>
+    values !== current && isRecord(values) && isRecord(values.lora) &&
+    values.lora.alpha !== undefined
+  );
+
+/**
+ * The config that `layers` make over the preset their first `preset` field names (default
+ * tina), with EVERY problem found at once, each naming its source and field path.
+ */
+export const resolveLayers = (
+  layers: readonly ConfigLayer[],
+): Either<readonly string[], TrainConfig> => {
+  const structural = layers.flatMap(({ source, values }) =>
+    layerProblems(values).map((p) => `${source}: ${p}`)
+  );
+  if (structural.length > 0) return left(structural);
+  const presetName = layers.reduce<unknown>(
+    (name, { values }) => (values as Record<string, unknown>).preset ?? name,
+    "tina",
+  );
+  const preset = PRESETS[presetName as keyof typeof PRESETS];
+  if (!preset) {
+    const where = layers.findLast((l) => (l.values as Record<string, unknown>).preset)!.source;
+    return left([
+      `${where}: field "preset": expected "tina" or "trl", got ${JSON.stringify(presetName)}`,
+    ]);
+  }
+  const source = layers.map((l) => l.source).join(" + ") || "preset";
+  const merged = mergeLayers(preset, layers);
+  const decoded = decodeWith(TrainConfigCodec, merged, source);
+  if (isLeft(decoded)) return left(decoded.left.split("\n"));
+  const problems = crossFieldProblems(decoded.right).map((p) => `${source}: ${p}`);
+  return problems.length > 0 ? left(problems) : right(Object.freeze(decoded.right));
 };
 
 /**
  * A preset with overrides applied and the whole checked. `source` names where the overrides
- * came from (a file path, "command line") for error messages.
+ * came from (a file path, "command line") for error messages; all problems, one per line.
  */
 export const resolveConfig = (
   overrides: Record<string, unknown>,
   source: string,
 ): Either<string, TrainConfig> => {
-  const known = Object.keys(TrainConfigCodec.props);
-  const unknown = Object.keys(overrides).filter((k) => !known.includes(k));
-  if (unknown.length > 0) {
-    return left(`${source}: unknown field "${unknown[0]}"; known fields: ${known.join(", ")}`);
-  }
-  const presetName = (overrides.preset ?? "tina") as string;
-  const preset = PRESETS[presetName as keyof typeof PRESETS];
-  if (!preset) return decodeWith(TrainConfigCodec, { ...TINA_PRESET, preset: presetName }, source);
-  const lora = overrides.lora === null
-    ? null
-    : { ...preset.lora, ...(overrides.lora as object | undefined) };
-  const decoded = decodeWith(TrainConfigCodec, { ...preset, ...overrides, lora }, source);
-  if (isLeft(decoded)) return decoded;
-  const problem = crossFieldProblem(decoded.right);
-  return problem ? left(`${source}: ${problem}`) : right(Object.freeze(decoded.right));
+  const resolved = resolveLayers([{ source, values: overrides }]);
+  return isLeft(resolved) ? left(resolved.left.join("\n")) : resolved;
 };
