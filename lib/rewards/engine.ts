@@ -113,7 +113,7 @@ const isTooComplex = (latex: string): boolean =>
   nestingDepth(latex) > maxNesting ||
   nestingDepth(latex.replace(/[^[\]]/g, "")) > maxSquareBracketNesting;
 
-type Boxed = ReturnType<ComputeEngine["parse"]>;
+type Boxed = NonNullable<ReturnType<ComputeEngine["parse"]>>;
 
 const toComplex = (value: Boxed): Complex | null => {
   const re = value.re;
