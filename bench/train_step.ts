@@ -13,7 +13,7 @@ import { initLora, type LoraWeights } from "../lib/model/decoder.ts";
 import { adamw, applyUpdates, chain, clipByGlobalNorm, disposeReplaced } from "../lib/optim/mod.ts";
 import { normal } from "../lib/random/prng.ts";
 import { grpoLoss, type GrpoLossConfig } from "../lib/rl/mod.ts";
-import { completionLogProbs } from "../lib/train/logprobs.ts";
+import { completionLogProbs } from "../lib/train/completion_logprobs.ts";
 import { packBatch } from "../lib/train/sequences.ts";
 import { budgetFor, isSlow, timeTask } from "./measure.ts";
 import { profileOnce } from "./profile.ts";

@@ -28,7 +28,7 @@ import { record, untraced } from "../autodiff/tape.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import { blockLogSoftmax, gatherRouted, routeIds, type Routing } from "../nn/vocab_blocks.ts";
 import { bytesOf, fmt } from "../tensor/shape.ts";
-import type { TokenLogProbs } from "./logprobs.ts";
+import type { TokenLogProbs } from "./token_logprobs.ts";
 
 /** Rows per chunk so that one chunk's logits stay near `maxElements` values. */
 export const headChunkRows = (vocab: number, maxElements = 1 << 22): number =>

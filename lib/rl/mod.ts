@@ -1,7 +1,7 @@
-/** GRPO pieces as pure functions: advantages, completion masks, token log-probs and the loss family (presets: lib/train/config.ts). */
+/** GRPO pieces as pure functions: advantages, completion masks, token log-probs (from logits, or fused from hidden states and the head) and the loss family (presets: lib/train/config.ts). */
 export { type AdvantageResult, computeAdvantages, type ScaleRewards } from "./advantages.ts";
 export { type CompletionMask, completionMask, maskTruncated } from "./mask.ts";
-export { type TokenLogProbs, tokenLogProbs, tokenLogProbsAndEntropy } from "./logprobs.ts";
+export { type TokenLogProbs, tokenLogProbsAndEntropy } from "./token_logprobs.ts";
 export {
   checkLossConfig,
   type GrpoLoss,

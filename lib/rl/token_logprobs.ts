@@ -1,5 +1,6 @@
 /**
- * Per-token log-probabilities (and entropies) of chosen tokens from logits [..., V].
+ * Per-token log-probabilities (and entropies) of chosen tokens from whole logits [..., V] (the
+ * reference for the fused, chunked lib/rl/head_logprobs.ts, which never makes the logits).
  * One fused logSoftmax gives log p for the whole vocabulary; the chosen tokens are read with
  * a single flat gather (its gradient is a scatter into zeros), and the entropy reuses the
  * same log-softmax rather than computing a second softmax.
@@ -18,14 +19,16 @@ export interface TokenLogProbs {
 const scaledLogSoftmax = (logits: Tensor, ids: Tensor, temperature: number): Tensor => {
   if (!sameShape(logits.shape.slice(0, -1), ids.shape)) {
     throw new Error(
-      `tokenLogProbs: logits ${fmt(logits.shape)} do not match ids ${
+      `tokenLogProbsAndEntropy: logits ${fmt(logits.shape)} do not match ids ${
         fmt(ids.shape)
       } (expected ids + [V])`,
     );
   }
-  if (ids.dtype !== "int32") throw new Error(`tokenLogProbs: ids must be int32, got ${ids.dtype}`);
+  if (ids.dtype !== "int32") {
+    throw new Error(`tokenLogProbsAndEntropy: ids must be int32, got ${ids.dtype}`);
+  }
   if (!(temperature > 0)) {
-    throw new Error(`tokenLogProbs: temperature must be > 0, got ${temperature}`);
+    throw new Error(`tokenLogProbsAndEntropy: temperature must be > 0, got ${temperature}`);
   }
   return logSoftmax(temperature === 1 ? logits : div(logits, temperature));
 };
@@ -36,7 +39,7 @@ const pick = (logProbs: Tensor, ids: Tensor): Tensor => {
   const rows = ids.size;
   if (rows * v >= 2 ** 31) {
     throw new Error(
-      `tokenLogProbs: ${rows} positions × vocab ${v} overflow int32 indices; chunk the batch`,
+      `tokenLogProbsAndEntropy: ${rows} positions × vocab ${v} overflow int32 indices; chunk the batch`,
     );
   }
   const offsets = tensor(
@@ -49,11 +52,10 @@ const pick = (logProbs: Tensor, ids: Tensor): Tensor => {
   return reshape(gather(reshape(logProbs, [-1]), reshape(flat, [-1]), 0), ids.shape);
 };
 
-/** log p of each target id; `temperature` divides the logits first (TRL ≥ 0.16; Tina used 1). */
-export const tokenLogProbs = (logits: Tensor, ids: Tensor, temperature = 1): Tensor =>
-  pick(scaledLogSoftmax(logits, ids, temperature), ids);
-
-/** log p of each target id and the entropy −Σ p log p of the same (temperature-scaled) distribution. */
+/**
+ * log p of each target id and the entropy −Σ p log p of the same distribution; `temperature`
+ * divides the logits first (TRL ≥ 0.16; Tina used 1).
+ */
 export const tokenLogProbsAndEntropy = (
   logits: Tensor,
   ids: Tensor,

@@ -1,15 +1,11 @@
 /** Per-token log-probs of the completion part of a packed batch under some policy. */
 import { reshape, slice } from "../autodiff/ops.ts";
-import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
+import type { ModelConfig } from "../model/decoder.ts";
 import { headBlocks, hiddenStates } from "../model/decoder.ts";
 import { headTokenLogProbs } from "../rl/head_logprobs.ts";
-import type { TokenLogProbs } from "../rl/logprobs.ts";
+import type { TokenLogProbs } from "../rl/token_logprobs.ts";
+import type { Policy } from "./policy.ts";
 import type { PackedBatch } from "./sequences.ts";
-
-export interface Policy {
-  readonly params: DecoderParams;
-  readonly adapter: Adapter | null;
-}
 
 /**
  * log p(completion token | everything before it) for the given rows of the batch, [rows, C],

@@ -9,5 +9,5 @@ export * from "./policy.ts";
 export * from "./ledger.ts";
 export * from "./sequences.ts";
 export * from "./stream.ts";
-export * from "./logprobs.ts";
+export * from "./completion_logprobs.ts";
 export * from "./sft.ts";

@@ -5,6 +5,12 @@
 import type { Adapter, DecoderParams, LoraWeights } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 
+/** The weights and the adapter (if any) one forward runs with. */
+export interface Policy {
+  readonly params: DecoderParams;
+  readonly adapter: Adapter | null;
+}
+
 export type Trainable =
   | {
     readonly kind: "lora";
@@ -29,7 +35,7 @@ export const policyOf = (
   t: Trainable,
   tree: unknown = trainableTree(t),
   dropoutKey: Key | null = null,
-): { params: DecoderParams; adapter: Adapter | null } =>
+): Policy =>
   t.kind === "full" ? { params: tree as DecoderParams, adapter: null } : {
     params: base,
     adapter: {

@@ -3,16 +3,17 @@
  * interface, so in-process sampling can later be swapped for an inference server that loads
  * each new adapter (e.g. an OpenAI-compatible vLLM endpoint).
  */
-import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
+import type { ModelConfig } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 import { type FinishReason, generate } from "../sampling/generate.ts";
+import type { Policy } from "./policy.ts";
 
 export interface RolloutRequest {
   /** Token ids of each prompt; every prompt is sampled `numGenerations` times. */
   readonly prompts: readonly (readonly number[])[];
   readonly numGenerations: number;
   /** The current policy: base weights and adapter (an external server would load the adapter). */
-  readonly policy: { readonly params: DecoderParams; readonly adapter: Adapter | null };
+  readonly policy: Policy;
   readonly key: Key;
 }
 

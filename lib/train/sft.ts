@@ -7,7 +7,8 @@ import { div, mul, neg, sum } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { ModelConfig } from "../model/decoder.ts";
 import { completionMask } from "../rl/mask.ts";
-import { completionLogProbs, type Policy } from "./logprobs.ts";
+import { completionLogProbs } from "./completion_logprobs.ts";
+import type { Policy } from "./policy.ts";
 import { packBatch, type PackedBatch } from "./sequences.ts";
 
 export interface SftBatch {

@@ -37,7 +37,7 @@ import { normal, prngKey } from "../../lib/random/prng.ts";
 import { generate } from "../../lib/sampling/generate.ts";
 import { type Backend, loadBackend } from "../../lib/tensor/backends.ts";
 import { loadTfjsBackend } from "../../lib/tensor/tfjs/kernels.ts";
-import { completionLogProbs } from "../../lib/train/logprobs.ts";
+import { completionLogProbs } from "../../lib/train/completion_logprobs.ts";
 import { packBatch } from "../../lib/train/sequences.ts";
 import { treeFlatten } from "../../lib/tree.ts";
 import { testBackends } from "../helpers/backends.ts";

@@ -10,7 +10,7 @@ import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { foldIn, normal, prngKey, randint } from "../../lib/random/prng.ts";
 import { type Backend, loadBackend } from "../../lib/tensor/backends.ts";
 import { headTokenLogProbs } from "../../lib/rl/head_logprobs.ts";
-import { tokenLogProbsAndEntropy } from "../../lib/rl/logprobs.ts";
+import { tokenLogProbsAndEntropy } from "../../lib/rl/token_logprobs.ts";
 import { testBackends } from "../helpers/backends.ts";
 
 const [n, h, v] = [7, 5, 11];
