@@ -15,6 +15,7 @@ import {
   initParams,
   type ModelConfig,
 } from "../lib/model/decoder.ts";
+import { familySwitches } from "../lib/model/families.ts";
 import { disposeReplaced } from "../lib/optim/mod.ts";
 import { foldIn, type Key, prngKey, uniform } from "../lib/random/prng.ts";
 
@@ -59,6 +60,8 @@ export const shape: BenchShape = await readJsonWith(ShapeCodec, shapePath);
 
 export const modelConfig: ModelConfig = {
   architecture: "Qwen2ForCausalLM",
+  ...familySwitches("Qwen2ForCausalLM"),
+  ropeScaling: null,
   ...shape.model,
   maxPositionEmbeddings: 4096,
   dtype: "float32",

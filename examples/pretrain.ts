@@ -18,6 +18,7 @@ import { encodeModelConfig, type ModelConfig } from "../lib/io/hf_config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
 import { type DecoderParams, initParams } from "../lib/model/decoder.ts";
+import { familySwitches } from "../lib/model/families.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
 import {
   adamw,
@@ -100,8 +101,9 @@ const tinyConfig = (vocabSize: number, bos: number, eos: number): ModelConfig =>
   headDim: 16,
   rmsNormEps: 1e-6,
   ropeTheta: 10000,
+  ropeScaling: null,
   tieWordEmbeddings: true,
-  attentionBias: true,
+  ...familySwitches("Qwen2ForCausalLM"),
   maxPositionEmbeddings: 256,
   dtype: "float32",
   bosTokenId: bos,

@@ -1,28 +1,36 @@
 /**
- * Hugging Face `config.json` for Qwen2-family causal LMs (Qwen2ForCausalLM, and
- * LlamaForCausalLM, which differs only in having no q/k/v biases), decoded into an immutable
- * camelCase `ModelConfig`. Settings this library does not implement (RoPE scaling, sliding
- * window, other activations) are refused rather than silently ignored.
+ * Hugging Face `config.json` of the decoder families in lib/model/families.ts (Qwen2, Qwen3,
+ * Llama), decoded into an immutable camelCase `ModelConfig` that carries the family's switches
+ * for lib/model/decoder.ts. Settings this library does not implement (other RoPE scalings,
+ * sliding window, other activations) are refused by name rather than silently ignored.
  */
 import * as t from "io-ts";
 import { type Either, isLeft, left, right } from "fp-ts/lib/Either.js";
 import { join } from "node:path";
 import {
+  type Architecture,
+  ARCHITECTURES,
+  type DecoderSwitches,
+  FAMILIES,
+  familySwitches,
+  isArchitecture,
+} from "../model/families.ts";
+import type { RopeScaling } from "../nn/rope.ts";
+import {
   decodeWith,
-  named,
   NonNegativeInt,
   orThrow,
   PositiveInt,
   PositiveNumber,
+  quote,
   readJsonFile,
   refine,
 } from "./json_codec.ts";
 
-export const ARCHITECTURES = ["Qwen2ForCausalLM", "LlamaForCausalLM"] as const;
-export type Architecture = typeof ARCHITECTURES[number];
+export { type Architecture, ARCHITECTURES, type RopeScaling };
 export type TorchDtype = "float32" | "float16" | "bfloat16";
 
-export type ModelConfig = {
+export type ModelConfig = DecoderSwitches & {
   readonly architecture: Architecture;
   readonly vocabSize: number;
   readonly hiddenSize: number;
@@ -33,9 +41,9 @@ export type ModelConfig = {
   readonly headDim: number;
   readonly rmsNormEps: number;
   readonly ropeTheta: number;
+  /** Llama 3's frequency scaling, or null for plain RoPE. */
+  readonly ropeScaling: RopeScaling | null;
   readonly tieWordEmbeddings: boolean;
-  /** Whether q/k/v projections have biases: true for Qwen2, false for Llama. */
-  readonly attentionBias: boolean;
   readonly maxPositionEmbeddings: number;
   /** The dtype the weights were saved in (they are widened to f32 on load). */
   readonly dtype: TorchDtype;
@@ -44,14 +52,23 @@ export type ModelConfig = {
   readonly eosTokenIds: readonly number[];
 };
 
-const isArchitecture = (name: string): name is Architecture =>
-  (ARCHITECTURES as readonly string[]).includes(name);
-
 const DtypeCodec = t.keyof(
   { float32: null, float16: null, bfloat16: null },
   "one of float32, float16, bfloat16",
 );
 const TokenId = NonNegativeInt;
+
+/** rope_scaling (older transformers) or rope_parameters (newer): the type is checked apart. */
+const RopeFieldsCodec = t.partial({
+  rope_type: t.string,
+  type: t.string,
+  rope_theta: PositiveNumber,
+  factor: PositiveNumber,
+  low_freq_factor: PositiveNumber,
+  high_freq_factor: PositiveNumber,
+  original_max_position_embeddings: PositiveInt,
+}, "a JSON object");
+type RopeFields = t.TypeOf<typeof RopeFieldsCodec>;
 
 const HfConfigCodec = t.intersection([
   t.type({
@@ -72,12 +89,8 @@ const HfConfigCodec = t.intersection([
     num_key_value_heads: PositiveInt,
     head_dim: PositiveInt,
     rope_theta: PositiveNumber,
-    // Newer transformers nest RoPE settings; only plain (unscaled) RoPE is implemented.
-    rope_parameters: t.intersection([
-      t.type({ rope_theta: PositiveNumber }),
-      t.partial({ rope_type: t.literal("default", '"default" (RoPE scaling is not supported)') }),
-    ]),
-    rope_scaling: named(t.null, "null (RoPE scaling is not supported)"),
+    rope_parameters: RopeFieldsCodec,
+    rope_scaling: t.union([t.null, RopeFieldsCodec], "null or a JSON object"),
     tie_word_embeddings: t.boolean,
     torch_dtype: DtypeCodec,
     dtype: DtypeCodec,
@@ -88,19 +101,70 @@ const HfConfigCodec = t.intersection([
     ),
     hidden_act: t.literal("silu", '"silu" (the only activation implemented)'),
     attention_bias: t.boolean,
-    mlp_bias: t.literal(false, "false (MLP biases are not supported)"),
+    mlp_bias: t.boolean,
     use_sliding_window: t.literal(false, "false (sliding-window attention is not supported)"),
   }),
 ]);
 type HfConfig = t.TypeOf<typeof HfConfigCodec>;
 
-const DEFAULT_ROPE_THETA = 10000; // transformers' default for both architectures
+const DEFAULT_ROPE_THETA = 10000; // transformers' default for every family here
+const ROPE_TYPES = ["default", "llama3"];
+
+/** The RoPE scaling of `fields` (read from config.json's field `at`), or a problem naming it. */
+const ropeScalingOf = (fields: RopeFields, at: string): Either<string, RopeScaling | null> => {
+  const typeField = fields.rope_type !== undefined ? "rope_type" : "type";
+  const ropeType = fields.rope_type ?? fields.type ?? "default";
+  if (ropeType === "default") return right(null);
+  if (ropeType !== "llama3") {
+    return left(
+      `field "${at}.${typeField}": ${quote(ropeType)} is not supported (supported: ${
+        ROPE_TYPES.join(", ")
+      })`,
+    );
+  }
+  const {
+    factor,
+    low_freq_factor: low,
+    high_freq_factor: high,
+    original_max_position_embeddings: context,
+  } = fields;
+  if (factor === undefined) return left(`field "${at}.factor": missing for llama3 RoPE`);
+  if (low === undefined) return left(`field "${at}.low_freq_factor": missing for llama3 RoPE`);
+  if (high === undefined) return left(`field "${at}.high_freq_factor": missing for llama3 RoPE`);
+  if (context === undefined) {
+    return left(`field "${at}.original_max_position_embeddings": missing for llama3 RoPE`);
+  }
+  if (!(high > low)) {
+    return left(`field "${at}.high_freq_factor": ${high} must exceed low_freq_factor ${low}`);
+  }
+  return right(Object.freeze({
+    type: "llama3" as const,
+    factor,
+    lowFreqFactor: low,
+    highFreqFactor: high,
+    originalMaxPositionEmbeddings: context,
+  }));
+};
+
+const ropeOf = (raw: HfConfig): Either<string, { theta: number; scaling: RopeScaling | null }> => {
+  const [fields, at] = raw.rope_parameters
+    ? [raw.rope_parameters, "rope_parameters"]
+    : [raw.rope_scaling ?? {}, "rope_scaling"];
+  const scaling = ropeScalingOf(fields, at);
+  if (isLeft(scaling)) return scaling;
+  const theta = raw.rope_parameters?.rope_theta ?? raw.rope_theta ?? DEFAULT_ROPE_THETA;
+  return right({ theta, scaling: scaling.right });
+};
+
+const headDimOf = (raw: HfConfig, architecture: Architecture): number =>
+  raw.head_dim ??
+    FAMILIES[architecture].defaultHeadDim(raw.hidden_size, raw.num_attention_heads);
 
 /** Checks that span fields; the message names the field to change. */
 const crossFieldProblem = (raw: HfConfig, architecture: Architecture): string | null => {
   const heads = raw.num_attention_heads;
   const kvHeads = raw.num_key_value_heads ?? heads;
-  const headDim = raw.head_dim ?? raw.hidden_size / heads;
+  const headDim = headDimOf(raw, architecture);
   if (heads % kvHeads !== 0) {
     return `field "num_key_value_heads": ${kvHeads} does not divide num_attention_heads ${heads}`;
   }
@@ -110,13 +174,17 @@ const crossFieldProblem = (raw: HfConfig, architecture: Architecture): string | 
   if (headDim % 2 !== 0) {
     return `field "head_dim": RoPE needs an even head dimension, got ${headDim}`;
   }
-  if (architecture === "LlamaForCausalLM" && raw.attention_bias === true) {
-    return `field "attention_bias": Llama attention biases are not supported`;
+  if (raw.mlp_bias === true && !FAMILIES[architecture].mlpBiasField) {
+    return `field "mlp_bias": ${architecture} has no MLP biases`;
   }
   return null;
 };
 
-const toModelConfig = (raw: HfConfig, architecture: Architecture): ModelConfig => {
+const toModelConfig = (
+  raw: HfConfig,
+  architecture: Architecture,
+  rope: { theta: number; scaling: RopeScaling | null },
+): ModelConfig => {
   const eos = raw.eos_token_id ?? [];
   return Object.freeze({
     architecture,
@@ -126,11 +194,15 @@ const toModelConfig = (raw: HfConfig, architecture: Architecture): ModelConfig =
     numHiddenLayers: raw.num_hidden_layers,
     numAttentionHeads: raw.num_attention_heads,
     numKeyValueHeads: raw.num_key_value_heads ?? raw.num_attention_heads,
-    headDim: raw.head_dim ?? raw.hidden_size / raw.num_attention_heads,
+    headDim: headDimOf(raw, architecture),
     rmsNormEps: raw.rms_norm_eps,
-    ropeTheta: raw.rope_parameters?.rope_theta ?? raw.rope_theta ?? DEFAULT_ROPE_THETA,
+    ropeTheta: rope.theta,
+    ropeScaling: rope.scaling,
     tieWordEmbeddings: raw.tie_word_embeddings ?? false,
-    attentionBias: architecture === "Qwen2ForCausalLM",
+    ...familySwitches(architecture, {
+      attentionBias: raw.attention_bias,
+      mlpBias: raw.mlp_bias,
+    }),
     maxPositionEmbeddings: raw.max_position_embeddings,
     dtype: raw.dtype ?? raw.torch_dtype ?? "float32",
     bosTokenId: raw.bos_token_id ?? null,
@@ -146,7 +218,10 @@ export const decodeModelConfig = (json: unknown, file: string): Either<string, M
   // The first supported entry wins; the codec guarantees there is one.
   const architecture = raw.architectures.find(isArchitecture)!;
   const problem = crossFieldProblem(raw, architecture);
-  return problem === null ? right(toModelConfig(raw, architecture)) : left(`${file}: ${problem}`);
+  if (problem !== null) return left(`${file}: ${problem}`);
+  const rope = ropeOf(raw);
+  if (isLeft(rope)) return left(`${file}: ${rope.left}`);
+  return right(toModelConfig(raw, architecture, rope.right));
 };
 
 /** Reads `<dir>/config.json`, throwing an error that names the file and the field at fault. */
@@ -155,30 +230,43 @@ export const readModelConfig = async (dir: string): Promise<ModelConfig> => {
   return orThrow(decodeModelConfig(await readJsonFile(path), path));
 };
 
+const encodeRopeScaling = (scaling: RopeScaling | null): Record<string, unknown> | null =>
+  scaling && {
+    rope_type: scaling.type,
+    factor: scaling.factor,
+    low_freq_factor: scaling.lowFreqFactor,
+    high_freq_factor: scaling.highFreqFactor,
+    original_max_position_embeddings: scaling.originalMaxPositionEmbeddings,
+  };
+
 /** The HF `config.json` object for a config (for saving models; decodes back to `config`). */
-export const encodeModelConfig = (config: ModelConfig): Record<string, unknown> => ({
-  architectures: [config.architecture],
-  model_type: config.architecture === "Qwen2ForCausalLM" ? "qwen2" : "llama",
-  hidden_act: "silu",
-  vocab_size: config.vocabSize,
-  hidden_size: config.hiddenSize,
-  intermediate_size: config.intermediateSize,
-  num_hidden_layers: config.numHiddenLayers,
-  num_attention_heads: config.numAttentionHeads,
-  num_key_value_heads: config.numKeyValueHeads,
-  head_dim: config.headDim,
-  rms_norm_eps: config.rmsNormEps,
-  rope_theta: config.ropeTheta,
-  rope_scaling: null,
-  tie_word_embeddings: config.tieWordEmbeddings,
-  ...(config.architecture === "LlamaForCausalLM" ? { attention_bias: false, mlp_bias: false } : {}),
-  max_position_embeddings: config.maxPositionEmbeddings,
-  use_sliding_window: false,
-  torch_dtype: config.dtype,
-  bos_token_id: config.bosTokenId,
-  eos_token_id: config.eosTokenIds.length === 1
-    ? config.eosTokenIds[0]
-    : config.eosTokenIds.length === 0
-    ? null
-    : [...config.eosTokenIds],
-});
+export const encodeModelConfig = (config: ModelConfig): Record<string, unknown> => {
+  const family = FAMILIES[config.architecture];
+  return {
+    architectures: [config.architecture],
+    model_type: family.modelType,
+    hidden_act: "silu",
+    vocab_size: config.vocabSize,
+    hidden_size: config.hiddenSize,
+    intermediate_size: config.intermediateSize,
+    num_hidden_layers: config.numHiddenLayers,
+    num_attention_heads: config.numAttentionHeads,
+    num_key_value_heads: config.numKeyValueHeads,
+    head_dim: config.headDim,
+    rms_norm_eps: config.rmsNormEps,
+    rope_theta: config.ropeTheta,
+    rope_scaling: encodeRopeScaling(config.ropeScaling),
+    tie_word_embeddings: config.tieWordEmbeddings,
+    ...(family.attentionBias === "attention_bias" ? { attention_bias: config.outputBias } : {}),
+    ...(family.mlpBiasField ? { mlp_bias: config.mlpBias } : {}),
+    max_position_embeddings: config.maxPositionEmbeddings,
+    use_sliding_window: false,
+    torch_dtype: config.dtype,
+    bos_token_id: config.bosTokenId,
+    eos_token_id: config.eosTokenIds.length === 1
+      ? config.eosTokenIds[0]
+      : config.eosTokenIds.length === 0
+      ? null
+      : [...config.eosTokenIds],
+  };
+};

@@ -1,10 +1,11 @@
 /**
- * The tensor names and shapes a Hugging Face Qwen2/Llama checkpoint holds for a given config
- * (linear weights in HF layout [out_features, in_features]), and the check that a loaded
- * checkpoint has them all.
+ * The tensor names and shapes a Hugging Face Qwen2/Qwen3/Llama checkpoint holds for a given
+ * config (linear weights in HF layout [out_features, in_features]; biases and q/k norms as the
+ * config's family switches say), and the check that a checkpoint holds exactly those.
  */
 import { formatShape, sameShape } from "./host_tensor.ts";
 import type { ModelConfig } from "./hf_config.ts";
+import { formatProblems, quote } from "./json_codec.ts";
 
 /** The seven linear projections of a decoder layer, by their short names. */
 export const PROJS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
@@ -38,21 +39,35 @@ export const projFeatures = (
   return features[proj];
 };
 
+/** Whether the projection has a bias under the config's family switches. */
+export const projHasBias = (config: ModelConfig, proj: Proj): boolean =>
+  proj === "o"
+    ? config.outputBias
+    : ATTENTION_PROJS.includes(proj)
+    ? config.attentionBias
+    : config.mlpBias;
+
+/** The per-head q/k RMSNorm weights of a layer (Qwen3), by HF name: none unless config.qkNorm. */
+export const headNormNames = (config: ModelConfig, layer: number): readonly string[] =>
+  config.qkNorm
+    ? ["q_norm", "k_norm"].map((norm) => `${layerPrefix(layer)}.self_attn.${norm}.weight`)
+    : [];
+
 const layerShapes = (config: ModelConfig, layer: number): [string, number[]][] => {
   const prefix = layerPrefix(layer);
   const weights = PROJS.map((proj): [string, number[]] => {
     const { in: inFeatures, out } = projFeatures(config, proj);
     return [`${prefix}.${projModule(proj)}.weight`, [out, inFeatures]];
   });
-  const biases = config.attentionBias
-    ? (["q", "k", "v"] as const).map((proj): [string, number[]] => [
-      `${prefix}.${projModule(proj)}.bias`,
-      [projFeatures(config, proj).out],
-    ])
-    : [];
+  const biases = PROJS.filter((proj) => projHasBias(config, proj)).map((
+    proj,
+  ): [string, number[]] => [`${prefix}.${projModule(proj)}.bias`, [
+    projFeatures(config, proj).out,
+  ]]);
   return [
     ...weights,
     ...biases,
+    ...headNormNames(config, layer).map((name): [string, number[]] => [name, [config.headDim]]),
     [`${prefix}.input_layernorm.weight`, [config.hiddenSize]],
     [`${prefix}.post_attention_layernorm.weight`, [config.hiddenSize]],
   ];
@@ -70,23 +85,48 @@ export const expectedWeightShapes = (config: ModelConfig): ReadonlyMap<string, r
       : [["lm_head.weight", [config.vocabSize, config.hiddenSize]] as [string, number[]]]),
   ]);
 
+const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16"];
+
+/** Why a tensor the checkpoint holds but the config does not imply is there, if we can tell. */
+const unexpectedHint = (config: ModelConfig, name: string): string => {
+  const arch = `config.json's ${config.architecture}`;
+  if (name === "lm_head.weight") return ` (${arch} ties word embeddings: tie_word_embeddings)`;
+  if (/\.(q|k)_norm\.weight$/.test(name)) return ` (${arch} has no q/k norms: a Qwen3 checkpoint?)`;
+  if (/\.bias$/.test(name)) return ` (${arch} implies no such bias)`;
+  const layer = /^model\.layers\.(\d+)\./.exec(name);
+  if (layer && Number(layer[1]) >= config.numHiddenLayers) {
+    return ` (config.json has num_hidden_layers ${config.numHiddenLayers})`;
+  }
+  return "";
+};
+
 /**
- * Throws, listing every problem, unless each expected tensor is present with the shape the
- * config implies. Extra tensors (e.g. a saved lm_head of a tied model) are ignored.
+ * Throws, listing every problem (as transformers reports missing and unexpected keys), unless
+ * the checkpoint holds exactly the tensors the config implies: each present with its shape and
+ * a float dtype (where `dtype` is known, i.e. before loading), and none left over. So a config
+ * whose architecture or layer count does not match its weights is refused, not half-loaded.
  */
 export const validateWeights = (
   config: ModelConfig,
-  tensors: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly dtype?: string }>,
   file: string,
 ): void => {
-  const problems = [...expectedWeightShapes(config)].flatMap(([name, expected]) => {
+  const expected = expectedWeightShapes(config);
+  const problems = [...expected].flatMap(([name, shape]) => {
     const found = tensors.get(name);
-    if (found === undefined) return [`missing tensor "${name}" ${formatShape(expected)}`];
-    return sameShape(found.shape, expected) ? [] : [
+    if (found === undefined) return [`missing tensor "${name}" ${formatShape(shape)}`];
+    if (found.dtype !== undefined && !FLOAT_DTYPES.includes(found.dtype)) {
+      return [`tensor "${name}" has dtype ${found.dtype}, model weights are F32, F16 or BF16`];
+    }
+    return sameShape(found.shape, shape) ? [] : [
       `tensor "${name}" has shape ${formatShape(found.shape)}, the config implies ${
-        formatShape(expected)
+        formatShape(shape)
       }`,
     ];
   });
-  if (problems.length > 0) throw new Error(problems.map((p) => `${file}: ${p}`).join("\n"));
+  const unexpected = [...tensors.keys()].filter((name) => !expected.has(name)).map((name) =>
+    `unexpected tensor ${quote(name)}${unexpectedHint(config, name)}`
+  );
+  const all = [...problems, ...unexpected];
+  if (all.length > 0) throw new Error(formatProblems(file, all));
 };

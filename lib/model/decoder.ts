@@ -1,7 +1,9 @@
 /**
- * A Qwen2-family causal language model as pure functions of a params tree, readable top to
- * bottom (nanoGPT-style): embed → [RMSNorm → GQA attention with RoPE → residual → RMSNorm →
- * gated MLP → residual] × L → RMSNorm → lm_head.
+ * The decoder of every family in lib/model/families.ts (Qwen2, Qwen3, Llama) as pure functions
+ * of a params tree, readable top to bottom (nanoGPT-style): embed → [RMSNorm → GQA attention
+ * with RoPE → residual → RMSNorm → gated MLP → residual] × L → RMSNorm → lm_head. The families
+ * differ only in switches the config carries: which projections have biases, a per-head RMSNorm
+ * of queries and keys (Qwen3), head_dim, and the RoPE frequencies (Llama 3's scaling).
  *
  * Base weights and LoRA adapters are separate trees: training differentiates the adapters
  * only, and the reference policy is the same forward with `adapter: null`.
@@ -15,7 +17,7 @@ import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
 import { rmsNorm } from "../nn/norm.ts";
 import { mapRowChunks } from "../nn/row_chunks.ts";
 import { blockLogits, embedLookup, splitRows } from "../nn/vocab_blocks.ts";
-import { applyRope, ropeTables } from "../nn/rope.ts";
+import { applyRope, ropeFrequencies, ropeTables } from "../nn/rope.ts";
 import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
 import type { ModelConfig } from "../io/hf_config.ts";
 
@@ -29,6 +31,9 @@ export interface AttentionParams {
   readonly k: LinearParams;
   readonly v: LinearParams;
   readonly o: LinearParams;
+  /** Per-head RMSNorm weights [headDim] of queries and keys (Qwen3); null when absent. */
+  readonly qNorm: Tensor | null;
+  readonly kNorm: Tensor | null;
 }
 
 export interface LayerParams {
@@ -158,6 +163,89 @@ export interface HiddenResult {
   readonly cache: readonly KVEntry[];
 }
 
+/** What every layer of one forward shares: RoPE tables, the attention mask and the adapter. */
+export interface LayerContext {
+  readonly cos: Tensor;
+  readonly sin: Tensor;
+  readonly mask: Tensor;
+  readonly adapter: Adapter | null | undefined;
+}
+
+/** The shared context for T new positions after the cache's; checks the key mask's shape. */
+export const layerContext = (
+  cfg: ModelConfig,
+  backend: Backend,
+  batch: number,
+  t: number,
+  opts: ForwardOptions,
+): LayerContext => {
+  const past = opts.cache?.[0]?.k.shape[2] ?? 0;
+  const keyMask = opts.keyMask ??
+    Array.from({ length: batch }, () => new Array<number>(past + t).fill(1));
+  if (keyMask.length !== batch || keyMask.some((row) => row.length !== past + t)) {
+    throw new Error(
+      `forward: keyMask must be ${batch} rows covering ${past} cached + ${t} new positions`,
+    );
+  }
+  const positions = opts.positions ?? positionsFromMask(keyMask, t);
+  const frequencies = ropeFrequencies(cfg.headDim, cfg.ropeTheta, cfg.ropeScaling);
+  const { cos, sin } = ropeTables(backend, positions, frequencies);
+  return { cos, sin, mask: attentionMask(backend, keyMask, t), adapter: opts.adapter };
+};
+
+/** Qwen3's per-head RMSNorm over head_dim, or the heads unchanged for families without it. */
+const headNorm = (heads: Tensor, weight: Tensor | null, eps: number): Tensor =>
+  weight ? rmsNorm(heads, weight, eps) : heads;
+
+/** Self-attention of layer i on normed input h: its o_proj output and the extended KV cache. */
+export const attention = (
+  cfg: ModelConfig,
+  attn: AttentionParams,
+  i: number,
+  h: Tensor,
+  ctx: LayerContext,
+  past: KVEntry | null,
+): { readonly out: Tensor; readonly kv: KVEntry } => {
+  const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads, rmsNormEps: eps } = cfg;
+  const lora = (proj: Proj) => branch(ctx.adapter, i, proj);
+  const project = (proj: "q" | "k" | "v", count: number) =>
+    splitHeads(linear(h, attn[proj], lora(proj)), count, headDim);
+  const q = applyRope(headNorm(project("q", heads), attn.qNorm, eps), ctx.cos, ctx.sin);
+  const k = applyRope(headNorm(project("k", kvHeads), attn.kNorm, eps), ctx.cos, ctx.sin);
+  const kv = appendKv(past, k, project("v", kvHeads));
+  const out = linear(mergeHeads(attend(q, kv.k, kv.v, ctx.mask)), attn.o, lora("o"));
+  return { out, kv };
+};
+
+/** The gated MLP of layer i on normed input m, in row chunks under the binding limit. */
+const mlp = (cfg: ModelConfig, params: MlpParams, i: number, m: Tensor, ctx: LayerContext) =>
+  mapRowChunks(m, cfg.intermediateSize, (rows: Tensor, chunk: number | null) => {
+    const lora = (proj: Proj) => branch(ctx.adapter, i, proj, chunk);
+    return gatedMlp(rows, params, { gate: lora("gate"), up: lora("up"), down: lora("down") });
+  });
+
+/** One decoder layer on the residual stream x: its output, attention output and KV cache. */
+export const decoderLayer = (
+  cfg: ModelConfig,
+  layer: LayerParams,
+  i: number,
+  x: Tensor,
+  ctx: LayerContext,
+  past: KVEntry | null,
+): { readonly out: Tensor; readonly attnOut: Tensor; readonly kv: KVEntry } => {
+  const attn = attention(
+    cfg,
+    layer.attn,
+    i,
+    rmsNorm(x, layer.inputNorm, cfg.rmsNormEps),
+    ctx,
+    past,
+  );
+  const mid = add(x, attn.out);
+  const out = add(mid, mlp(cfg, layer.mlp, i, rmsNorm(mid, layer.postNorm, cfg.rmsNormEps), ctx));
+  return { out, attnOut: attn.out, kv: attn.kv };
+};
+
 /**
  * hiddenStates from input embeddings x [B, T, H] (Hugging Face's inputs_embeds): for tokens
  * that never left the device, as in on-device sampling.
@@ -168,40 +256,14 @@ export const hiddenStatesFromEmbeds = (
   embeds: Tensor,
   opts: ForwardOptions = {},
 ): HiddenResult => {
-  const backend = params.norm.backend;
   const [b, t] = embeds.shape;
-  const past = opts.cache?.[0]?.k.shape[2] ?? 0;
-  const keyMask = opts.keyMask ??
-    Array.from({ length: b }, () => new Array<number>(past + t).fill(1));
-  if (keyMask.length !== b || keyMask.some((row) => row.length !== past + t)) {
-    throw new Error(
-      `forward: keyMask must be ${b} rows covering ${past} cached + ${t} new positions`,
-    );
-  }
-  const positions = opts.positions ?? positionsFromMask(keyMask, t);
-  const { cos, sin } = ropeTables(backend, positions, cfg.headDim, cfg.ropeTheta);
-  const mask = attentionMask(backend, keyMask, t);
-  const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads } = cfg;
-
+  const ctx = layerContext(cfg, params.norm.backend, b, t, opts);
   let x = embeds;
   const cache: KVEntry[] = [];
   params.layers.forEach((layer, i) => {
-    const lora = (proj: Proj, chunk: number | null = null) => branch(opts.adapter, i, proj, chunk);
-    const h = rmsNorm(x, layer.inputNorm, cfg.rmsNormEps);
-    const q = applyRope(splitHeads(linear(h, layer.attn.q, lora("q")), heads, headDim), cos, sin);
-    const k = applyRope(splitHeads(linear(h, layer.attn.k, lora("k")), kvHeads, headDim), cos, sin);
-    const v = splitHeads(linear(h, layer.attn.v, lora("v")), kvHeads, headDim);
-    const kv = appendKv(opts.cache?.[i] ?? null, k, v);
-    cache.push(kv);
-    x = add(x, linear(mergeHeads(attend(q, kv.k, kv.v, mask)), layer.attn.o, lora("o")));
-    const m = rmsNorm(x, layer.postNorm, cfg.rmsNormEps);
-    const mlp = (rows: Tensor, chunk: number | null) =>
-      gatedMlp(rows, layer.mlp, {
-        gate: lora("gate", chunk),
-        up: lora("up", chunk),
-        down: lora("down", chunk),
-      });
-    x = add(x, mapRowChunks(m, cfg.intermediateSize, mlp));
+    const step = decoderLayer(cfg, layer, i, x, ctx, opts.cache?.[i] ?? null);
+    cache.push(step.kv);
+    x = step.out;
   });
   return { hidden: rmsNorm(x, params.norm, cfg.rmsNormEps), cache };
 };
@@ -236,23 +298,28 @@ export const initParams = (
     const shape = [cfg.vocabSize, hd];
     return splitRows(backend, randomData(foldIn(key, n++), shape, std), shape);
   };
-  const bias = (size: number) => (cfg.attentionBias ? constant(backend, [size], 0) : null);
+  const bias = (on: boolean, size: number) => (on ? constant(backend, [size], 0) : null);
+  const qkv = (size: number) => bias(cfg.attentionBias, size);
+  const mlpBias = (size: number) => bias(cfg.mlpBias, size);
+  const headNormWeight = () => (cfg.qkNorm ? constant(backend, [headDim], 1) : null);
   const residualStd = std / Math.sqrt(2 * cfg.numHiddenLayers); // GPT-2's scaled init for residual outputs
   return {
     embed: vocabRows(),
     layers: Array.from({ length: cfg.numHiddenLayers }, () => ({
       inputNorm: constant(backend, [hd], 1),
       attn: {
-        q: { weight: w([h * headDim, hd]), bias: bias(h * headDim) },
-        k: { weight: w([kv * headDim, hd]), bias: bias(kv * headDim) },
-        v: { weight: w([kv * headDim, hd]), bias: bias(kv * headDim) },
-        o: { weight: w([hd, h * headDim], residualStd) },
+        q: { weight: w([h * headDim, hd]), bias: qkv(h * headDim) },
+        k: { weight: w([kv * headDim, hd]), bias: qkv(kv * headDim) },
+        v: { weight: w([kv * headDim, hd]), bias: qkv(kv * headDim) },
+        o: { weight: w([hd, h * headDim], residualStd), bias: bias(cfg.outputBias, hd) },
+        qNorm: headNormWeight(),
+        kNorm: headNormWeight(),
       },
       postNorm: constant(backend, [hd], 1),
       mlp: {
-        gate: { weight: w([inter, hd]) },
-        up: { weight: w([inter, hd]) },
-        down: { weight: w([hd, inter], residualStd) },
+        gate: { weight: w([inter, hd]), bias: mlpBias(inter) },
+        up: { weight: w([inter, hd]), bias: mlpBias(inter) },
+        down: { weight: w([hd, inter], residualStd), bias: mlpBias(hd) },
       },
     })),
     norm: constant(backend, [hd], 1),
@@ -291,6 +358,7 @@ export const mergeAdapter = (params: DecoderParams, adapter: Adapter): DecoderPa
       return {
         ...layer,
         attn: {
+          ...layer.attn,
           q: merge(layer.attn.q, pairs.q),
           k: merge(layer.attn.k, pairs.k),
           v: merge(layer.attn.v, pairs.v),

@@ -2,7 +2,14 @@
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 import type { HostTensor } from "../io/host_tensor.ts";
-import { layerPrefix, projModule, validateWeights } from "../io/weight_layout.ts";
+import {
+  headNormNames,
+  layerPrefix,
+  type Proj,
+  projHasBias,
+  projModule,
+  validateWeights,
+} from "../io/weight_layout.ts";
 import type { LinearParams } from "../nn/linear.ts";
 import { rowsToHost, splitRows } from "../nn/vocab_blocks.ts";
 import type { DecoderParams, ModelConfig } from "./decoder.ts";
@@ -27,19 +34,22 @@ export const paramsFromWeights = (
     const w = weights.get(name)!;
     return splitRows(backend, w.data, w.shape);
   };
-  const lin = (
-    layer: number,
-    proj: "q" | "k" | "v" | "o" | "gate" | "up" | "down",
-  ): LinearParams => {
+  const lin = (layer: number, proj: Proj): LinearParams => {
     const base = `${layerPrefix(layer)}.${projModule(proj)}`;
-    const hasBias = cfg.attentionBias && (proj === "q" || proj === "k" || proj === "v");
-    return { weight: up(`${base}.weight`), bias: hasBias ? up(`${base}.bias`) : null };
+    return {
+      weight: up(`${base}.weight`),
+      bias: projHasBias(cfg, proj) ? up(`${base}.bias`) : null,
+    };
+  };
+  const headNorms = (layer: number) => {
+    const [q, k] = headNormNames(cfg, layer);
+    return { qNorm: q ? up(q) : null, kNorm: k ? up(k) : null };
   };
   return {
     embed: rows("model.embed_tokens.weight"),
     layers: Array.from({ length: cfg.numHiddenLayers }, (_, i) => ({
       inputNorm: up(`${layerPrefix(i)}.input_layernorm.weight`),
-      attn: { q: lin(i, "q"), k: lin(i, "k"), v: lin(i, "v"), o: lin(i, "o") },
+      attn: { q: lin(i, "q"), k: lin(i, "k"), v: lin(i, "v"), o: lin(i, "o"), ...headNorms(i) },
       postNorm: up(`${layerPrefix(i)}.post_attention_layernorm.weight`),
       mlp: { gate: lin(i, "gate"), up: lin(i, "up"), down: lin(i, "down") },
     })),
@@ -58,12 +68,15 @@ export const weightsFromParams = async (
     const p = layerPrefix(i);
     named.push([`${p}.input_layernorm.weight`, [layer.inputNorm]]);
     named.push([`${p}.post_attention_layernorm.weight`, [layer.postNorm]]);
-    const linears = { ...layer.attn, ...layer.mlp } as Record<string, LinearParams>;
-    for (const [proj, lin] of Object.entries(linears)) {
-      const base = `${p}.${projModule(proj as "q")}`;
+    const { qNorm, kNorm, ...attn } = layer.attn;
+    const linears: Record<Proj, LinearParams> = { ...attn, ...layer.mlp };
+    for (const [proj, lin] of Object.entries(linears) as [Proj, LinearParams][]) {
+      const base = `${p}.${projModule(proj)}`;
       named.push([`${base}.weight`, [lin.weight]]);
       if (lin.bias) named.push([`${base}.bias`, [lin.bias]]);
     }
+    const [qName, kName] = headNormNames(cfg, i);
+    if (qNorm && kNorm) named.push([qName, [qNorm]], [kName, [kNorm]]);
   });
   named.push(["model.norm.weight", [params.norm]]);
   if (!cfg.tieWordEmbeddings && params.lmHead) named.push(["lm_head.weight", params.lmHead]);

@@ -1,29 +1,63 @@
 /**
- * Rotary position embeddings, rotate-half convention (Hugging Face Qwen2/Llama): dimension j
- * pairs with j + d/2 and both turn by position · theta^(-2j/d).
+ * Rotary position embeddings, rotate-half convention (Hugging Face Qwen2/Qwen3/Llama): dimension
+ * j pairs with j + d/2 and both turn by position · f_j, with f_j = theta^(-2j/d), optionally
+ * rescaled as Llama 3.1+ does for long contexts.
  */
 import { add, matmul, mul, reshape } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 
-/** cos and sin tables [B, T, headDim] for explicit integer positions [B][T]. */
+/** Llama 3's frequency scaling (config.json `rope_scaling` with `rope_type: "llama3"`). */
+export interface RopeScaling {
+  readonly type: "llama3";
+  readonly factor: number;
+  readonly lowFreqFactor: number;
+  readonly highFreqFactor: number;
+  readonly originalMaxPositionEmbeddings: number;
+}
+
+/**
+ * Llama 3: a frequency whose wavelength 2π/f is under context / highFreqFactor is kept, one
+ * over context / lowFreqFactor is divided by factor, and those between blend the two linearly
+ * in context / wavelength (transformers' _compute_llama3_parameters).
+ */
+const llama3Frequency = (f: number, s: RopeScaling): number => {
+  const wavelength = (2 * Math.PI) / f;
+  const context = s.originalMaxPositionEmbeddings;
+  if (wavelength < context / s.highFreqFactor) return f;
+  if (wavelength > context / s.lowFreqFactor) return f / s.factor;
+  const smooth = (context / wavelength - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+  return ((1 - smooth) * f) / s.factor + smooth * f;
+};
+
+/** The headDim / 2 rotation frequencies f_j. */
+export const ropeFrequencies = (
+  headDim: number,
+  theta: number,
+  scaling: RopeScaling | null = null,
+): number[] =>
+  Array.from({ length: headDim / 2 }, (_, j) => {
+    const f = Math.pow(theta, (-2 * j) / headDim);
+    return scaling ? llama3Frequency(f, scaling) : f;
+  });
+
+/** cos and sin tables [B, T, 2·frequencies] for explicit integer positions [B][T]. */
 export const ropeTables = (
   backend: Backend,
   positions: readonly (readonly number[])[],
-  headDim: number,
-  theta: number,
+  frequencies: readonly number[],
 ): { cos: Tensor; sin: Tensor } => {
-  const half = headDim / 2;
+  const half = frequencies.length;
+  const headDim = 2 * half;
   const b = positions.length;
   const t = positions[0]?.length ?? 0;
   const cos = new Float32Array(b * t * headDim);
   const sin = new Float32Array(b * t * headDim);
-  const invFreq = Array.from({ length: half }, (_, j) => Math.pow(theta, (-2 * j) / headDim));
   for (let i = 0; i < b; i++) {
     for (let s = 0; s < t; s++) {
       const base = (i * t + s) * headDim;
       for (let j = 0; j < half; j++) {
-        const angle = positions[i][s] * invFreq[j];
+        const angle = positions[i][s] * frequencies[j];
         cos[base + j] = cos[base + j + half] = Math.cos(angle);
         sin[base + j] = sin[base + j + half] = Math.sin(angle);
       }

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isLeft, isRight } from "fp-ts/lib/Either.js";
-import { readFile, writeFile } from "node:fs/promises";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   decodeModelConfig,
@@ -12,6 +12,7 @@ import {
   readSafetensors,
   validateWeights,
 } from "../../lib/io/mod.ts";
+import { readModel } from "../../lib/io/model_weights.ts";
 import { fixture, rejectsWith, withTempDir } from "./helpers.ts";
 
 const rawConfig = async (dir: string) =>
@@ -24,12 +25,12 @@ const errorFor = async (change: Record<string, unknown>): Promise<string> => {
   return isLeft(decoded) ? decoded.left : "";
 };
 
-test("reads both fixture configs, agreeing with golden.json", async () => {
-  for (const dir of ["qwen2-tiny", "qwen2-tiny-tied"]) {
+const FIXTURES = ["qwen2-tiny", "qwen2-tiny-tied", "qwen3-tiny", "llama-tiny"];
+
+test("reads every fixture config, agreeing with golden.json", async () => {
+  for (const dir of FIXTURES) {
     const config = await readModelConfig(fixture(dir));
     const golden = JSON.parse(await readFile(fixture(`${dir}/golden.json`), "utf8"));
-    assert.is(config.architecture, "Qwen2ForCausalLM");
-    assert.is(config.attentionBias, true);
     assert.is(config.headDim, golden.head_dim, dir);
     assert.is(config.hiddenSize, golden.config.hidden_size);
     assert.is(config.numKeyValueHeads, golden.config.num_key_value_heads);
@@ -41,18 +42,58 @@ test("reads both fixture configs, agreeing with golden.json", async () => {
   }
   const tied = await readModelConfig(fixture("qwen2-tiny-tied"));
   assert.equal([tied.headDim, tied.ropeTheta, tied.tieWordEmbeddings], [6, 1e6, true]);
+  const switches = async (dir: string) => {
+    const c = await readModelConfig(fixture(dir));
+    return [c.architecture, c.attentionBias, c.outputBias, c.mlpBias, c.qkNorm, c.ropeScaling];
+  };
+  assert.equal(await switches("qwen2-tiny"), ["Qwen2ForCausalLM", true, false, false, false, null]);
+  assert.equal(await switches("qwen3-tiny"), ["Qwen3ForCausalLM", false, false, false, true, null]);
+  assert.equal(await switches("llama-tiny"), ["LlamaForCausalLM", false, false, false, false, {
+    type: "llama3",
+    factor: 8,
+    lowFreqFactor: 1,
+    highFreqFactor: 8,
+    originalMaxPositionEmbeddings: 64,
+  }]);
+});
+
+test("family defaults and switches: Qwen3 head_dim 128, Llama attention_bias / mlp_bias", async () => {
+  const decode = async (dir: string, change: Record<string, unknown>) => {
+    const decoded = decodeModelConfig({ ...await rawConfig(dir), ...change }, "config.json");
+    assert.ok(isRight(decoded), isLeft(decoded) ? decoded.left : "");
+    return isRight(decoded) ? decoded.right : null!;
+  };
+  assert.is((await decode("qwen3-tiny", { head_dim: undefined })).headDim, 128);
+  assert.is((await decode("llama-tiny", { head_dim: undefined })).headDim, 8, "hidden / heads");
+  const biased = await decode("llama-tiny", { attention_bias: true, mlp_bias: true });
+  assert.equal([biased.attentionBias, biased.outputBias, biased.mlpBias], [true, true, true]);
+  const qwen3 = await decode("qwen3-tiny", { attention_bias: true });
+  assert.equal([qwen3.attentionBias, qwen3.outputBias, qwen3.mlpBias], [true, true, false]);
+  const qwen2 = await decode("qwen2-tiny", { attention_bias: false });
+  assert.equal([qwen2.attentionBias, qwen2.outputBias], [true, false], "Qwen2 q/k/v always");
+  const smol = await decode("llama-tiny", { rope_scaling: null });
+  assert.is(smol.ropeScaling, null, "SmolLM2: plain RoPE");
+  const older = await decode("llama-tiny", {
+    rope_scaling: {
+      ...(await rawConfig("llama-tiny")).rope_scaling as object,
+      rope_type: undefined,
+      type: "llama3",
+    },
+  });
+  assert.equal(older.ropeScaling, biased.ropeScaling, "the older `type` spelling");
 });
 
 test("encodeModelConfig decodes back to the same config", async () => {
-  for (const dir of ["qwen2-tiny", "qwen2-tiny-tied"]) {
+  for (const dir of FIXTURES) {
     const config = await readModelConfig(fixture(dir));
     const again = decodeModelConfig(JSON.parse(JSON.stringify(encodeModelConfig(config))), "x");
     assert.ok(isRight(again) && JSON.stringify(again.right) === JSON.stringify(config), dir);
   }
   const llama: ModelConfig = {
-    ...await readModelConfig(fixture("qwen2-tiny")),
-    architecture: "LlamaForCausalLM",
-    attentionBias: false,
+    ...await readModelConfig(fixture("llama-tiny")),
+    attentionBias: true,
+    outputBias: true,
+    mlpBias: true,
     eosTokenIds: [2, 5],
     dtype: "bfloat16",
   };
@@ -92,19 +133,21 @@ test("errors name the file, the field and the bad value", async () => {
   assert.match(await errorFor({ eos_token_id: [2, "x"] }), 'field "eos_token_id"');
   assert.match(
     await errorFor({ rope_scaling: { type: "linear", factor: 2 } }),
-    'field "rope_scaling"',
+    'field "rope_scaling.type": "linear" is not supported (supported: default, llama3)',
   );
   assert.match(
     await errorFor({ rope_parameters: { rope_theta: 1e4, rope_type: "yarn" } }),
-    'field "rope_parameters.rope_type"',
+    'field "rope_parameters.rope_type": "yarn" is not supported',
   );
+  assert.match(
+    await errorFor({ rope_scaling: { rope_type: "llama3", factor: 8 } }),
+    'field "rope_scaling.low_freq_factor": missing for llama3 RoPE',
+  );
+  assert.match(await errorFor({ rope_scaling: 3 }), 'field "rope_scaling"');
   assert.match(await errorFor({ torch_dtype: "int8" }), 'field "torch_dtype"');
   assert.match(await errorFor({ hidden_act: "gelu" }), 'field "hidden_act"');
   assert.match(await errorFor({ rms_norm_eps: -1 }), 'field "rms_norm_eps"');
-  assert.match(
-    await errorFor({ architectures: ["LlamaForCausalLM"], attention_bias: true }),
-    'field "attention_bias"',
-  );
+  assert.match(await errorFor({ mlp_bias: true }), 'field "mlp_bias"');
 });
 
 test("readModelConfig names the path for a missing file or invalid JSON", async () => {
@@ -116,7 +159,7 @@ test("readModelConfig names the path for a missing file or invalid JSON", async 
 });
 
 test("fixture weights have exactly the tensors and shapes their config implies", async () => {
-  for (const dir of ["qwen2-tiny", "qwen2-tiny-tied"]) {
+  for (const dir of FIXTURES) {
     const config = await readModelConfig(fixture(dir));
     const { floats } = await readSafetensors(fixture(`${dir}/model.safetensors`));
     validateWeights(config, floats, dir);
@@ -126,6 +169,11 @@ test("fixture weights have exactly the tensors and shapes their config implies",
   assert.not.ok(expectedWeightShapes(tied).has("lm_head.weight"));
   assert.equal(expectedWeightShapes(tied).get("model.layers.0.self_attn.q_proj.weight"), [36, 36]);
   assert.equal(expectedWeightShapes(tied).get("model.layers.1.self_attn.k_proj.bias"), [12]);
+  const qwen3 = expectedWeightShapes(await readModelConfig(fixture("qwen3-tiny")));
+  assert.equal(qwen3.get("model.layers.1.self_attn.q_proj.weight"), [48, 32], "head_dim 12 × 4");
+  assert.equal(qwen3.get("model.layers.1.self_attn.o_proj.weight"), [32, 48]);
+  assert.equal(qwen3.get("model.layers.1.self_attn.k_norm.weight"), [12]);
+  assert.not.ok(qwen3.has("model.layers.0.self_attn.q_proj.bias"));
 });
 
 test("validateWeights names each missing or misshapen tensor with both shapes", async () => {
@@ -142,6 +190,60 @@ test("validateWeights names each missing or misshapen tensor with both shapes", 
   await rejectsWith(() => validateWeights(tied, floats, "model.safetensors"), [
     '"model.embed_tokens.weight" has shape [64, 32], the config implies [48, 36]',
   ]);
+});
+
+test("validateWeights refuses left-over tensors and non-float dtypes, naming them", async () => {
+  const config = await readModelConfig(fixture("qwen2-tiny"));
+  const { floats } = await readSafetensors(fixture("qwen2-tiny/model.safetensors"));
+  const extra = new Map([...floats, [
+    "model.layers.0.self_attn.rotary.weight",
+    floats.get("model.norm.weight")!,
+  ]]);
+  await rejectsWith(() => validateWeights(config, extra, "model.safetensors"), [
+    'model.safetensors: unexpected tensor "model.layers.0.self_attn.rotary.weight"',
+  ]);
+  const ints = new Map([...floats].map(([name, t]) => [name, { shape: t.shape, dtype: "F32" }]));
+  ints.set("model.norm.weight", { shape: [32], dtype: "I64" });
+  await rejectsWith(() => validateWeights(config, ints, "model.safetensors"), [
+    'tensor "model.norm.weight" has dtype I64, model weights are F32, F16 or BF16',
+  ]);
+});
+
+/** Loading `weightsOf`'s model.safetensors under `config.json` edited by `change`. */
+const loadMismatched = (weightsOf: string, configOf: string, change: Record<string, unknown>) =>
+  withTempDir(async (dir) => {
+    await copyFile(fixture(`${weightsOf}/model.safetensors`), join(dir, "model.safetensors"));
+    await writeFile(
+      join(dir, "config.json"),
+      JSON.stringify({ ...await rawConfig(configOf), ...change }),
+    );
+    await readModel(dir);
+  });
+
+test("a config that does not match its weights is refused, naming the tensor and the file", async () => {
+  await rejectsWith(
+    () => loadMismatched("qwen2-tiny", "qwen2-tiny", { architectures: ["LlamaForCausalLM"] }),
+    [
+      'model.safetensors: unexpected tensor "model.layers.0.self_attn.q_proj.bias"',
+      "LlamaForCausalLM implies no such bias",
+    ],
+  );
+  await rejectsWith(
+    () => loadMismatched("qwen2-tiny", "qwen2-tiny", { num_hidden_layers: 1 }),
+    ['unexpected tensor "model.layers.1.', "config.json has num_hidden_layers 1"],
+  );
+  await rejectsWith(
+    () => loadMismatched("qwen3-tiny", "qwen3-tiny", { architectures: ["LlamaForCausalLM"] }),
+    ['unexpected tensor "model.layers.0.self_attn.k_norm.weight"', "no q/k norms"],
+  );
+  await rejectsWith(
+    () => loadMismatched("llama-tiny", "llama-tiny", { architectures: ["Qwen3ForCausalLM"] }),
+    ['missing tensor "model.layers.0.self_attn.q_norm.weight" [8]'],
+  );
+  await rejectsWith(
+    () => loadMismatched("qwen2-tiny", "qwen2-tiny", { tie_word_embeddings: true }),
+    ['unexpected tensor "lm_head.weight"', "tie_word_embeddings"],
+  );
 });
 
 test.run();
