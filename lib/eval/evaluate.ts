@@ -3,7 +3,7 @@
  * accuracy reward, and summarize pass@1 (mean over the n samples), pass@k and maj@k. Pure
  * except for the model calls; the scoring half (`scoreCompletions`) needs no model at all.
  */
-import { taskPrompt } from "../data/prompt.ts";
+import { encodePrompt, taskPrompt } from "../data/prompt.ts";
 import type { ChatMessage } from "../tokenizer/hf.ts";
 import type { LoadedAdapter, Model } from "../model/load.ts";
 import { loraScaling } from "../model/adapter.ts";
@@ -134,6 +134,8 @@ export type EvaluateOptions = {
   readonly topP: number;
   readonly maxNewTokens: number;
   readonly promptStyle: PromptStyle;
+  /** Overrides promptStyle: the messages a problem is posed in (a run's custom prompt). */
+  readonly promptOf?: (example: EvalExample) => readonly ChatMessage[];
   /** Batch b samples with foldIn(key, b): results depend on the key and the batch size. */
   readonly key: Key;
   /** Problems per generate call; their n completions each are sampled together. */
@@ -153,28 +155,6 @@ const checkPositiveInt = (field: string, value: number): void => {
   if (!(Number.isInteger(value) && value >= 1)) {
     throw new Error(`evaluate: ${field} must be a positive integer, got ${value}`);
   }
-};
-
-/** Chat-templated prompt ids; an id the model has no embedding for is a tokenizer mismatch. */
-const encodePrompt = (
-  tokenizer: Tokenizer,
-  vocabSize: number,
-  example: EvalExample,
-  index: number,
-  style: PromptStyle,
-): number[] => {
-  const text = tokenizer.applyChatTemplate(promptMessages(example, style), {
-    addGenerationPrompt: true,
-  });
-  const ids = tokenizer.encode(text);
-  const bad = ids.find((id) => id >= vocabSize);
-  if (bad !== undefined) {
-    throw new Error(
-      `evaluate: problem ${index}: prompt token id ${bad} is outside the model's vocabulary ` +
-        `(${vocabSize}); the tokenizer does not belong to this model`,
-    );
-  }
-  return ids;
 };
 
 /** Consecutive runs of `size` items (the last may be shorter). */
@@ -202,7 +182,10 @@ export const evaluate = async (
   const now = opts.now ?? (() => 0);
   const started = now();
   const prompts = examples.map((e, i) =>
-    encodePrompt(tokenizer, model.config.vocabSize, e, i, opts.promptStyle)
+    encodePrompt(tokenizer, opts.promptOf?.(e) ?? promptMessages(e, opts.promptStyle), {
+      vocabSize: model.config.vocabSize,
+      where: `evaluate: problem ${i}`,
+    })
   );
   const adapter = opts.adapter
     ? { weights: opts.adapter.weights, scaling: loraScaling(opts.adapter.config) }
