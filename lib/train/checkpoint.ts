@@ -97,13 +97,16 @@ export const saveCheckpoint = async (
   return final;
 };
 
-/** The newest complete checkpoint under `root`, or null. */
-export const latestCheckpoint = async (root: string): Promise<string | null> => {
+/** Every checkpoint under `root`, newest first (a resume falls back along this list). */
+export const checkpointsNewestFirst = async (root: string): Promise<readonly string[]> => {
   const names = await readdir(root).catch(() => [] as string[]);
-  const steps = names.filter((n) => n.startsWith(PREFIX)).map((n) => Number(n.slice(PREFIX.length)))
-    .filter(Number.isInteger).sort((a, b) => b - a);
-  return steps.length ? checkpointDir(root, steps[0]) : null;
+  return names.filter((n) => n.startsWith(PREFIX)).map((n) => Number(n.slice(PREFIX.length)))
+    .filter(Number.isInteger).sort((a, b) => b - a).map((step) => checkpointDir(root, step));
 };
+
+/** The newest complete checkpoint under `root`, or null. */
+export const latestCheckpoint = async (root: string): Promise<string | null> =>
+  (await checkpointsNewestFirst(root))[0] ?? null;
 
 const isTensorRef = (x: unknown): x is { $tensor: string } =>
   x !== null && typeof x === "object" && typeof (x as { $tensor?: unknown }).$tensor === "string";
