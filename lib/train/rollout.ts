@@ -22,6 +22,11 @@ export interface RolloutResult {
   readonly tokens: readonly (readonly number[])[];
   readonly logprobs: readonly (readonly number[])[];
   readonly finishReasons: readonly FinishReason[];
+  /**
+   * The inference engine that sampled (e.g. "vllm", "llama.cpp"), absent for in-process
+   * sampling: its log-probs come from other numerics, so the step corrects for the mismatch.
+   */
+  readonly engine?: string;
 }
 
 export type Rollout = (request: RolloutRequest) => Promise<RolloutResult>;
