@@ -8,6 +8,7 @@
  * Base weights and LoRA adapters are separate trees: training differentiates the adapters
  * only, and the reference policy is the same forward with `adapter: null`.
  */
+import { checkpoint } from "../autodiff/checkpoint.ts";
 import { add, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
@@ -70,6 +71,11 @@ export interface ForwardOptions {
   readonly positions?: readonly (readonly number[])[];
   /** Per-layer keys and values of earlier positions. */
   readonly cache?: readonly KVEntry[] | null;
+  /**
+   * Keep only each layer's input for the backward pass and recompute the rest there
+   * (lib/autodiff/checkpoint.ts): training only; no KV cache is returned.
+   */
+  readonly gradientCheckpointing?: boolean;
 }
 
 export interface ForwardResult {
@@ -261,11 +267,39 @@ export const hiddenStatesFromEmbeds = (
   let x = embeds;
   const cache: KVEntry[] = [];
   params.layers.forEach((layer, i) => {
+    if (opts.gradientCheckpointing) {
+      x = checkpointedLayer(cfg, layer, i, x, ctx);
+      return;
+    }
     const step = decoderLayer(cfg, layer, i, x, ctx, opts.cache?.[i] ?? null);
     cache.push(step.kv);
     x = step.out;
   });
   return { hidden: rmsNorm(x, params.norm, cfg.rmsNormEps), cache };
+};
+
+/**
+ * decoderLayer's output with only x kept for the backward pass. The layer's LoRA weights are
+ * the checkpoint's inputs beside x, so their gradients flow through the recomputation.
+ */
+const checkpointedLayer = (
+  cfg: ModelConfig,
+  layer: LayerParams,
+  i: number,
+  x: Tensor,
+  ctx: LayerContext,
+): Tensor => {
+  const adapter = ctx.adapter;
+  const pairs = Object.entries(adapter?.weights.layers[i] ?? {}) as [Proj, LoraPair][];
+  const leaves = pairs.flatMap(([, pair]) => [pair.A, pair.B]);
+  return checkpoint(([input, ...weights]) => {
+    const rebuilt = Object.fromEntries(
+      pairs.map(([proj], j) => [proj, { A: weights[2 * j], B: weights[2 * j + 1] }]),
+    );
+    const layers = adapter ? adapter.weights.layers.map((l, k) => (k === i ? rebuilt : l)) : [];
+    const local = adapter ? { ...adapter, weights: { layers } } : adapter;
+    return decoderLayer(cfg, layer, i, input, { ...ctx, adapter: local }, null).out;
+  })([x, ...leaves]);
 };
 
 // ---------------------------------------------------------------------------------------------
