@@ -1,11 +1,14 @@
 /**
  * Mathematical equality of two answers, in the manner of Math-Verify: structures compare
- * as structures (sets unordered, tuples ordered, intervals with their closedness),
- * expressions compare by value (numerically at fixed sample points, so symbolic identities
- * hold), percentages match both their fraction and their number, and `x = 5` matches `5`.
+ * as structures (sets unordered, tuples ordered, intervals with their closedness), numbers
+ * exactly (bigint rationals) unless one is a decimal, which is compared after rounding both
+ * to the less precise side; other expressions compare by value (numerically at fixed sample
+ * points, so symbolic identities hold). A predicted equation is read by its right side
+ * (`x = 5` matches `5`), a gold inequality as the set it describes when the prediction is one.
  */
 import { type Complex, evaluateLatex, type ExprValue } from "./engine.ts";
-import { normalizeAnswer } from "./normalize.ts";
+import { exactValue, type Rational, rationalsEqual, roundRational } from "./exact.ts";
+import { normalizeAnswer, unwrapDelimiters } from "./normalize.ts";
 import { type AnswerTree, leaves, parseStructure, type RelationOp } from "./structure.ts";
 
 /** One expression leaf, evaluated. */
@@ -14,14 +17,18 @@ type Leaf =
   | {
     readonly kind: "math";
     readonly text: string;
-    readonly value: ExprValue;
-    readonly percent: boolean;
-    /** False when the source has a decimal literal: then 6-decimal rounding applies. */
-    readonly exact: boolean;
+    /** The engine's view; null for exact numbers, which never reach the engine. */
+    readonly value: ExprValue | null;
+    /** The exact value of a purely numeric leaf. */
+    readonly exact: Rational | null;
+    /** How many decimals a decimal literal (`0.6667`) has; null for anything else. */
+    readonly decimals: number | null;
   };
 
 export interface ParsedAnswer {
   readonly tree: AnswerTree;
+  /** For a relation in one unknown (`-3 \le t \le 4`), the set it describes. */
+  readonly asSet: AnswerTree | null;
   /** Each distinct leaf's evaluation; null where the engine could not parse it. */
   readonly leaves: ReadonlyMap<string, Leaf | null>;
 }
@@ -30,34 +37,52 @@ export interface ParsedAnswer {
 const maxAnswerLength = 1000;
 const maxLeaves = 16;
 const maxLeafCharacters = 240;
+// Math-Verify's default float_rounding.
+const floatRounding = 6;
+
+const decimalLiteral = /^-?(\d*)\.(\d+)$/;
 
 const evaluateLeaf = (latex: string): Leaf | null => {
   if (/^[A-Za-z ]*[A-Za-z]{3}[A-Za-z ]*$/.test(latex)) {
     // Three or more words is prose, not an answer; fewer is a textual answer ("Evelyn").
     return latex.split(" ").length >= 3 ? null : { kind: "word", text: latex.toLowerCase() };
   }
-  const percent = /\\%$/.test(latex);
-  const body = percent ? latex.slice(0, -2) : latex;
-  const value = evaluateLatex(body);
-  return value &&
-    { kind: "math", text: body.replace(/\s+/g, ""), value, percent, exact: !/\d*\.\d/.test(body) };
+  const text = latex.replace(/\s+/g, "");
+  const decimals = decimalLiteral.exec(text)?.[2].length ?? null;
+  const exact = exactValue(latex);
+  if (exact !== null) return { kind: "math", text, value: null, exact, decimals };
+  const value = evaluateLatex(latex);
+  return value && { kind: "math", text, value, exact: null, decimals };
+};
+
+/** `\text{The triangle is isosceles}`: a whole answer in words is compared as words. */
+const textAnswer = (answer: string): Leaf | null => {
+  const m = /^\\(?:text|textbf|textrm|textnormal|mathrm)\s*\{\s*([A-Za-z][A-Za-z ,.'-]*?)[\s.]*\}$/
+    .exec(unwrapDelimiters(answer));
+  return m && { kind: "word", text: m[1].replace(/\s+/g, " ").toLowerCase() };
 };
 
 /** Normalizes and parses an answer; null when nothing parseable is left. Never throws. */
 export const parseAnswer = (answer: string): ParsedAnswer | null => {
   if (answer.length > maxAnswerLength) return null;
+  const words = textAnswer(answer);
+  if (words !== null) {
+    const tree: AnswerTree = { kind: "expr", latex: words.text };
+    return { tree, asSet: null, leaves: new Map([[words.text, words]]) };
+  }
   const normalized = normalizeAnswer(answer);
   if (normalized === "") return null;
   const tree = parseStructure(normalized);
-  const texts = leaves(tree);
+  const asSet = relationAsSet(tree);
+  const texts = [...leaves(tree), ...(asSet ? leaves(asSet) : [])];
   const characters = texts.reduce((n, t) => n + t.length, 0);
-  if (texts.length > maxLeaves || characters > maxLeafCharacters) return null;
-  return { tree, leaves: new Map(texts.map((t) => [t, evaluateLeaf(t)])) };
+  if (texts.length > 2 * maxLeaves || characters > 2 * maxLeafCharacters) return null;
+  return { tree, asSet, leaves: new Map(texts.map((t) => [t, evaluateLeaf(t)])) };
 };
 
 /** True when every leaf parsed: the test a gold answer must pass to be scorable. */
 export const isFullyParsed = (answer: ParsedAnswer): boolean =>
-  [...answer.leaves.values()].every((leaf) => leaf !== null);
+  leaves(answer.tree).every((t) => answer.leaves.get(t) !== null);
 
 const magnitude = ([re, im]: Complex): number => Math.hypot(re, im);
 const sub = (a: Complex, b: Complex): Complex => [a[0] - b[0], a[1] - b[1]];
@@ -69,9 +94,8 @@ const div = (a: Complex, b: Complex): Complex => {
   const d = b[0] * b[0] + b[1] * b[1];
   return [(a[0] * b[0] + a[1] * b[1]) / d, (a[1] * b[0] - a[0] * b[1]) / d];
 };
-const scale = (a: Complex, k: number): Complex => [a[0] * k, a[1] * k];
 
-/** Closeness: 6-decimal rounding when a decimal is involved (Math-Verify), else tight. */
+/** Closeness for values the engine computed (machine precision). */
 const close = (x: Complex, y: Complex, absolute: number, relative: number): boolean => {
   if (x[0] === y[0] && x[1] === y[1]) return true; // also equal infinities
   if (![...x, ...y].every(Number.isFinite)) return false;
@@ -79,25 +103,52 @@ const close = (x: Complex, y: Complex, absolute: number, relative: number): bool
   return d <= absolute || d <= relative * Math.max(magnitude(x), magnitude(y));
 };
 
-const mathLeavesEqual = (
-  a: Extract<Leaf, { kind: "math" }>,
-  b: Extract<Leaf, { kind: "math" }>,
-): boolean => {
-  if (a.percent === b.percent && (a.text === b.text || a.value.key === b.value.key)) return true;
-  const sa = a.value.samples;
-  const sb = b.value.samples;
+const toNumber = (r: Rational): number => Number(r.num) / Number(r.den);
+
+type MathLeaf = Extract<Leaf, { kind: "math" }>;
+
+/** Samples of a leaf: the engine's, or the exact value's at every point. */
+const samplesOf = (leaf: MathLeaf): readonly Complex[] | null => {
+  if (leaf.value !== null) return leaf.value.samples;
+  const x = leaf.exact && toNumber(leaf.exact);
+  return x !== null && Number.isFinite(x) ? [[x, 0], [x, 0], [x, 0]] : null;
+};
+
+const roundTo = (x: number, digits: number) => {
+  const scale = 10 ** digits;
+  return Math.sign(x) * Math.round(Math.abs(x) * scale) / scale;
+};
+
+/**
+ * Math-Verify's float rule: when a decimal literal is involved, both sides are rounded to
+ * the fewer of its decimals and 6 (so 2/3 equals 0.6667, and 0.666666 does not).
+ */
+const equalAsDecimals = (a: MathLeaf, b: MathLeaf): boolean | null => {
+  if (a.decimals === null && b.decimals === null) return null;
+  const digits = Math.min(floatRounding, a.decimals ?? Infinity, b.decimals ?? Infinity);
+  if (a.exact && b.exact) {
+    return rationalsEqual(roundRational(a.exact, digits), roundRational(b.exact, digits));
+  }
+  const sa = samplesOf(a);
+  const sb = samplesOf(b);
+  if (!sa || !sb || a.value?.hasUnknowns || b.value?.hasUnknowns) return false;
+  const [x, y] = [sa[0], sb[0]];
+  const tolerance = 1e-9 * Math.max(1, magnitude(x));
+  return Math.abs(roundTo(x[0], digits) - roundTo(y[0], digits)) <= tolerance &&
+    Math.abs(roundTo(x[1], digits) - roundTo(y[1], digits)) <= tolerance;
+};
+
+const mathLeavesEqual = (a: MathLeaf, b: MathLeaf): boolean => {
+  if (a.text === b.text) return true;
+  const decimal = equalAsDecimals(a, b);
+  if (decimal !== null) return decimal;
+  if (a.exact && b.exact) return rationalsEqual(a.exact, b.exact);
+  if (a.value && b.value && a.value.key === b.value.key) return true;
+  const sa = samplesOf(a);
+  const sb = samplesOf(b);
   if (sa === null || sb === null) return false;
-  const exact = a.exact && b.exact;
-  const absolute = exact ? 1e-12 : 1e-6;
-  const relative = a.value.hasUnknowns || b.value.hasUnknowns ? 1e-9 : exact ? 1e-11 : 1e-12;
-  // 50% matches both 0.5 and 50.
-  const scalesA = a.percent ? [0.01, 1] : [1];
-  const scalesB = b.percent ? [0.01, 1] : [1];
-  return scalesA.some((ka) =>
-    scalesB.some((kb) =>
-      sa.every((x, i) => close(scale(x, ka), scale(sb[i], kb), absolute, relative))
-    )
-  );
+  const unknowns = a.value?.hasUnknowns || b.value?.hasUnknowns;
+  return sa.every((x, i) => close(x, sb[i], 1e-12, unknowns ? 1e-9 : 1e-11));
 };
 
 const leavesEqual = (a: Leaf | null | undefined, b: Leaf | null | undefined): boolean => {
@@ -121,11 +172,80 @@ const isName = (tree: AnswerTree): boolean =>
     ? namePattern.test(tree.latex)
     : tree.kind === "tuple" && tree.items.every(isName);
 
-/** `x = 5` → `5`; `x = 1 + 4 = 5` → `5`; null when the equation is more than a naming. */
-const equationValue = (tree: AnswerTree): AnswerTree | null => {
-  if (tree.kind !== "relation" || tree.ops.some((op) => op !== "=")) return null;
-  const { sides } = tree;
-  return sides.length > 2 || isName(sides[0]) ? sides[sides.length - 1] : null;
+type Relation = Extract<AnswerTree, { kind: "relation" }>;
+
+const isEquation = (tree: AnswerTree): tree is Relation =>
+  tree.kind === "relation" && tree.ops.every((op) => op === "=");
+
+/** `x = 5`, `(p, q) = (1, 2)`, `x = 1 + 4 = 5`: an equation that names its value. */
+const isAssignment = (tree: AnswerTree): tree is Relation =>
+  isEquation(tree) && isName(tree.sides[0]);
+
+const lastSide = (tree: Relation): AnswerTree => tree.sides[tree.sides.length - 1];
+
+// A bound of an interval the relation leaves open.
+const infinity: AnswerTree = { kind: "expr", latex: "\\infty" };
+const minusInfinity: AnswerTree = { kind: "expr", latex: "-\\infty" };
+const negated = (tree: AnswerTree): AnswerTree =>
+  tree.kind === "expr" ? { kind: "expr", latex: `-(${tree.latex})` } : tree;
+
+const lower = new Set<RelationOp>(["<", "<="]);
+const upper = new Set<RelationOp>([">", ">="]);
+const isBound = (tree: AnswerTree) => tree.kind === "expr" && !isName(tree);
+// The quantity a relation bounds: a name, `g(x)`, or `|z|` (whose set is symmetric).
+const isUnknown = (tree: AnswerTree) =>
+  tree.kind === "expr" && (isName(tree) || /^\|[^|]+\|$/.test(tree.latex));
+
+/**
+ * The set a relation in one unknown describes: `-3 \le t \le 4` → [-3, 4], `x < 3` →
+ * (-∞, 3), `1 < |z| < 3` → (-3, -1) ∪ (1, 3). Null for anything else.
+ */
+export const relationAsSet = (tree: AnswerTree): AnswerTree | null => {
+  if (tree.kind !== "relation" || tree.ops.includes("=") || tree.ops.includes("!=")) return null;
+  const ascending = tree.ops.every((op) => lower.has(op));
+  if (!ascending && !tree.ops.every((op) => upper.has(op))) return null;
+  // Written the ascending way round: lo < x < hi, x < hi, lo < x.
+  const sides = ascending ? tree.sides : [...tree.sides].reverse();
+  const ops = ascending ? tree.ops : [...tree.ops].reverse();
+  const closed = ops.map((op) => op.endsWith("="));
+  let interval: Extract<AnswerTree, { kind: "interval" }>;
+  if (sides.length === 3 && isBound(sides[0]) && isUnknown(sides[1]) && isBound(sides[2])) {
+    interval = {
+      kind: "interval",
+      lo: sides[0],
+      hi: sides[2],
+      loClosed: closed[0],
+      hiClosed: closed[1],
+    };
+  } else if (sides.length === 2 && isUnknown(sides[0]) && isBound(sides[1])) {
+    interval = {
+      kind: "interval",
+      lo: minusInfinity,
+      hi: sides[1],
+      loClosed: false,
+      hiClosed: closed[0],
+    };
+  } else if (sides.length === 2 && isBound(sides[0]) && isUnknown(sides[1])) {
+    interval = {
+      kind: "interval",
+      lo: sides[0],
+      hi: infinity,
+      loClosed: closed[0],
+      hiClosed: false,
+    };
+  } else return null;
+  const unknown = sides.find(isUnknown)!;
+  if (unknown.kind !== "expr" || !unknown.latex.startsWith("|") || sides.length !== 3) {
+    return interval;
+  }
+  const mirrored: AnswerTree = {
+    kind: "interval",
+    lo: negated(interval.hi),
+    hi: negated(interval.lo),
+    loClosed: interval.hiClosed,
+    hiClosed: interval.loClosed,
+  };
+  return { kind: "union", items: [mirrored, interval] };
 };
 
 /** Relations with `>`/`>=` turned around, and `=` chains cut to first and last sides. */
@@ -193,20 +313,46 @@ const unorderedEqual = (a: readonly AnswerTree[], b: readonly AnswerTree[], pair
 const orderedEqual = (a: readonly AnswerTree[], b: readonly AnswerTree[], pair: Pair) =>
   a.length === b.length && a.every((x, i) => treesEqual(x, b[i], pair));
 
-/** `(a, b)` written as a pair may mean the open interval. */
-const pairIsOpenInterval = (tuple: AnswerTree, interval: AnswerTree, pair: Pair): boolean =>
-  tuple.kind === "tuple" && interval.kind === "interval" && !interval.loClosed &&
-  !interval.hiClosed && orderedEqual(tuple.items, [interval.lo, interval.hi], pair);
+const isCollection = (tree: AnswerTree) => tree.kind === "tuple" || tree.kind === "set";
 
-/** `a` is always a gold subtree, `b` a predicted one. */
+/** `(a, b)` written as a pair or a list may mean the open interval. */
+const pairIsOpenInterval = (pairLike: AnswerTree, interval: AnswerTree, pair: Pair): boolean =>
+  isCollection(pairLike) && interval.kind === "interval" && !interval.loClosed &&
+  !interval.hiClosed &&
+  orderedEqual(
+    (pairLike as { items: readonly AnswerTree[] }).items,
+    [interval.lo, interval.hi],
+    pair,
+  );
+
+// `(2, 5)` is also the open interval, as Math-Verify reads it.
+const isSetLike = (tree: AnswerTree) =>
+  tree.kind === "interval" || tree.kind === "union" || tree.kind === "set" ||
+  (tree.kind === "tuple" && tree.items.length === 2);
+
+/**
+ * `a` is always a gold subtree, `b` a predicted one. The asymmetric rules are Math-Verify's:
+ * a predicted equation is read by its right side unless the gold is an equation too; a gold
+ * assignment by its value unless the prediction is an equation.
+ */
 const treesEqual = (a: AnswerTree, b: AnswerTree, pair: Pair): boolean => {
+  if (isEquation(b) && !isEquation(a)) return treesEqual(a, lastSide(b), pair);
+  if (isAssignment(a) && b.kind !== "relation") return treesEqual(lastSide(a), b, pair);
   if (a.kind === "relation" && b.kind === "relation") return relationsEqual(a, b, pair);
-  if (a.kind === "relation" || b.kind === "relation") {
-    const value = equationValue(a.kind === "relation" ? a : b);
-    if (value === null) return false;
-    return a.kind === "relation" ? treesEqual(value, b, pair) : treesEqual(a, value, pair);
+  if (a.kind === "relation") {
+    const set = isSetLike(b) ? relationAsSet(a) : null;
+    return set !== null && treesEqual(set, b, pair);
   }
+  if (b.kind === "relation") return false;
   if (a.kind !== b.kind) {
+    // A gold tuple against a predicted list: the list in the order written.
+    if (isCollection(a) && isCollection(b)) {
+      return orderedEqual(
+        (a as { items: readonly AnswerTree[] }).items,
+        (b as { items: readonly AnswerTree[] }).items,
+        pair,
+      );
+    }
     return pairIsOpenInterval(a, b, pair) || pairIsOpenInterval(b, a, swap(pair));
   }
   switch (a.kind) {

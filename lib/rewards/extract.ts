@@ -1,7 +1,8 @@
 /**
  * Finding the final answer in a completion, in Math-Verify's priority order: the last
- * `\boxed{...}` (or `\fbox{...}`), then `<answer>...</answer>`, then "final answer is ...",
- * then the last math span (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`).
+ * `\boxed{...}` (or `\fbox{...}`, with the boxes right before it), then
+ * `<answer>...</answer>`, then "final answer ..." / "answer is ...", then the last math span
+ * (`$...$`, `$$...$$`, `\(...\)`, `\[...\]`), then the last number in plain text.
  * Every scan is a single linear pass, so megabyte inputs stay fast.
  */
 import { ANSWER_CLOSE, ANSWER_OPEN } from "../format_tags.ts";
@@ -25,12 +26,19 @@ const closingBrace = (text: string, open: number, limit: number, brace: RegExp):
   return -1;
 };
 
+/** Where one `\boxed{...}` / `\fbox{...}` sits: its start, its closing brace, its content. */
+interface Box {
+  readonly start: number;
+  readonly close: number;
+  readonly content: string | null;
+}
+
 /**
- * Contents of the last `\boxed{...}` / `\fbox{...}` whose braces balance. Boxes are tried
- * from the end; one that never closes bounds the search for earlier ones (they cannot
- * close after it), so the whole search is linear and usually touches only the tail.
+ * The boxes of `text` from the last backwards, lazily: each step finds the previous box whose
+ * braces balance. A box that never closes bounds the search for earlier ones (they cannot
+ * close after it), so the whole walk is linear and usually touches only the tail.
  */
-export const lastBoxed = (text: string): string | null => {
+function* boxesBackwards(text: string): Generator<Box> {
   const brace = /[{}]/g;
   let limit = text.length;
   // One backward cursor per name, so each name's search covers the text once in total.
@@ -48,11 +56,42 @@ export const lastBoxed = (text: string): string | null => {
     const close = closingBrace(text, open, limit, brace);
     if (close === -1) limit = at;
     else {
-      const content = nonEmpty(text.slice(open + 1, close));
-      if (content !== null) return content;
+      yield { start: at, close, content: nonEmpty(text.slice(open + 1, close)) };
+      limit = at;
     }
   }
+}
+
+/** Contents of the last `\boxed{...}` / `\fbox{...}` whose braces balance and are not empty. */
+export const lastBoxed = (text: string): string | null => {
+  for (const box of boxesBackwards(text)) if (box.content !== null) return box.content;
   return null;
+};
+
+// What may stand between boxes that give one answer together: `\boxed{1}, \boxed{2}`,
+// `\boxed{1} and \boxed{2}`, `$\boxed{1}$ \quad \text{or} \quad $\boxed{2}$`.
+const boxSeparator =
+  /^(?:\s|\$|,|;|&|\\[,;: ]|\\quad|\\qquad|\\text\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b)*$/;
+const maxBoxes = 16;
+
+/**
+ * The last box together with the boxes just before it that only separators divide from it
+ * (Math-Verify reads `\boxed{1}, \boxed{2}` as the set {1, 2}), joined by commas.
+ */
+export const lastBoxes = (text: string): string | null => {
+  const contents: string[] = [];
+  let next: Box | null = null;
+  for (const box of boxesBackwards(text)) {
+    if (next !== null && !boxSeparator.test(text.slice(box.close + 1, next.start))) break;
+    if (box.content === null) {
+      if (next === null) continue; // a trailing empty box is skipped, as lastBoxed does
+      break;
+    }
+    contents.unshift(box.content);
+    next = box;
+    if (contents.length === maxBoxes) break;
+  }
+  return contents.length === 0 ? null : contents.join(", ");
 };
 
 /** Contents of the last complete `<answer>...</answer>` block. */
@@ -63,16 +102,32 @@ export const answerTag = (text: string): string | null => {
   return open === -1 ? null : nonEmpty(text.slice(open + ANSWER_OPEN.length, close));
 };
 
-/** What follows the last "final answer is" (a math span, else the rest of that line). */
+const trailingHope = /\s*I hope it is correct.*$/is;
+
+/**
+ * The answer in a phrase: what follows the last "final answer" (`Final Answer: The final
+ * answer is $3$`, `Final answer: the smallest $k$ is 12.`) or, failing that, the last
+ * "answer is" — a math span if one starts there, else the rest of the line, cut after its
+ * last " is " (so "the volume of $V$ is 120" gives 120).
+ */
 export const finalAnswerIs = (text: string): string | null => {
-  const phrase = "final answer is";
-  const at = text.toLowerCase().lastIndexOf(phrase);
+  const lower = text.toLowerCase();
+  const final = lower.lastIndexOf("final answer");
+  const phrase = final !== -1 ? "final answer" : "answer is";
+  const at = final !== -1 ? final : lower.lastIndexOf(phrase);
   if (at === -1) return null;
-  const rest = text.slice(at + phrase.length, at + phrase.length + 2000).replace(/^\s*:?\s*/, "");
+  const rest = text.slice(at + phrase.length, at + phrase.length + 2000)
+    .replace(/^\s*(?:is\b)?\s*:?\s*(?:the final answer is\b\s*:?)?\s*/i, "");
   const math = /^(?:\$\$|\$|\\\(|\\\[)/.test(rest) ? lastMathSpan(rest, true) : null;
   if (math !== null) return math;
-  const line = rest.split("\n")[0].replace(/\s*I hope it is correct.*$/i, "");
-  return nonEmpty(line.replace(/[.\s]+$/, ""));
+  const line = rest.split("\n")[0].replace(trailingHope, "");
+  const is = line.toLowerCase().lastIndexOf(" is ");
+  const tail = is === -1 ? line : line.slice(is + 4);
+  const answer = nonEmpty(tail.replace(/[.\s]+$/, ""));
+  if (answer === null) return null;
+  // A short answer stands as it is; in a longer sentence, its math or its last number.
+  const words = answer.match(/[A-Za-z]{2,}/g)?.length ?? 0;
+  return lastMathSpan(answer) ?? (words <= 3 ? answer : lastPlainNumber(answer));
 };
 
 const closers: Readonly<Record<string, string>> = {
@@ -124,6 +179,29 @@ export const lastMathSpan = (text: string, first = false): string | null => {
   return found;
 };
 
-/** The completion's final answer as LaTeX text, or null when it gives none. */
+// A number in running text: `1,000.99`, `1 000`, `4,15`, `-3`, `.4`, `2/3`.
+const plainNumber =
+  /(?<![\w.])-?(?:\d{1,3}(?:(?:,| )\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)(?:\/\d+)?(?![\w])/g;
+const maxPlainNumberScan = 4000;
+
+/** The last number written in plain text (Math-Verify's expression fallback). */
+export const lastPlainNumber = (text: string): string | null => {
+  const tail = text.slice(-maxPlainNumberScan);
+  let last: string | null = null;
+  for (const m of tail.matchAll(plainNumber)) last = m[0];
+  return last;
+};
+
+// Prose has words; a bare answer (`\frac{14}{3}`, `5.4 \text{ cents}`) is taken whole.
+const isProse = (text: string): boolean =>
+  (text.slice(-maxPlainNumberScan).replace(/\\[a-zA-Z]+/g, " ").match(/[A-Za-z]{2,}/g)
+    ?.length ?? 0) >= 3;
+
+/**
+ * The completion's final answer as LaTeX text, or null when it gives none. The last plain
+ * number is the answer of prose only: a bare answer such as `\frac{14}{3}` is not mined
+ * for the number in it.
+ */
 export const extractAnswer = (text: string): string | null =>
-  lastBoxed(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpan(text);
+  lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpan(text) ??
+    (isProse(text) ? lastPlainNumber(text) : null);

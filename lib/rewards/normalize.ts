@@ -89,7 +89,7 @@ const unwrapTextCommands = (s: string): string => {
 };
 
 /** Takes the answer out of `$...$`, `\[...\]`, `\boxed{...}` wrappers, repeatedly. */
-const unwrapDelimiters = (answer: string): string => {
+export const unwrapDelimiters = (answer: string): string => {
   let s = answer.trim();
   for (let i = 0; i < 8; i++) {
     const inner = lastBoxed(s) ?? (/^(?:\$|\\\(|\\\[)/.test(s) ? lastMathSpan(s, true) : null);
@@ -103,12 +103,13 @@ const replacements: readonly (readonly [RegExp, string])[] = [
   [/\\[dtc]frac(?![a-zA-Z])/g, "\\frac"],
   [/\\(?:left|right|[bB]igg?[lr]?)(?![a-zA-Z])\.?/g, ""],
   [/\\(?:displaystyle|textstyle|scriptstyle|limits)(?![a-zA-Z])/g, ""],
-  [/\{,\}|(?<!\\)\\[!,]/g, ""], // thousands separators and thin spaces: 7{,}425, 7\,425
+  [/\{,\}|(?<!\\)\\[!,]\s*/g, ""], // thousands separators and thin spaces: 7{,}425, 7\,425
   [/(?<!\\)\\(?:quad|qquad|[;: ])|~/g, " "], // (not the `\\ ` of a matrix row break)
   [/\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![a-zA-Z])/g, ""],
-  [/\\\$|\$/g, ""],
-  [/(?<!\\)%/g, "\\%"],
-  [/\s*(?<![A-Za-z\\])(?:percent(?:age)?|pct)(?![A-Za-z])/g, "\\%"],
+  [/\\\$|\$|€|£/g, ""],
+  // Percent is a unit, as for Math-Verify: 25\% equals 25 (and not 0.25).
+  [/\\?%|\s*(?<![A-Za-z\\])(?:percent(?:age)?|pct)(?![A-Za-z])/g, ""],
+  [/(?<![A-Za-z\\])[kcm]?m[²³]/g, ""], // m², cm³
   [/\u2212/g, "-"],
   [/×/g, "\\times "],
   [/·/g, "\\cdot "],
@@ -163,9 +164,17 @@ const dropApproximation = (s: string): string => {
   return s.slice(0, at).includes("=") ? s.slice(0, at) : s.replace(/\\approx/g, "=");
 };
 
-/** 7,425,000 (the whole answer, maybe signed, maybe a percentage) loses its commas. */
-const dropThousandsCommas = (s: string): string =>
-  /^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:\s*\\%)?$/.test(s) ? s.replace(/,/g, "") : s;
+/**
+ * A whole answer that is one number in a national format, as a plain decimal: thousands
+ * separators (`7,425,000`, `2 000`) go, a decimal comma (`3,57`, `0,111`) becomes a point.
+ * `41, 275` (a comma and a space) stays a list of two numbers.
+ */
+const plainNumber = (s: string): string => {
+  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/,/g, "");
+  if (/^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/ /g, "");
+  if (/^-?(?:\d+,\d{2}|0,\d+)$/.test(s)) return s.replace(",", ".");
+  return s;
+};
 
 /** The canonical text of an answer; "" when nothing is left. */
 export const normalizeAnswer = (answer: string): string => {
@@ -173,7 +182,7 @@ export const normalizeAnswer = (answer: string): string => {
   for (const [pattern, by] of replacements) s = s.replace(pattern, by);
   s = s.replace(longUnitPattern, "");
   s = braceArguments(dropApproximation(s)).replace(/\s+/g, " ").trim();
-  s = s.replace(/^[\s,;:]+|[\s,.;:]+$/g, "").replace(/\s*,\s*/g, ",")
-    .replace(/([([{])\s+/g, "$1").replace(/\s+([)\]}])/g, "$1");
-  return dropThousandsCommas(s);
+  // Sentence punctuation goes; an ellipsis (`1, 2, 3, ...`) stays part of the answer.
+  s = plainNumber(s.replace(/^[\s,;:]+|[\s,;:]+$/g, "").replace(/(?<!\.)\.$/, "").trim());
+  return s.replace(/\s*,\s*/g, ",").replace(/([([{])\s+/g, "$1").replace(/\s+([)\]}])/g, "$1");
 };

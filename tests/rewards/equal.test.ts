@@ -18,7 +18,7 @@ const table: readonly (readonly [string, string, boolean])[] = [
   ["3", "4", false],
   ["-5", "-5", true],
   ["\\sqrt{2}/2", "\\frac{\\sqrt2}{2}", true],
-  ["10\\%", "0.1", true],
+  ["10\\%", "0.1", false], // percent is a unit (Math-Verify): 10% equals 10, not 0.1
   ["10\\%", "10", true],
   ["28\\%", "28 percent", true],
   ["0.28", "28", false],
@@ -40,11 +40,15 @@ const table: readonly (readonly [string, string, boolean])[] = [
   ["\\tan^2(y)+1", "\\sec^2(y)", true],
   ["x+2n+1", "x+1", false],
   ["x_1+x_2", "x_2+x_1", true],
-  ["\\frac{1}{3}", "0.333333", true], // 6-decimal rounding, as Math-Verify's default
-  ["\\frac{1}{3}", "0.3333", false],
+  // Floats: both sides rounded to the less precise side (at most 6 decimals).
+  ["\\frac{1}{3}", "0.333333", true],
+  ["\\frac{1}{3}", "0.3333", true],
+  ["\\frac{1}{3}", "0.3334", false],
+  ["\\frac{2}{3}", "0.666666", false],
   ["\\pi", "3.141593", true],
-  ["\\pi", "3.1416", false],
-  ["16386.17", "16386.169", false],
+  ["\\pi", "3.141592", false],
+  ["16386.17", "16386.169", true],
+  ["16386.17", "16386.18", false],
   ["\\$16,\\!386.20", "16386.2", true],
   ["3\\times10^{5}", "300000", true],
   ["1.5e3", "1500", true],
@@ -89,7 +93,16 @@ const table: readonly (readonly [string, string, boolean])[] = [
   ["a+3z = 0", "0", false],
   ["k=1", "1", true],
   ["(p,q) = (1,2)", "(1,2)", true],
-  ["x < 3", "(-\\infty, 3)", false], // Math-Verify's default: no set/relation comparison
+  // A gold relation is compared as a set against a set; not the other way round.
+  ["x < 3", "(-\\infty, 3)", true],
+  ["(-\\infty, 3)", "x < 3", false],
+  ["-3 \\le t \\le 4", "t \\in [-3, 4]", true],
+  ["1 < |z| < 3", "(-3, -1) \\cup (1, 3)", true],
+  // Exactness beyond float64.
+  ["10000000000000001", "10000000000000000", false],
+  ["10^{100}+1", "10^{100}", false],
+  ["\\frac13 + 10^{-20}", "\\frac13", false],
+  ["2^{64}", "18446744073709551616", true],
 ];
 
 test("answer equivalence table", () => {
