@@ -13,14 +13,15 @@ import type { ModelConfig } from "./hf_config.ts";
 import { formatShape, type HostTensor, sameShape } from "./host_tensor.ts";
 import {
   decodeWith,
-  named,
+  formatProblems,
   orThrow,
   PositiveInt,
   PositiveNumber,
+  quote,
   readJsonFile,
   refine,
 } from "./json_codec.ts";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { type ReadOptions, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { layerPrefix, type Proj, projFeatures, projModule, PROJS } from "./weight_layout.ts";
 
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
@@ -73,6 +74,35 @@ const EmptyMap = refine(
   `{} ${unsupported("a per-module rank or alpha")}`,
 );
 
+/** An option that must be off: `isOff` accepts PEFT's off values, `off` names them. */
+const Off = (isOff: (value: unknown) => boolean, off: string, what: string) =>
+  refine(t.unknown, isOff, `${off} ${unsupported(what)}`);
+const isNullOrEmptyList = (value: unknown) =>
+  value === null || (Array.isArray(value) && value.length === 0);
+
+/**
+ * PEFT options that change which modules or layers are adapted, or how: each must be absent or
+ * off, so an adapter never loads as if it adapted what it does not (or the reverse).
+ */
+const UnsupportedOptionsCodec = t.partial({
+  bias: t.literal("none", `"none" ${unsupported("training biases")}`),
+  fan_in_fan_out: t.literal(false, `false ${unsupported("fan_in_fan_out")}`),
+  use_dora: t.literal(false, `false ${unsupported("DoRA")}`),
+  lora_bias: t.literal(false, `false ${unsupported("a LoRA bias")}`),
+  modules_to_save: Off((v) => v === null, "null", "saving full modules"),
+  rank_pattern: EmptyMap,
+  alpha_pattern: EmptyMap,
+  layers_to_transform: Off(isNullOrEmptyList, "null", "adapting only some layers"),
+  layers_pattern: Off((v) => isNullOrEmptyList(v) || v === "", "null", "a layers pattern"),
+  layer_replication: Off((v) => v === null, "null", "layer replication"),
+  exclude_modules: Off(isNullOrEmptyList, "null", "excluding modules"),
+  target_parameters: Off(isNullOrEmptyList, "null", "adapting parameters"),
+  trainable_token_indices: Off((v) => v === null, "null", "training token embeddings"),
+  use_qalora: Off((v) => v === false, "false", "QA-LoRA"),
+  alora_invocation_tokens: Off((v) => v === null, "null", "activated LoRA"),
+  megatron_config: Off((v) => v === null, "null", "Megatron layers"),
+});
+
 const LoraConfigCodec = t.intersection([
   t.type({
     peft_type: t.literal("LORA", `"LORA" ${unsupported("any other PEFT method")}`),
@@ -85,14 +115,8 @@ const LoraConfigCodec = t.intersection([
     use_rslora: t.boolean,
     task_type: t.union([t.string, t.null], "a string or null"),
     base_model_name_or_path: t.union([t.string, t.null], "a string or null"),
-    bias: t.literal("none", `"none" ${unsupported("training biases")}`),
-    fan_in_fan_out: t.literal(false, `false ${unsupported("fan_in_fan_out")}`),
-    use_dora: t.literal(false, `false ${unsupported("DoRA")}`),
-    lora_bias: t.literal(false, `false ${unsupported("a LoRA bias")}`),
-    modules_to_save: named(t.null, `null ${unsupported("saving full modules")}`),
-    rank_pattern: EmptyMap,
-    alpha_pattern: EmptyMap,
   }),
+  UnsupportedOptionsCodec,
 ]);
 
 export const decodeLoraConfig = (json: unknown, file: string): Either<string, LoraConfig> => {
@@ -154,23 +178,27 @@ const parseKey = (key: string) => {
   return adapterKey(parsed.layer, parsed.proj, parsed.matrix) === key ? parsed : null;
 };
 
-/** The shape a LoRA matrix must have; in/out features known only when the model is given. */
+/** The shape a LoRA matrix must have: [r, in] or [out, r], features from `model` or `reference`. */
 const expectedShape = (
   config: LoraConfig,
   proj: Proj,
   matrix: "A" | "B",
-  found: readonly number[],
+  reference: readonly number[],
   model?: ModelConfig,
 ): readonly number[] => {
   const features = model === undefined
-    ? { in: found[1], out: found[0] }
+    ? { in: reference[1], out: reference[0] }
     : projFeatures(model, proj);
   return matrix === "A" ? [config.r, features.in] : [features.out, config.r];
 };
 
 /**
  * Builds an adapter from PEFT-named tensors, checking every key and shape (against `model`,
- * when given, so an adapter for another architecture or size is refused naming the key).
+ * when given, so an adapter for another architecture or size is refused naming the key; else
+ * against the first layer's, so every layer agrees) and that nothing is missing: every
+ * targeted projection of every layer (of the model, else up to the last one present) has its
+ * A and B, as PEFT itself would warn. Ranks follow `config.r` (per-module ranks are refused
+ * when the config is decoded).
  */
 export const adapterFromTensors = (
   config: LoraConfig,
@@ -181,33 +209,58 @@ export const adapterFromTensors = (
   const fail = (message: string): never => {
     throw new Error(`${file}: ${message}`);
   };
-  const parsed = [...tensors].map(([key, tensor]) => {
+  if (tensors.size === 0) fail("no LoRA tensors (an empty adapter would change nothing)");
+  const firstShapes = new Map<string, readonly number[]>();
+  let lastLayer = 0;
+  for (const [key, tensor] of tensors) {
     const where = parseKey(key) ??
-      fail(`unexpected tensor "${key}" (not a LoRA A/B weight of a decoder-layer projection)`);
+      fail(`unexpected tensor ${quote(key)} (not a LoRA A/B weight of a decoder-layer projection)`);
     if (!config.targetModules.includes(where.proj)) {
-      fail(`tensor "${key}": ${where.proj}_proj is not in target_modules`);
+      fail(`tensor ${quote(key)}: ${where.proj}_proj is not in target_modules`);
     }
     if (model !== undefined && where.layer >= model.numHiddenLayers) {
-      fail(`tensor "${key}": layer ${where.layer}, but the model has ${model.numHiddenLayers}`);
-    }
-    const expected = expectedShape(config, where.proj, where.matrix, tensor.shape, model);
-    if (!sameShape(tensor.shape, expected)) {
       fail(
-        `tensor "${key}" has shape ${formatShape(tensor.shape)}, expected ${formatShape(expected)}`,
+        `tensor ${quote(key)}: layer ${where.layer}, but the model has ${model.numHiddenLayers}`,
       );
     }
-    return where;
-  });
-  const layerCount = model?.numHiddenLayers ?? Math.max(0, ...parsed.map((p) => p.layer + 1));
-  const layers = Array.from({ length: layerCount }, (_, layer) => {
-    const projs = PROJS.filter((proj) => parsed.some((p) => p.layer === layer && p.proj === proj));
-    return Object.freeze(Object.fromEntries(projs.map((proj) => {
-      const [keyA, keyB] = [adapterKey(layer, proj, "A"), adapterKey(layer, proj, "B")];
-      const A = tensors.get(keyA) ?? fail(`"${keyB}" has no matching "${keyA}"`);
-      const B = tensors.get(keyB) ?? fail(`"${keyA}" has no matching "${keyB}"`);
-      return [proj, { A, B }];
-    })) as LoraLayer);
-  });
+    const slot = `${where.proj}.${where.matrix}`;
+    const reference = firstShapes.get(slot) ?? tensor.shape;
+    firstShapes.set(slot, reference);
+    const expected = expectedShape(config, where.proj, where.matrix, reference, model);
+    if (!sameShape(tensor.shape, expected)) {
+      fail(
+        `tensor ${quote(key)} has shape ${formatShape(tensor.shape)}, expected ${
+          formatShape(expected)
+        }`,
+      );
+    }
+    lastLayer = Math.max(lastLayer, where.layer);
+  }
+  const layerCount = model?.numHiddenLayers ?? lastLayer + 1;
+  const targets = PROJS.filter((proj) => config.targetModules.includes(proj));
+  const missing = Array.from(
+    { length: layerCount },
+    (_, layer) =>
+      targets.flatMap((proj) =>
+        (["A", "B"] as const).map((matrix) => adapterKey(layer, proj, matrix))
+          .filter((key) => !tensors.has(key))
+      ),
+  ).flat();
+  if (missing.length > 0) {
+    const summary = `${missing.length} of ${layerCount * targets.length * 2} LoRA tensors ` +
+      "missing (every layer adapts every target module, with lora_A and lora_B)";
+    throw new Error(
+      formatProblems(file, [summary, ...missing.map((key) => `missing ${quote(key)}`)]),
+    );
+  }
+  const layers = Array.from(
+    { length: layerCount },
+    (_, layer) =>
+      Object.freeze(Object.fromEntries(targets.map((proj) => [proj, {
+        A: tensors.get(adapterKey(layer, proj, "A"))!,
+        B: tensors.get(adapterKey(layer, proj, "B"))!,
+      }])) as LoraLayer),
+  );
   return Object.freeze({ config, layers: Object.freeze(layers) });
 };
 
@@ -224,15 +277,19 @@ export const adapterTensors = (adapter: Adapter): ReadonlyMap<string, HostTensor
   ));
 
 /** Reads a PEFT adapter directory, checked against `model` when given. */
-export const readAdapter = async (dir: string, model?: ModelConfig): Promise<Adapter> => {
+export const readAdapter = async (
+  dir: string,
+  model?: ModelConfig,
+  options: ReadOptions = {},
+): Promise<Adapter> => {
   const configPath = join(dir, ADAPTER_CONFIG_FILE);
   const config = orThrow(decodeLoraConfig(await readJsonFile(configPath), configPath));
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
-  const { floats, ints } = await readSafetensors(weightsPath);
+  const { floats, ints } = await readSafetensors(weightsPath, undefined, options);
   const [intName] = ints.keys();
   if (intName !== undefined) {
     throw new Error(
-      `${weightsPath}: tensor "${intName}" is an integer tensor, adapters are floats`,
+      `${weightsPath}: tensor ${quote(intName)} is an integer tensor, adapters are floats`,
     );
   }
   return adapterFromTensors(config, floats, weightsPath, model);

@@ -32,6 +32,11 @@ const configError = async (change: Record<string, unknown>): Promise<string> => 
   return isLeft(decoded) ? decoded.left : "";
 };
 
+let fixtureAdapter: Adapter | null = null;
+let model: Awaited<ReturnType<typeof readModelConfig>>;
+/** The fixture adapter, read once in test.before. */
+const readAdapterSync = (): Adapter => fixtureAdapter!;
+
 const assertSameAdapter = (a: Adapter, b: Adapter) => {
   assert.equal(a.config, b.config);
   const [ta, tb] = [adapterTensors(a), adapterTensors(b)];
@@ -41,6 +46,11 @@ const assertSameAdapter = (a: Adapter, b: Adapter) => {
     assert.equal(bitsOf(tb.get(key)!.data), bitsOf(tensor.data), key);
   }
 };
+
+test.before(async () => {
+  model = await readModelConfig(fixture("qwen2-tiny"));
+  fixtureAdapter = await readAdapter(fixture("qwen2-tiny"), model);
+});
 
 test("reads the fixture adapters: every layer and projection, PEFT shapes, scaling", async () => {
   const golden = JSON.parse(await readFile(fixture("qwen2-tiny/golden.json"), "utf8"));
@@ -162,7 +172,8 @@ test("bad adapter tensors are refused, naming the key", async () => {
   const without = (key: string) => new Map([...tensors].filter(([k]) => k !== key));
   const cases: [ReadonlyMap<string, HostTensor>, string[]][] = [
     [without(adapterKey(0, "q", "B")), [
-      `"${adapterKey(0, "q", "A")}" has no matching "${adapterKey(0, "q", "B")}"`,
+      "1 of 28 LoRA tensors missing",
+      `missing "${adapterKey(0, "q", "B")}"`,
     ]],
     [new Map([...tensors, ["base_model.model.lm_head.lora_A.weight", adapter.layers[0].q!.A]]), [
       'unexpected tensor "base_model.model.lm_head.lora_A.weight"',
@@ -196,6 +207,74 @@ test("bad adapter tensors are refused, naming the key", async () => {
   await rejectsWith(() => adapterFromTensors(qOnly, tensors, "a.safetensors"), [
     "k_proj is not in target_modules",
   ]);
+});
+
+test("partial adapters are refused, listing what is missing; an empty one too", () => {
+  const adapter = readAdapterSync();
+  const tensors = adapterTensors(adapter);
+  const keep = (drop: (key: string) => boolean) =>
+    new Map([...tensors].filter(([key]) => !drop(key)));
+  const cases: [ReadonlyMap<string, HostTensor>, string[]][] = [
+    // One projection's A and B both gone: no dangling half to notice it by.
+    [keep((key) => key.includes("layers.1.mlp.up_proj")), [
+      "2 of 28 LoRA tensors missing",
+      `missing "${adapterKey(1, "up", "A")}"`,
+      `missing "${adapterKey(1, "up", "B")}"`,
+    ]],
+    // A whole layer gone (the last one too, when the model says how many there are).
+    [keep((key) => key.includes("layers.0.")), ["14 of 28 LoRA tensors missing"]],
+    [new Map(), ["no LoRA tensors"]],
+  ];
+  for (const [broken, parts] of cases) {
+    assert.throws(
+      () => adapterFromTensors(adapter.config, broken, "a.safetensors", model),
+      (e: Error) => parts.every((part) => e.message.includes(part)) && e.message.startsWith("a."),
+      parts[0],
+    );
+  }
+  assert.throws(
+    () => adapterFromTensors(adapter.config, keep((key) => key.includes("layers.1.")), "a", model),
+    /14 of 28 LoRA tensors missing/,
+  );
+  // Without a model, layers must agree with each other on features.
+  const wider = new Map([...tensors, [adapterKey(1, "q", "A"), {
+    shape: [4, 33],
+    data: new Float32Array(132),
+  }]]);
+  assert.throws(
+    () => adapterFromTensors(adapter.config, wider, "a"),
+    /layers\.1\.self_attn\.q_proj\.lora_A\.weight" has shape \[4, 33\], expected \[4, 32\]/,
+  );
+});
+
+test("PEFT options that change what is adapted are refused by name", async () => {
+  const cases: [Record<string, unknown>, string][] = [
+    [{ layers_to_transform: [0] }, "layers_to_transform"],
+    [{ layers_to_transform: 1 }, "layers_to_transform"],
+    [{ layers_pattern: "layers" }, "layers_pattern"],
+    [{ layer_replication: [[0, 2]] }, "layer_replication"],
+    [{ exclude_modules: ["q_proj"] }, "exclude_modules"],
+    [{ target_parameters: ["mlp.experts"] }, "target_parameters"],
+    [{ trainable_token_indices: [1, 2] }, "trainable_token_indices"],
+    [{ use_qalora: true }, "use_qalora"],
+    [{ alpha_pattern: { q_proj: 8 } }, "alpha_pattern"],
+  ];
+  for (const [change, field] of cases) {
+    const message = await configError(change);
+    assert.match(message, `field "${field}"`);
+    assert.match(message, "is not supported");
+  }
+  // Their off values, as PEFT writes them, are accepted.
+  const off = {
+    layers_to_transform: null,
+    layers_pattern: null,
+    layer_replication: null,
+    exclude_modules: null,
+    target_parameters: [],
+    trainable_token_indices: null,
+    use_qalora: false,
+  };
+  assert.ok(isRight(decodeLoraConfig({ ...await rawConfig(), ...off }, "x")));
 });
 
 test("readAdapter names the file for a bad config on disk; writeAdapter refuses bad shapes", async () => {
