@@ -105,3 +105,33 @@ export const writeJsonl = (path: string, rows: readonly unknown[]): Promise<void
 /** Appends one row as one line (a metrics sink: a crash loses at most the last line). */
 export const appendJsonl = (path: string, row: unknown): Promise<void> =>
   appendFile(path, jsonLine(row), "utf8");
+
+/** A metrics log as read back for a resume; a torn line is reported, not fatal. */
+export interface MetricsLog {
+  readonly rows: readonly Record<string, number>[];
+  /** `file:line: ...` for each line dropped because a kill cut it off mid-write. */
+  readonly repaired: readonly string[];
+}
+
+/**
+ * Parses a metrics JSONL written by appendJsonl. Only the LAST line may be torn (a crash loses
+ * at most the line being appended): it is dropped and reported; a bad line before it means the
+ * file was edited or damaged otherwise, and is refused naming the line.
+ */
+export const parseMetricsLog = (text: string, file: string): MetricsLog => {
+  const lines = text.split("\n").map((l, i) => ({ l, i })).filter(({ l }) => l.trim() !== "");
+  const rows: Record<string, number>[] = [];
+  const repaired: string[] = [];
+  lines.forEach(({ l, i }, k) => {
+    const parsed = parseJson(l, `${file}:${i + 1}`);
+    if (isLeft(parsed) || typeof parsed.right !== "object" || parsed.right === null) {
+      if (k !== lines.length - 1) {
+        throw new Error(
+          `${file}:${i + 1}: not a metrics row (${isLeft(parsed) ? parsed.left : l.slice(0, 40)})`,
+        );
+      }
+      repaired.push(`${file}:${i + 1}: torn last line dropped (the run was stopped mid-write)`);
+    } else rows.push(parsed.right as Record<string, number>);
+  });
+  return { rows, repaired };
+};
