@@ -1,5 +1,16 @@
-/** Reward functions for GRPO on verifiable math: pure (completion, example) -> number. */
-export type { BatchContext, BatchExtra, BatchRewardFn, Example, RewardFn } from "./types.ts";
+/**
+ * Reward functions for GRPO on verifiable math: pure (completion, example) -> number, and
+ * rewards as values (built-in names or your own functions) combined over a batch.
+ * @module
+ */
+export type {
+  BatchContext,
+  BatchExtra,
+  BatchRewardFn,
+  Example,
+  MathColumns,
+  RewardFn,
+} from "./types.ts";
 export { goldAnswer, liftReward } from "./types.ts";
 export { answerTag, extractAnswer, finalAnswerIs, lastBoxed, lastMathSpan } from "./extract.ts";
 export { normalizeAnswer } from "./normalize.ts";
@@ -36,11 +47,16 @@ export {
   repetitionPenalty,
 } from "./repetition.ts";
 export {
+  type BuiltinReward,
   type CombinedRewardFn,
   type CombinedRewards,
   combineRewards,
+  type CustomBatchReward,
+  type CustomReward,
   makeReward,
   rewardNames,
   type RewardOptions,
   type RewardSpec,
+  trlReward,
+  type TrlRewardArgs,
 } from "./combine.ts";
