@@ -10,7 +10,7 @@ import {
   THINK_CLOSE,
   THINK_OPEN,
 } from "../format_tags.ts";
-import type { ChatMessage } from "../tokenizer/hf.ts";
+import type { ChatMessage, Tokenizer } from "../tokenizer/hf.ts";
 import { TASK_ALPHABET } from "../tokenizer/char.ts";
 
 /** Short on purpose: in a tiny model every prompt token costs context and compute. */
@@ -38,3 +38,31 @@ export const taskPrompt = (
   ...(system === null ? [] : [{ role: "system" as const, content: system }]),
   { role: "user", content: example.problem },
 ];
+
+export interface EncodePromptOptions {
+  /** The model's vocabulary size: an id at or above it means the tokenizer is not the model's. */
+  readonly vocabSize: number;
+  /** Keep only the last `maxLength` tokens (Tina truncates prompts on the left). */
+  readonly maxLength?: number;
+  /** Where the prompt comes from, for errors ("evaluate: problem 3"). */
+  readonly where: string;
+}
+
+/** Chat-templated prompt ids with the generation prompt, as training and evaluation sample them. */
+export const encodePrompt = (
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessage[],
+  { vocabSize, maxLength = Infinity, where }: EncodePromptOptions,
+): number[] => {
+  const ids = tokenizer.encode(
+    tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }),
+  );
+  const bad = ids.find((id) => id >= vocabSize);
+  if (bad !== undefined) {
+    throw new Error(
+      `${where}: prompt token id ${bad} is outside the model's vocabulary (${vocabSize}); ` +
+        `the tokenizer does not belong to this model`,
+    );
+  }
+  return ids.length > maxLength ? ids.slice(ids.length - maxLength) : ids;
+};

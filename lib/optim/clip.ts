@@ -1,9 +1,9 @@
 /** Gradient clipping by global norm, with PyTorch's clip_grad_norm_ arithmetic. */
 import { isTensor } from "../autodiff/grad.ts";
 import { add, div, minimum, mul, sqrt, square, sum } from "../autodiff/ops.ts";
-import { scalar, scope, type Tensor } from "../autodiff/tensor.ts";
+import { scalar, scope, Tensor } from "../autodiff/tensor.ts";
 import { treeLeaves } from "../tree.ts";
-import { type GradientTransformation, zipMapTensors } from "./transform.ts";
+import { findState, type GradientTransformation, zipMapTensors } from "./transform.ts";
 
 /** sqrt(Σ g²) over every tensor of the tree, as a scalar tensor. */
 export const globalNorm = (tree: unknown): Tensor => {
@@ -16,6 +16,16 @@ export interface ClipState {
   /** The global norm of the last gradients seen, before clipping (the `grad_norm` metric). */
   readonly norm: Tensor;
 }
+
+const isClipState = (s: unknown): s is ClipState =>
+  s !== null && typeof s === "object" && (s as ClipState).norm instanceof Tensor;
+
+/**
+ * The global norm of the gradients the last update saw, as its clip transform computed it;
+ * null when the optimizer does not clip.
+ */
+export const gradNormOf = (state: unknown): Tensor | null =>
+  findState(state, isClipState)?.norm ?? null;
 
 /**
  * Scales all gradients by min(1, maxNorm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_

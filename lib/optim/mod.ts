@@ -3,14 +3,29 @@ export {
   applyUpdates,
   chain,
   disposeReplaced,
+  findState,
   type GradientTransformation,
   learningRateAt,
   type Schedule,
   type Updated,
 } from "./transform.ts";
-export { clipByGlobalNorm, type ClipState, globalNorm } from "./clip.ts";
-export { adamw, type AdamWOptions, type AdamWState } from "./adamw.ts";
-export { sgd, type SgdState } from "./sgd.ts";
+export { clipByGlobalNorm, type ClipState, globalNorm, gradNormOf } from "./clip.ts";
+export {
+  type AdamOptions,
+  type AdamState,
+  adamw,
+  type AdamWOptions,
+  type AdamWState,
+  scaleByAdam,
+} from "./adamw.ts";
+export {
+  addDecayedWeights,
+  type DecayedWeightsState,
+  learningRateOf,
+  type LearningRateState,
+  scaleByLearningRate,
+  sgd,
+} from "./scale.ts";
 export {
   constantSchedule,
   type CosineScheduleOptions,

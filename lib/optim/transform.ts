@@ -83,6 +83,17 @@ export const chain = <T extends readonly GradientTransformation<unknown>[]>(
   };
 };
 
+/** The first state, in chain order, that `is` accepts: a chain's state is the array of its parts'. */
+export const findState = <S>(state: unknown, is: (s: unknown) => s is S): S | null => {
+  if (is(state)) return state;
+  if (!Array.isArray(state)) return null;
+  for (const part of state) {
+    const found = findState(part, is);
+    if (found !== null) return found;
+  }
+  return null;
+};
+
 /** params + updates, leaf by leaf. */
 export const applyUpdates = <P>(params: P, updates: P): P =>
   zipMapTensors("applyUpdates", [params, updates], 1, ([p, u]) => [add(p, u)])[0] as P;

@@ -1,6 +1,9 @@
 import { barChart, lineChart } from "./charts.ts";
 import { escapeHtml } from "./escape.ts";
-import type { EvalSnapshot, MetricsRow, ReportInput, SampleCompletion, Series } from "./types.ts";
+import { formatQuantity } from "./format.ts";
+import { smoothingWeight, smoothPoints } from "./smooth.ts";
+import type { MetricsRow } from "../train/metrics.ts";
+import type { EvalSnapshot, ReportInput, SampleCompletion, Series } from "./types.ts";
 
 /** One line chart drawn from a metric key, with an optional ±std band from a second key. */
 export interface MetricChart {
@@ -40,20 +43,38 @@ export const metricCharts = (metrics: readonly MetricsRow[]): readonly MetricCha
   ].filter((chart) => hasData(metrics, chart.key));
 };
 
-const chartSeries = (metrics: readonly MetricsRow[], chart: MetricChart): Series => {
+type Range = readonly [lo: number, hi: number];
+
+const clip = (v: number, range: Range | undefined): number =>
+  range === undefined ? v : Math.min(range[1], Math.max(range[0], v));
+
+/**
+ * A metric's raw values (faint), then its smoothed line with the ±std band, clipped to the
+ * metric's range where one is known (an accuracy band never dips below 0).
+ */
+const chartSeries = (
+  metrics: readonly MetricsRow[],
+  chart: MetricChart,
+  range: Range | undefined,
+): readonly Series[] => {
   const x = (row: MetricsRow, i: number) => row.step ?? i;
   const value = (row: MetricsRow, key: string) => row[key] ?? NaN;
   const band = chart.stdKey !== undefined && hasData(metrics, chart.stdKey)
     ? metrics.map((row, i) => {
       const [mean, std] = [value(row, chart.key), value(row, chart.stdKey ?? "")];
-      return [x(row, i), mean - std, mean + std] as const;
+      return [x(row, i), clip(mean - std, range), clip(mean + std, range)] as const;
     })
     : undefined;
-  return {
-    name: chart.key,
+  const raw: Series = {
+    name: `${chart.key} (raw)`,
     points: metrics.map((row, i) => [x(row, i), value(row, chart.key)]),
-    band,
+    faint: true,
   };
+  const weight = smoothingWeight(metrics.length);
+  return weight === 0 ? [{ ...raw, name: chart.key, faint: false, band }] : [
+    raw,
+    { name: chart.key, points: smoothPoints(raw.points, weight), band },
+  ];
 };
 
 /** Flattens nested objects into dotted keys: { cost: { dollars: 1 } } → ["cost.dollars", 1]. */
@@ -62,9 +83,9 @@ const flatten = (value: unknown, prefix: string): (readonly [string, unknown])[]
     ? Object.entries(value).flatMap(([k, v]) => flatten(v, prefix === "" ? k : `${prefix}.${k}`))
     : [[prefix, value]];
 
-const formatValue = (value: unknown): string =>
+const formatValue = (key: string, value: unknown): string =>
   typeof value === "number"
-    ? Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)))
+    ? formatQuantity(key, value)
     : typeof value === "string"
     ? value
     : value === null || value === undefined
@@ -73,7 +94,7 @@ const formatValue = (value: unknown): string =>
 
 const summaryTable = (summary: ReportInput["summary"]): string => {
   const rows = flatten(summary, "").map(([k, v]) =>
-    `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(formatValue(v))}</td></tr>`
+    `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(formatValue(k, v))}</td></tr>`
   );
   return rows.length === 0 ? "" : `<h2>Summary</h2><table class="summary">${rows.join("")}</table>`;
 };
@@ -142,7 +163,7 @@ export const renderReport = (input: ReportInput): string => {
       title: chart.title,
       xLabel: "step",
       yLabel: chart.yLabel,
-      series: [chartSeries(input.metrics, chart)],
+      series: chartSeries(input.metrics, chart, input.ranges?.[chart.key]),
     })
   );
   const snapshots = [input.before, input.after].filter((s): s is EvalSnapshot => s !== null);

@@ -1,6 +1,4 @@
-/** One logged training step keyed by TRL metric names ("step", "reward", "rewards/<name>/mean",
- * "kl", ...); any metric may be missing or NaN in some rows. */
-export type MetricsRow = Readonly<Record<string, number>>;
+import type { MetricsRow } from "../train/metrics.ts";
 
 export interface SampleCompletion {
   readonly problem: string;
@@ -22,6 +20,8 @@ export interface ReportInput {
   /** Shown as a key/value table; nested objects are flattened to "cost.dollars". */
   readonly summary: Readonly<Record<string, unknown>>;
   readonly metrics: readonly MetricsRow[];
+  /** What each metric can take (e.g. a reward's bounds): its ±std band is clipped to it. */
+  readonly ranges?: Readonly<Record<string, readonly [lo: number, hi: number]>>;
   readonly before: EvalSnapshot | null;
   readonly after: EvalSnapshot | null;
 }
@@ -33,6 +33,8 @@ export interface Series {
   readonly points: readonly Point[];
   /** Optional shaded band, e.g. mean ± std. */
   readonly band?: readonly (readonly [x: number, lo: number, hi: number])[];
+  /** Drawn thin and pale under the others (the raw values beneath a smoothed line). */
+  readonly faint?: boolean;
 }
 
 export interface LineChartOptions {

@@ -28,11 +28,17 @@ import type { TrainState } from "./step.ts";
 const STATE_FILE = "trainer_state.json";
 const OPTIMIZER_FILE = "optimizer.safetensors";
 const PREFIX = "checkpoint-";
+/**
+ * The layout of the optimizer state. 2: AdamW as chain(scaleByAdam, addDecayedWeights,
+ * scaleByLearningRate), whose state differs from the single transform of format 1 (unmarked).
+ */
+const FORMAT = 2;
 
 const isHostTensor = (x: unknown): x is HostTensor =>
   x !== null && typeof x === "object" && (x as HostTensor).data instanceof Float32Array;
 
 interface SavedState {
+  readonly format: number;
   readonly step: number;
   readonly key: Key;
   readonly cursor: number;
@@ -81,6 +87,7 @@ export const saveCheckpoint = async (
   );
   await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
   const saved: SavedState = {
+    format: FORMAT,
     step: state.step,
     key: state.key,
     cursor: state.cursor,
@@ -122,6 +129,12 @@ export const loadCheckpoint = async (
   trainable: Trainable,
 ): Promise<{ state: TrainState; config: TrainConfig }> => {
   const saved = (await readJsonFile(join(dir, STATE_FILE))) as SavedState;
+  if (saved.format !== FORMAT) {
+    throw new Error(
+      `${join(dir, STATE_FILE)}: checkpoint format ${saved.format ?? 1}, this version reads ` +
+        `format ${FORMAT} (the optimizer state's layout changed); start the run afresh`,
+    );
+  }
   if (saved.kind !== trainable.kind) {
     throw new Error(
       `${dir}: checkpoint trains "${saved.kind}" weights, this run trains "${trainable.kind}"`,

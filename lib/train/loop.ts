@@ -1,7 +1,8 @@
 /** The training loop: GRPO steps over a shuffled data stream, with hooks for the edges. */
 import type { Example } from "../rewards/mod.ts";
 import { foldIn } from "../random/prng.ts";
-import { grpoStep, type MetricsRow, type TrainContext, type TrainState } from "./step.ts";
+import type { MetricsRow } from "./metrics.ts";
+import { grpoStep, type TrainContext, type TrainState } from "./step.ts";
 import { shuffledStream } from "./stream.ts";
 
 export interface LoopHooks {
@@ -23,6 +24,8 @@ export const trainLoop = async (
   const batchAt = shuffledStream(data, foldIn(initial.key, 0x5eed));
   let state = initial;
   let lastSaved = initial.step;
+  // A resumed run starts from a checkpoint; a fresh one has none until the first save.
+  let saved = initial.step > 0;
   while (state.step < cfg.maxSteps) {
     const { state: next, rows } = await grpoStep(
       ctx,
@@ -35,7 +38,9 @@ export const trainLoop = async (
       throw new TrainingDiverged(
         `training stopped at step ${state.step}: ${state.badSteps} consecutive updates had a non-finite ` +
           `loss or gradient (lower the learning rate, or check the rewards); ` +
-          `the last good checkpoint is from step ${lastSaved}`,
+          (saved
+            ? `the last checkpoint is from step ${lastSaved}`
+            : "no checkpoint was written (checkpointEvery is 0, or no save was due yet)"),
       );
     }
     const due = cfg.checkpointEvery > 0 &&
@@ -43,6 +48,7 @@ export const trainLoop = async (
     if (hooks.checkpoint && due) {
       await hooks.checkpoint(state);
       lastSaved = state.step;
+      saved = true;
     }
   }
   if (hooks.checkpoint && lastSaved !== state.step) await hooks.checkpoint(state);

@@ -1,6 +1,7 @@
 /** The GRPO trainer: config and presets, the step and loop, checkpoints, rollouts, SFT. */
 export * from "./config.ts";
 export * from "./step.ts";
+export * from "./metrics.ts";
 export * from "./loop.ts";
 export * from "./checkpoint.ts";
 export * from "./rollout.ts";

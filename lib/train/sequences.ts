@@ -38,7 +38,3 @@ export const packBatch = (
   const targets = completions.map((c) => [...c, ...pad(completionWidth - c.length)]);
   return { ids, keyMask, targets, promptWidth, completionWidth };
 };
-
-/** Keeps the last `max` tokens of a prompt (Tina truncates prompts on the left). */
-export const truncateLeft = (ids: readonly number[], max: number): number[] =>
-  ids.length > max ? ids.slice(ids.length - max) : [...ids];

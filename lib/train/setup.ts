@@ -1,10 +1,13 @@
-/** Building a run from its config: the trainable weights, the optimizer and the first state. */
+/**
+ * Building a run from its config: the context a step reads (optimizer, rollouts, rewards), the
+ * trainable weights and the first state.
+ */
 import { isTensor } from "../autodiff/grad.ts";
-import { tensor, toArraySync } from "../autodiff/tensor.ts";
-import type { Backend } from "../tensor/backends.ts";
+import { mul } from "../autodiff/ops.ts";
 import type { LoraConfig } from "../io/peft.ts";
-import { type DecoderParams, initLora, type ModelConfig } from "../model/decoder.ts";
+import { type DecoderParams, initLora } from "../model/decoder.ts";
 import { loraScaling } from "../model/adapter.ts";
+import type { Model } from "../model/load.ts";
 import {
   adamw,
   chain,
@@ -12,15 +15,18 @@ import {
   cosineWithWarmup,
   type GradientTransformation,
   linearWithWarmup,
+  type Schedule,
   warmupStepsFromRatio,
 } from "../optim/mod.ts";
 import { foldIn, type Key, prngKey } from "../random/prng.ts";
+import { type CombinedRewardFn, combineRewards, type Example } from "../rewards/mod.ts";
+import type { ChatMessage, Tokenizer } from "../tokenizer/mod.ts";
 import { treeLeaves, treeMap } from "../tree.ts";
 import type { TrainConfig } from "./config.ts";
 import { emptyLedger } from "./ledger.ts";
-import type { Trainable } from "./policy.ts";
-import { trainableTree } from "./policy.ts";
-import type { TrainState } from "./step.ts";
+import { type Trainable, trainableTree } from "./policy.ts";
+import { inProcessRollout, type Rollout } from "./rollout.ts";
+import type { TrainContext, TrainState } from "./step.ts";
 
 /** The PEFT adapter config a run's LoRA settings amount to. */
 export const peftConfigOf = (cfg: TrainConfig, baseModel: string | null): LoraConfig | null =>
@@ -35,7 +41,7 @@ export const peftConfigOf = (cfg: TrainConfig, baseModel: string | null): LoraCo
   };
 
 /** The learning-rate schedule the config names, over its horizon. */
-export const scheduleOf = (cfg: TrainConfig): (update: number) => number => {
+const scheduleOf = (cfg: TrainConfig): Schedule => {
   const totalSteps = cfg.scheduleSteps ?? cfg.maxSteps;
   const warmupSteps = warmupStepsFromRatio(cfg.warmupRatio, totalSteps);
   const peak = cfg.learningRate;
@@ -51,6 +57,7 @@ export const scheduleOf = (cfg: TrainConfig): (update: number) => number => {
   }
 };
 
+/** Clipping by global norm (when maxGradNorm is set), then AdamW on the config's schedule. */
 export const optimizerOf = (cfg: TrainConfig): GradientTransformation<unknown> => {
   const adam = adamw({
     lr: scheduleOf(cfg),
@@ -64,44 +71,77 @@ export const optimizerOf = (cfg: TrainConfig): GradientTransformation<unknown> =
     : adam) as GradientTransformation<unknown>;
 };
 
+export interface TrainContextOptions {
+  readonly config: TrainConfig;
+  readonly model: Pick<Model, "config" | "params" | "backend">;
+  readonly tokenizer: Tokenizer;
+  /** The chat messages that pose an example (the built-in task's prompt, the paper's, ...). */
+  readonly promptOf: (example: Example) => readonly ChatMessage[];
+  /** The clock (milliseconds), injected so that lib/ reads none. */
+  readonly now: () => number;
+  /** Default: the config's rewards, combined. */
+  readonly rewards?: CombinedRewardFn;
+  /** Default: sampling in this process with the config's sampling settings. */
+  readonly rollout?: Rollout;
+}
+
+/**
+ * Everything a GRPO step reads besides its state, from a config, a model and a tokenizer: the
+ * one place the CLI, the tests and the notebook wire a run.
+ */
+export const trainContext = (opts: TrainContextOptions): TrainContext => {
+  const { config: cfg, model, tokenizer } = opts;
+  // The model's own end-of-turn ids stop sampling too (a chat model's template may differ).
+  const stopTokens = [...new Set([tokenizer.eosTokenId, ...model.config.eosTokenIds])];
+  return {
+    config: cfg,
+    modelConfig: model.config,
+    base: model.params,
+    backend: model.backend,
+    tokenizer,
+    promptOf: opts.promptOf,
+    rewards: opts.rewards ?? combineRewards(cfg.rewards),
+    rollout: opts.rollout ?? inProcessRollout(model.config, {
+      temperature: cfg.temperature,
+      topP: cfg.topP,
+      topK: cfg.topK,
+      maxNewTokens: cfg.maxCompletionLength,
+      stopTokens,
+      padToken: tokenizer.padTokenId,
+    }),
+    optimizer: optimizerOf(cfg),
+    stopTokens,
+    padToken: tokenizer.padTokenId,
+    totalParams: countParams(model.params),
+    now: opts.now,
+  };
+};
+
 /** Fresh adapters (PEFT init), or a private copy of every base weight for full fine-tuning. */
-export const initialTrainable = (
-  backend: Backend,
-  cfg: TrainConfig,
-  modelConfig: ModelConfig,
-  base: DecoderParams,
-  key: Key,
-): Trainable => {
+export const initialTrainable = (ctx: TrainContext, key: Key): Trainable => {
+  const cfg = ctx.config;
   if (!cfg.lora) {
-    const copy = treeMap(
-      base,
-      isTensor,
-      (t) => tensor(backend, toArraySync(t).slice(), t.shape),
-    ) as DecoderParams;
+    // Copied on the device (x · 1 is exact), so WebGPU needs no synchronous read-back.
+    const copy = treeMap(ctx.base, isTensor, (t) => mul(t, 1)) as DecoderParams;
     return { kind: "full", params: copy };
   }
   const peft = peftConfigOf(cfg, null)!;
   return {
     kind: "lora",
-    weights: initLora(backend, modelConfig, key, cfg.lora.r, cfg.lora.targets),
+    weights: initLora(ctx.backend, ctx.modelConfig, key, cfg.lora.r, cfg.lora.targets),
     scaling: loraScaling(peft),
     dropout: cfg.lora.dropout,
   };
 };
 
-export const initialState = (
-  backend: Backend,
-  cfg: TrainConfig,
-  modelConfig: ModelConfig,
-  base: DecoderParams,
-  optimizer: GradientTransformation<unknown>,
-): TrainState => {
-  const key = prngKey(cfg.seed);
-  const trainable = initialTrainable(backend, cfg, modelConfig, base, foldIn(key, 0x1a));
+/** Step 0 of a run: fresh trainable weights from the config's seed, and the optimizer's init. */
+export const initialState = (ctx: TrainContext): TrainState => {
+  const key = prngKey(ctx.config.seed);
+  const trainable = initialTrainable(ctx, foldIn(key, 0x1a));
   return {
     step: 0,
     trainable,
-    optState: optimizer.init(trainableTree(trainable)),
+    optState: ctx.optimizer.init(trainableTree(trainable)),
     key,
     cursor: 0,
     ledger: emptyLedger,

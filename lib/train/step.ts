@@ -1,30 +1,36 @@
 /**
- * One GRPO step: sample G completions per prompt with the current policy, score them,
- * turn rewards into group advantages, and update the trainable weights on the GRPO loss
- * (μ times over the same generations), gradient accumulation included.
+ * One GRPO step: sample G completions per prompt with the current policy, score them, turn
+ * rewards into group advantages, and update the trainable weights on the GRPO loss (μ times
+ * over the same generations), gradient accumulation included.
  */
 import { isTensor, valueAndGradWithAux } from "../autodiff/grad.ts";
 import { add, mul, stopGradient, sum } from "../autodiff/ops.ts";
 import { scope, type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
-import type { Backend } from "../tensor/backends.ts";
+import { encodePrompt } from "../data/prompt.ts";
 import type { DecoderParams, ModelConfig } from "../model/decoder.ts";
-import { applyUpdates, globalNorm, type GradientTransformation } from "../optim/mod.ts";
-import { disposeReplaced } from "../optim/transform.ts";
+import {
+  applyUpdates,
+  disposeReplaced,
+  globalNorm,
+  type GradientTransformation,
+  gradNormOf,
+  learningRateOf,
+} from "../optim/mod.ts";
 import { foldIn, type Key, split } from "../random/prng.ts";
-import type { CombinedRewardFn, Example } from "../rewards/mod.ts";
-import { computeAdvantages } from "../rl/advantages.ts";
+import type { CombinedRewardFn, CombinedRewards, Example } from "../rewards/mod.ts";
+import { type AdvantageResult, computeAdvantages } from "../rl/advantages.ts";
 import { grpoLoss } from "../rl/loss.ts";
-import { completionMask, maskTruncated } from "../rl/mask.ts";
-import type { Tokenizer } from "../tokenizer/mod.ts";
+import { type CompletionMask, completionMask, maskTruncated } from "../rl/mask.ts";
+import type { Backend } from "../tensor/backends.ts";
+import type { ChatMessage, Tokenizer } from "../tokenizer/mod.ts";
 import { treeMap, treeZip } from "../tree.ts";
-import type { TrainConfig } from "./config.ts";
-import { chargeStep, type Ledger } from "./ledger.ts";
 import { completionLogProbs } from "./completion_logprobs.ts";
+import type { TrainConfig } from "./config.ts";
+import { chargeStep, type Ledger, type StepCost } from "./ledger.ts";
+import { costMetrics, type MetricsRow, rolloutMetrics } from "./metrics.ts";
 import { type Policy, policyOf, type Trainable, trainableTree, withTree } from "./policy.ts";
-import type { Rollout } from "./rollout.ts";
-import { packBatch, type PackedBatch, truncateLeft } from "./sequences.ts";
-import type { ChatMessage } from "../tokenizer/hf.ts";
-import type { MetricsRow } from "../report/types.ts";
+import type { Rollout, RolloutResult } from "./rollout.ts";
+import { packBatch, type PackedBatch } from "./sequences.ts";
 
 export interface TrainContext {
   readonly config: TrainConfig;
@@ -37,7 +43,6 @@ export interface TrainContext {
   readonly rewards: CombinedRewardFn;
   readonly rollout: Rollout;
   readonly optimizer: GradientTransformation<unknown>;
-  readonly learningRate: (update: number) => number;
   readonly stopTokens: readonly number[];
   readonly padToken: number;
   /** Parameters counted by the FLOP ledger (the whole model). */
@@ -61,219 +66,229 @@ export interface TrainState {
   readonly skippedSteps: number;
 }
 
-export type { MetricsRow };
+/** One step's generations, scored and packed: everything the updates read. */
+export interface RolloutBatch {
+  /** What the engine returned: completion ids (grouped by prompt), its log-probs, finish reasons. */
+  readonly rollout: RolloutResult;
+  readonly scored: CombinedRewards;
+  readonly advantages: AdvantageResult;
+  /** Prompt + completion rows for the policy forward. */
+  readonly packed: PackedBatch;
+  /** The loss mask (truncated completions dropped when configured). */
+  readonly mask: CompletionMask;
+  /** Every completion's own mask, for the length and clipping metrics. */
+  readonly rawMask: CompletionMask;
+  /** The rows of each gradient-accumulation micro-batch: whole groups. */
+  readonly microBatches: readonly (readonly number[])[];
+  /** Tokens in the loss over the whole batch (dapo's normalizer). */
+  readonly activeTokens: number;
+}
 
-const meanOf = (
-  xs: readonly number[],
-): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-const stdOf = (xs: readonly number[]): number => {
-  if (xs.length < 2) return 0;
-  const m = meanOf(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
-};
-
-const rowsOf = (mask: Float32Array, rows: readonly number[], width: number): Float32Array => {
-  const out = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => out.set(mask.subarray(r * width, (r + 1) * width), i * width));
-  return out;
-};
-
-/** Log-probs of every completion under a fixed policy, no gradient (reference or old policy). */
-const scoreAll = (
-  ctx: TrainContext,
-  policy: Policy,
-  batch: PackedBatch,
-  microBatches: readonly (readonly number[])[],
-): Tensor[] =>
-  microBatches.map((rows) =>
-    scope(() => stopGradient(policyLogProbs(ctx, policy, batch, rows).logp))
-  );
-
-const policyLogProbs = (
-  ctx: TrainContext,
-  policy: Policy,
-  batch: PackedBatch,
-  rows: readonly number[],
-) =>
-  completionLogProbs(
-    ctx.modelConfig,
-    policy,
-    batch,
-    rows,
-    ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1,
-  );
+/** Per-micro-batch log-probs under policies that do not change during the step (no gradient). */
+export interface FixedLogProbs {
+  /** The reference policy, the base without adapters (or the original weights); when β > 0. */
+  readonly reference: readonly Tensor[] | null;
+  /** The policy that sampled, the ratio's denominator; when μ > 1. */
+  readonly old: readonly Tensor[] | null;
+}
 
 export const grpoStep = async (
   ctx: TrainContext,
   state: TrainState,
   examples: readonly Example[],
 ): Promise<{ state: TrainState; rows: MetricsRow[] }> => {
-  const { config: cfg, tokenizer } = ctx;
   const started = ctx.now();
-  const [genKey, dropoutKey] = split(foldIn(state.key, state.step));
-  const g = cfg.numGenerations;
-
-  // 1. Rollouts with the current policy (no dropout).
-  const promptIds = examples.map((ex) =>
-    truncateLeft(
-      tokenizer.encode(
-        tokenizer.applyChatTemplate(ctx.promptOf(ex), { addGenerationPrompt: true }),
-      ),
-      cfg.maxPromptLength,
-    )
+  const [sampleKey, dropoutKey] = split(foldIn(state.key, state.step));
+  const prompts = encodePrompts(ctx, examples);
+  const rollout = await sampleGroups(ctx, state, prompts, sampleKey);
+  const scored = score(ctx, examples, rollout);
+  const advantages = computeAdvantages(
+    scored.total,
+    ctx.config.numGenerations,
+    ctx.config.scaleRewards,
   );
-  const current = policyOf(ctx.base, state.trainable);
-  const rollout = await ctx.rollout({
-    prompts: promptIds,
-    numGenerations: g,
-    policy: current,
-    key: genKey,
-  });
-  const texts = rollout.tokens.map((ids) => tokenizer.decode(ids));
-  const groupExamples = examples.flatMap((ex) => Array.from({ length: g }, () => ex));
-  const prompts = promptIds.flatMap((p) => Array.from({ length: g }, () => p));
+  const batch = pack(ctx, prompts, rollout, scored, advantages);
+  const fixed = fixedPolicyLogProbs(ctx, state, batch);
+  try {
+    const rows: MetricsRow[] = [];
+    let next = state;
+    for (let iteration = 0; iteration < ctx.config.numIterations; iteration++) {
+      const since = iteration === 0 ? started : ctx.now();
+      const gradients = await accumulateGradients(
+        ctx,
+        next,
+        batch,
+        fixed,
+        foldIn(dropoutKey, iteration),
+      );
+      const updated = await applyUpdate(ctx, next, gradients);
+      const cost = stepCost(batch, fixed, iteration, (ctx.now() - since) / 1000);
+      next = { ...updated.state, ledger: charge(ctx, next.ledger, cost) };
+      rows.push(metricsRow(next, updated.metrics, batch, cost));
+    }
+    return { state: { ...next, cursor: state.cursor + examples.length }, rows };
+  } finally {
+    disposeFixed(fixed);
+  }
+};
 
-  // 2. Rewards and advantages.
-  const scored = ctx.rewards(texts, groupExamples, {
-    completionTokenLengths: rollout.tokens.map((t) => t.length),
-  });
-  const adv = computeAdvantages(scored.total, g, cfg.scaleRewards);
+/** Each example's chat prompt as ids, cut on the left to maxPromptLength. */
+export const encodePrompts = (ctx: TrainContext, examples: readonly Example[]): number[][] =>
+  examples.map((example, i) =>
+    encodePrompt(ctx.tokenizer, ctx.promptOf(example), {
+      vocabSize: ctx.modelConfig.vocabSize,
+      maxLength: ctx.config.maxPromptLength,
+      where: `grpoStep: prompt ${i} of the step`,
+    })
+  );
 
-  // 3. Pack, mask, and split into micro-batches of whole groups.
-  const batch = packBatch(prompts, rollout.tokens, ctx.padToken);
-  const rawMask = completionMask(batch.targets, ctx.stopTokens);
+/** G completions per prompt from the current policy (no dropout). */
+const sampleGroups = (
+  ctx: TrainContext,
+  state: TrainState,
+  prompts: readonly (readonly number[])[],
+  key: Key,
+): Promise<RolloutResult> =>
+  ctx.rollout({
+    prompts,
+    numGenerations: ctx.config.numGenerations,
+    policy: policyOf(ctx.base, state.trainable),
+    key,
+  });
+
+/** Every completion's rewards against its own example. */
+const score = (
+  ctx: TrainContext,
+  examples: readonly Example[],
+  rollout: RolloutResult,
+): CombinedRewards =>
+  ctx.rewards(
+    rollout.tokens.map((ids) => ctx.tokenizer.decode(ids)),
+    repeatEach(examples, ctx.config.numGenerations),
+    { completionTokenLengths: rollout.tokens.map((t) => t.length) },
+  );
+
+/** Prompt + completion rows, their loss mask, and the micro-batches of whole groups. */
+const pack = (
+  ctx: TrainContext,
+  prompts: readonly (readonly number[])[],
+  rollout: RolloutResult,
+  scored: CombinedRewards,
+  advantages: AdvantageResult,
+): RolloutBatch => {
+  const cfg = ctx.config;
+  const packed = packBatch(repeatEach(prompts, cfg.numGenerations), rollout.tokens, ctx.padToken);
+  const rawMask = completionMask(packed.targets, ctx.stopTokens);
   const mask = cfg.maskTruncatedCompletions ? maskTruncated(rawMask) : rawMask;
-  const c = batch.completionWidth;
-  const n = prompts.length;
-  const perMicro = n / cfg.gradientAccumulationSteps;
+  const perMicro = packed.ids.length / cfg.gradientAccumulationSteps;
   const microBatches = Array.from(
     { length: cfg.gradientAccumulationSteps },
     (_, m) => Array.from({ length: perMicro }, (_, i) => m * perMicro + i),
   );
   const activeTokens = mask.mask.reduce((s, x) => s + x, 0);
-
-  // The reference policy: the base without adapters (LoRA) or the original weights (full).
-  const reference = cfg.beta > 0
-    ? scoreAll(ctx, { params: ctx.base, adapter: null }, batch, microBatches)
-    : null;
-  const oldLogp = cfg.numIterations > 1 ? scoreAll(ctx, current, batch, microBatches) : null;
-
-  const rows: MetricsRow[] = [];
-  let next = state;
-  try {
-    for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
-      const updateStarted = ctx.now();
-      const result = await update(
-        ctx,
-        next,
-        batch,
-        mask.mask,
-        adv.advantages,
-        microBatches,
-        reference,
-        oldLogp,
-        activeTokens,
-        foldIn(dropoutKey, iteration),
-      );
-      const seconds = (ctx.now() - (iteration === 0 ? started : updateStarted)) / 1000;
-      const tokensGenerated = iteration === 0
-        ? rollout.tokens.reduce((s, t) => s + t.length, 0)
-        : 0;
-      const trained = n * (batch.promptWidth + c - 1);
-      const ledger = chargeStep(
-        next.ledger,
-        {
-          tokensGenerated,
-          tokensTrained: trained,
-          tokensScored: iteration === 0 ? trained * ((reference ? 1 : 0) + (oldLogp ? 1 : 0)) : 0,
-          seconds,
-        },
-        ctx.totalParams,
-        cfg.costPerHour,
-      );
-      next = { ...result.state, ledger };
-      const lengths = Array.from(mask.lengths);
-      rows.push({
-        step: next.step,
-        ...result.metrics,
-        reward: adv.metrics.reward,
-        reward_std: adv.metrics.reward_std,
-        frac_reward_zero_std: adv.metrics.frac_reward_zero_std,
-        ...rewardMetrics(scored.perFunction),
-        "completions/mean_length": meanOf(lengths),
-        "completions/min_length": Math.min(...lengths),
-        "completions/max_length": Math.max(...lengths),
-        "completions/clipped_ratio": meanOf(rawMask.truncated.map((t) => (t ? 1 : 0))),
-        num_tokens: ledger.tokensTrained,
-        tokens_per_second: (tokensGenerated + trained) / Math.max(seconds, 1e-9),
-        step_seconds: seconds,
-        "cost/flops": ledger.flops,
-        "cost/dollars": ledger.dollars,
-        "cost/seconds": ledger.seconds,
-        skipped_steps: next.skippedSteps,
-      });
-    }
-  } finally {
-    reference?.forEach((t) => t.dispose());
-    oldLogp?.forEach((t) => t.dispose());
-  }
-  return { state: { ...next, cursor: state.cursor + examples.length }, rows };
+  return { rollout, scored, advantages, packed, mask, rawMask, microBatches, activeTokens };
 };
 
-const rewardMetrics = (perFunction: Record<string, (number | null)[]>): Record<string, number> =>
-  Object.fromEntries(
-    Object.entries(perFunction).flatMap(([name, values]) => {
-      const scored = values.filter((v): v is number => v !== null && !Number.isNaN(v));
-      return [[`rewards/${name}/mean`, meanOf(scored)], [`rewards/${name}/std`, stdOf(scored)]];
-    }),
-  );
-
-/** Gradient accumulation over micro-batches, then one optimizer update (skipped when non-finite). */
-const update = async (
+/** The reference policy's log-probs (β > 0) and the sampling policy's (μ > 1). */
+const fixedPolicyLogProbs = (
   ctx: TrainContext,
   state: TrainState,
-  batch: PackedBatch,
-  mask: Float32Array,
-  advantages: Float32Array,
-  microBatches: readonly (readonly number[])[],
-  reference: readonly Tensor[] | null,
-  oldLogp: readonly Tensor[] | null,
-  activeTokens: number,
+  batch: RolloutBatch,
+): FixedLogProbs => ({
+  reference: ctx.config.beta > 0
+    ? logProbsPerMicroBatch(ctx, { params: ctx.base, adapter: null }, batch)
+    : null,
+  old: ctx.config.numIterations > 1
+    ? logProbsPerMicroBatch(ctx, policyOf(ctx.base, state.trainable), batch)
+    : null,
+});
+
+const logProbsPerMicroBatch = (ctx: TrainContext, policy: Policy, batch: RolloutBatch): Tensor[] =>
+  batch.microBatches.map((rows) =>
+    scope(() => stopGradient(policyLogProbs(ctx, policy, batch, rows).logp))
+  );
+
+const policyLogProbs = (
+  ctx: TrainContext,
+  policy: Policy,
+  batch: RolloutBatch,
+  rows: readonly number[],
+) =>
+  completionLogProbs(
+    ctx.modelConfig,
+    policy,
+    batch.packed,
+    rows,
+    ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1,
+  );
+
+const disposeFixed = ({ reference, old }: FixedLogProbs): void => {
+  reference?.forEach((t) => t.dispose());
+  old?.forEach((t) => t.dispose());
+};
+
+/** The summed gradients of all micro-batches, and the host sums of their loss metrics. */
+interface Gradients {
+  readonly grads: unknown;
+  readonly sums: Readonly<Record<string, number>>;
+  readonly sequences: number;
+}
+
+/** One micro-batch's GRPO loss as a function of the trainable tree, with its metrics. */
+const microBatchLoss = (
+  ctx: TrainContext,
+  state: TrainState,
+  batch: RolloutBatch,
+  fixed: FixedLogProbs,
+  m: number,
   dropoutKey: Key,
-): Promise<{ state: TrainState; metrics: Record<string, number> }> => {
-  const cfg = ctx.config;
-  const c = batch.completionWidth;
-  const tree = trainableTree(state.trainable);
-  let grads: unknown = null;
-  const sums: Record<string, number> = {};
-  const addMetric = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
-  for (const [m, rows] of microBatches.entries()) {
-    const maskT = tensor(ctx.backend, rowsOf(mask, rows, c), [rows.length, c]);
-    const lossOf = (params: unknown) => {
-      const policy = policyOf(ctx.base, state.trainable, params, foldIn(dropoutKey, m));
-      const { logp, entropy } = policyLogProbs(ctx, policy, batch, rows);
-      const { loss, metrics } = grpoLoss({
-        logp,
-        oldLogp: oldLogp?.[m] ?? null,
-        refLogp: reference?.[m] ?? null,
-        advantages: tensor(ctx.backend, Float32Array.from(rows, (r) => advantages[r]), [
+) => {
+  const rows = batch.microBatches[m];
+  const width = batch.packed.completionWidth;
+  return (params: unknown) => {
+    const policy = policyOf(ctx.base, state.trainable, params, dropoutKey);
+    const { logp, entropy } = policyLogProbs(ctx, policy, batch, rows);
+    const mask = tensor(ctx.backend, rowsOf(batch.mask.mask, rows, width), [rows.length, width]);
+    const { loss, metrics } = grpoLoss({
+      logp,
+      oldLogp: fixed.old?.[m] ?? null,
+      refLogp: fixed.reference?.[m] ?? null,
+      advantages: tensor(
+        ctx.backend,
+        Float32Array.from(rows, (r) => batch.advantages.advantages[r]),
+        [
           rows.length,
-        ]),
-        mask: maskT,
-        numItemsInBatch: activeTokens,
-        accumulationSteps: cfg.gradientAccumulationSteps,
-      }, { ...cfg, maxCompletionLength: cfg.maxCompletionLength });
-      const tokens = sum(maskT);
-      return { loss, aux: { metrics, entropySum: sum(mul(stopGradient(entropy), maskT)), tokens } };
-    };
+        ],
+      ),
+      mask,
+      numItemsInBatch: batch.activeTokens,
+      accumulationSteps: ctx.config.gradientAccumulationSteps,
+    }, ctx.config);
+    const entropySum = sum(mul(stopGradient(entropy), mask));
+    return { loss, aux: { metrics, entropySum, tokens: sum(mask) } };
+  };
+};
+
+const accumulateGradients = async (
+  ctx: TrainContext,
+  state: TrainState,
+  batch: RolloutBatch,
+  fixed: FixedLogProbs,
+  dropoutKey: Key,
+): Promise<Gradients> => {
+  const tree = trainableTree(state.trainable);
+  const sums: Record<string, number> = {};
+  const addHost = async (name: string, t: Tensor | null, scale = 1) => {
+    if (t) sums[name] = (sums[name] ?? 0) + (await toArray(t))[0] * scale;
+  };
+  let grads: unknown = null;
+  for (const [m, rows] of batch.microBatches.entries()) {
+    const lossOf = microBatchLoss(ctx, state, batch, fixed, m, foldIn(dropoutKey, m));
     const out = valueAndGradWithAux(lossOf)(tree);
-    const host = async (t: Tensor | null) => (t ? (await toArray(t))[0] : NaN);
-    addMetric("loss", await host(out.value));
-    addMetric("entropySum", await host(out.aux.entropySum));
-    addMetric("tokens", await host(out.aux.tokens));
-    for (const [k, v] of Object.entries(out.aux.metrics)) {
-      if (v) addMetric(k, (await host(v)) * rows.length);
-    }
+    await addHost("loss", out.value);
+    await addHost("entropySum", out.aux.entropySum);
+    await addHost("tokens", out.aux.tokens);
+    for (const [name, t] of Object.entries(out.aux.metrics)) await addHost(name, t, rows.length);
     const previous = grads;
     grads = previous === null
       ? out.grads
@@ -282,20 +297,26 @@ const update = async (
       disposeTree(previous);
       disposeTree(out.grads);
     }
-    treeMap(out.aux, isTensor, (t) => t.dispose());
+    disposeTree(out.aux);
     out.value.dispose();
-    maskT.dispose();
   }
-  const norm = scope(() => globalNorm(grads));
-  const gradNorm = (await toArray(norm))[0];
-  norm.dispose();
-  const lr = ctx.learningRate((state.optState as { count?: number })?.count ?? state.step);
+  return { grads, sums, sequences: batch.packed.ids.length };
+};
+
+/** One optimizer update, skipped (state kept, step counted) when the loss or gradient is not finite. */
+const applyUpdate = async (
+  ctx: TrainContext,
+  state: TrainState,
+  { grads, sums, sequences }: Gradients,
+): Promise<{ state: TrainState; metrics: Record<string, number> }> => {
+  const tree = trainableTree(state.trainable);
+  const { updates, state: optState } = ctx.optimizer.update(grads, state.optState, tree);
+  const learningRate = learningRateOf(optState);
+  const gradNorm = await normOf(optState, grads);
   const finite = Number.isFinite(gradNorm) && Number.isFinite(sums.loss);
   let next: TrainState;
   if (finite) {
-    const { updates, state: optState } = ctx.optimizer.update(grads, state.optState, tree);
     const newTree = scope(() => applyUpdates(tree, updates));
-    disposeTree(updates);
     disposeReplaced(state.optState, optState);
     disposeTree(tree);
     next = {
@@ -306,6 +327,7 @@ const update = async (
       badSteps: 0,
     };
   } else {
+    disposeReplaced(optState, state.optState);
     next = {
       ...state,
       step: state.step + 1,
@@ -313,18 +335,84 @@ const update = async (
       skippedSteps: state.skippedSteps + 1,
     };
   }
+  disposeTree(updates);
   disposeTree(grads);
-  const seqs = microBatches.flat().length;
-  const metrics: Record<string, number> = {
-    loss: sums.loss,
-    grad_norm: gradNorm,
-    learning_rate: lr,
-    entropy: sums.entropySum / Math.max(1, sums.tokens),
+  return { state: next, metrics: updateMetrics(sums, gradNorm, learningRate, sequences) };
+};
+
+/** The global gradient norm: the clip transform's, or computed here when the optimizer has none. */
+const normOf = async (optState: unknown, grads: unknown): Promise<number> => {
+  const clipped = gradNormOf(optState);
+  if (clipped) return (await toArray(clipped))[0];
+  const norm = scope(() => globalNorm(grads));
+  const value = (await toArray(norm))[0];
+  norm.dispose();
+  return value;
+};
+
+const LOSS_METRICS = [
+  "kl",
+  "clip_ratio/low_mean",
+  "clip_ratio/high_mean",
+  "clip_ratio/region_mean",
+];
+
+const updateMetrics = (
+  sums: Readonly<Record<string, number>>,
+  gradNorm: number,
+  learningRate: number,
+  sequences: number,
+): Record<string, number> => ({
+  loss: sums.loss,
+  grad_norm: gradNorm,
+  learning_rate: learningRate,
+  entropy: sums.entropySum / Math.max(1, sums.tokens),
+  ...Object.fromEntries(
+    LOSS_METRICS.filter((name) => name in sums).map((name) => [name, sums[name] / sequences]),
+  ),
+});
+
+/** Tokens generated and scored count once per step, on its first update. */
+const stepCost = (
+  batch: RolloutBatch,
+  fixed: FixedLogProbs,
+  iteration: number,
+  seconds: number,
+): StepCost => {
+  const { packed } = batch;
+  const trained = packed.ids.length * (packed.promptWidth + packed.completionWidth - 1);
+  const fixedForwards = (fixed.reference ? 1 : 0) + (fixed.old ? 1 : 0);
+  return {
+    tokensGenerated: iteration === 0 ? batch.rollout.tokens.reduce((s, t) => s + t.length, 0) : 0,
+    tokensTrained: trained,
+    tokensScored: iteration === 0 ? trained * fixedForwards : 0,
+    seconds,
   };
-  for (const k of ["kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"]) {
-    if (k in sums) metrics[k] = sums[k] / seqs;
-  }
-  return { state: next, metrics };
+};
+
+const charge = (ctx: TrainContext, ledger: Ledger, cost: StepCost): Ledger =>
+  chargeStep(ledger, cost, ctx.totalParams, ctx.config.costPerHour);
+
+const metricsRow = (
+  state: TrainState,
+  update: Record<string, number>,
+  batch: RolloutBatch,
+  cost: StepCost,
+): MetricsRow => ({
+  step: state.step,
+  ...update,
+  ...rolloutMetrics(batch.advantages, batch.scored.perFunction, batch.rawMask),
+  ...costMetrics(state.ledger, cost.tokensGenerated + cost.tokensTrained, cost.seconds),
+  skipped_steps: state.skippedSteps,
+});
+
+const repeatEach = <T>(items: readonly T[], times: number): T[] =>
+  items.flatMap((item) => Array.from({ length: times }, () => item));
+
+const rowsOf = (mask: Float32Array, rows: readonly number[], width: number): Float32Array => {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(mask.subarray(r * width, (r + 1) * width), i * width));
+  return out;
 };
 
 const disposeTree = (tree: unknown): void => void treeMap(tree, isTensor, (t) => t.dispose());

@@ -14,6 +14,8 @@ import {
   disposeReplaced,
   globalNorm,
   type GradientTransformation,
+  gradNormOf,
+  learningRateOf,
   optimStateFromHost,
   optimStateToHost,
   sgd,
@@ -112,7 +114,11 @@ test("AdamW adds eps after the bias-corrected root, and reads lr(step) from a sc
   const got = run(adamw({ lr, eps: 1e-3 }), params(P0.slice(0, 3), P0.slice(3)), small);
   assertClose(values(got), want, 1e-6, "AdamW with eps 1e-3");
   assert.throws(
-    () => adamw({ lr: 1, weightDecay: 0.1 }).update({}, { count: 0, mu: {}, nu: {} }),
+    () => {
+      const opt = adamw({ lr: 1, weightDecay: 0.1 });
+      const p = params([1], [2]);
+      opt.update(p, opt.init(p));
+    },
     /needs the params/,
   );
 });
@@ -140,7 +146,28 @@ test("chain(clip, sgd) feeds clipped gradients to sgd and keeps both states", ()
   const { updates, state } = opt.update(g, opt.init(g));
   assertClose(values(updates), [-1.2, 0, 0, -1.6, 0], 1e-6, "chained");
   assert.is(state[1].count, 1);
-  assertClose(Array.from(toArraySync(state[0].norm)), [5], 1e-7, "chained norm");
+  assertClose(Array.from(toArraySync(gradNormOf(state)!)), [5], 1e-7, "the clip's norm");
+  assert.is(gradNormOf(sgd({ lr: 1 }).init(g)), null, "no clip, no norm");
+});
+
+test("learningRateOf is the rate the update applied, also after a skipped update", () => {
+  const lr = (step: number) => 0.1 * (step + 1);
+  const opt = chain(clipByGlobalNorm(100), sgd({ lr }));
+  const g = params([1, -2, 0.5], [3, 0.25]);
+  // sgd's update is −rate · g, so the rate applied is −update / g.
+  const step = (state: ReturnType<typeof opt.init>, grads = g) => {
+    const { updates, state: next } = opt.update(grads, state);
+    return { applied: -values(updates)[0], logged: learningRateOf(next), next };
+  };
+  const first = step(opt.init(g));
+  assertClose([first.applied, first.logged], [lr(0), lr(0)], 1e-7, "first update");
+  // A non-finite update is skipped: the loop drops its state and keeps first.next.
+  const skipped = step(first.next, params([NaN, 0, 0], [0, 0]));
+  assert.ok(Number.isNaN(skipped.applied), "the skipped update");
+  const after = step(first.next);
+  assertClose([after.applied, after.logged], [lr(1), lr(1)], 1e-7, "the update after a skip");
+  assertClose([learningRateOf(adamw({ lr }).init(g))], [lr(0)], 1e-7, "AdamW before any update");
+  assert.throws(() => learningRateOf(clipByGlobalNorm(1).init(g)), /no scaleByLearningRate/);
 });
 
 test("optimizer state survives a host round trip, and a resumed run continues identically", async () => {
@@ -149,7 +176,8 @@ test("optimizer state survives a host round trip, and a resumed run continues id
   const g = params(GRADS[0].slice(0, 3), GRADS[0].slice(3));
   const s1 = opt.update(g, opt.init(p), p).state;
   const host = await optimStateToHost(s1);
-  assert.is((host as [unknown, { count: number }])[1].count, 1);
+  assert.is(learningRateOf(host), 0.01, "numbers travel beside the tensors");
+  assert.is((host as [unknown, [{ count: number }]])[1][0].count, 1);
   const restored = optimStateFromHost<typeof s1>(tsBackend, host);
   const a = values(applyUpdates(p, opt.update(g, s1, p).updates));
   const b = values(applyUpdates(p, opt.update(g, restored, p).updates));

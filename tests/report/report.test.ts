@@ -5,10 +5,10 @@ import {
   type EvalSnapshot,
   lineChart,
   metricCharts,
-  type MetricsRow,
   niceTicks,
   renderReport,
 } from "../../lib/report/mod.ts";
+import type { MetricsRow } from "../../lib/train/metrics.ts";
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
 

@@ -17,15 +17,10 @@ import { makeCharTokenizer } from "../../lib/tokenizer/mod.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../../lib/train/checkpoint.ts";
 import { resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
 import { trainLoop } from "../../lib/train/loop.ts";
-import { inProcessRollout, type Rollout, type RolloutResult } from "../../lib/train/rollout.ts";
-import {
-  countParams,
-  initialState,
-  optimizerOf,
-  peftConfigOf,
-  scheduleOf,
-} from "../../lib/train/setup.ts";
-import type { MetricsRow, TrainContext, TrainState } from "../../lib/train/step.ts";
+import type { Rollout, RolloutResult } from "../../lib/train/rollout.ts";
+import { initialState, peftConfigOf, trainContext } from "../../lib/train/setup.ts";
+import type { MetricsRow } from "../../lib/train/metrics.ts";
+import type { TrainContext, TrainState } from "../../lib/train/step.ts";
 import { trainableTree } from "../../lib/train/policy.ts";
 import { optimStateToHost } from "../../lib/optim/state_io.ts";
 import { treeFlatten } from "../../lib/tree.ts";
@@ -64,29 +59,15 @@ const vowelReward = (completions: readonly string[]) => {
   return { total, perFunction: { vowels: total } };
 };
 
-const contextFor = (model: Model, cfg: TrainConfig): TrainContext => ({
-  config: cfg,
-  modelConfig: model.config,
-  base: model.params,
-  backend: model.backend,
-  tokenizer,
-  promptOf: (ex) => [{ role: "user", content: ex.problem ?? "" }],
-  rewards: vowelReward,
-  rollout: inProcessRollout(model.config, {
-    temperature: cfg.temperature,
-    topP: cfg.topP,
-    topK: cfg.topK,
-    maxNewTokens: cfg.maxCompletionLength,
-    stopTokens: [tokenizer.eosTokenId],
-    padToken: tokenizer.padTokenId,
-  }),
-  optimizer: optimizerOf(cfg),
-  learningRate: scheduleOf(cfg),
-  stopTokens: [tokenizer.eosTokenId],
-  padToken: tokenizer.padTokenId,
-  totalParams: countParams(model.params),
-  now: () => 0, // a fixed clock keeps metrics rows comparable across runs
-});
+const contextFor = (model: Model, cfg: TrainConfig): TrainContext =>
+  trainContext({
+    config: cfg,
+    model,
+    tokenizer,
+    promptOf: (ex) => [{ role: "user", content: ex.problem ?? "" }],
+    rewards: vowelReward,
+    now: () => 0, // a fixed clock keeps metrics rows comparable across runs
+  });
 
 const hostTree = async (tree: unknown): Promise<[string, number[]][]> => {
   const out: [string, number[]][] = [];
@@ -102,7 +83,7 @@ const run = async (cfg: TrainConfig, from?: TrainState, model?: Model, rollout?:
   const rows: MetricsRow[] = [];
   const state = await trainLoop(
     ctx,
-    from ?? initialState(m.backend, cfg, m.config, m.params, ctx.optimizer),
+    from ?? initialState(ctx),
     data,
     {
       onStep: (_, row) => void rows.push(row),
@@ -115,7 +96,7 @@ test("3 GRPO steps run end to end, change the adapters and never the base weight
   const model = await loadModel(dir, { backend: "ts" });
   const baseBefore = await hostTree(model.params);
   const cfg = config({});
-  const initial = initialState(model.backend, cfg, model.config, model.params, optimizerOf(cfg));
+  const initial = initialState(contextFor(model, cfg));
   const adaptersBefore = await hostTree(trainableTree(initial.trainable));
   const { state, rows } = await run(cfg, initial, model);
   assert.is(state.step, 3);
@@ -159,7 +140,7 @@ test("2 steps + checkpoint + resume + 2 steps = 4 straight steps (adapters and m
       "no temp folder left",
     );
     const fresh = await loadModel(dir, { backend: "ts" });
-    const template = initialState(fresh.backend, cfg, fresh.config, fresh.params, optimizerOf(cfg));
+    const template = initialState(contextFor(fresh, cfg));
     const restored = await loadCheckpoint(
       (await latestCheckpoint(join(root, "ckpt")))!,
       fresh.backend,
@@ -187,19 +168,54 @@ test("full-parameter mode updates the base-shaped copy, not the reference weight
   assert.not.equal(await hostTree(trainableTree(state.trainable)), baseBefore);
 });
 
+const nanRewards = (c: readonly string[]) => ({ total: c.map(() => NaN), perFunction: {} });
+
 test("a non-finite loss skips the update, and repeated ones stop the run with a clear message", async () => {
   const model = await loadModel(dir, { backend: "ts" });
   const cfg = config({ maxSteps: 5, maxBadSteps: 2 });
+  const ctx = { ...contextFor(model, cfg), rewards: nanRewards };
+  const initial = initialState(ctx);
+  const before = await hostTree(trainableTree(initial.trainable));
+  const seen: { step: number; skipped: number; weights: [string, number[]][] }[] = [];
+  let message = "";
+  await trainLoop(ctx, initial, data, {
+    onStep: async (state) =>
+      void seen.push({
+        step: state.step,
+        skipped: state.skippedSteps,
+        weights: await hostTree(trainableTree(state.trainable)),
+      }),
+  }).catch((e) => (message = (e as Error).message));
+  assert.match(message, /2 consecutive updates had a non-finite loss or gradient/);
+  assert.match(message, /no checkpoint was written/);
+  assert.equal(seen.map((s) => [s.step, s.skipped]), [[1, 1], [2, 2]]);
+  assert.equal(seen[1].weights, before, "the skipped updates left the adapters as they were");
+});
+
+test("after a skipped update the logged learning rate is the one AdamW applies", async () => {
+  const model = await loadModel(dir, { backend: "ts" });
+  // Warmup over all 3 updates: lr(0) = 0, lr(1) = peak / 3, lr(2) = 2 peak / 3.
+  const cfg = config({ maxSteps: 3, warmupRatio: 1, lrScheduler: "linear" });
+  let calls = 0;
   const ctx = {
     ...contextFor(model, cfg),
-    rewards: (c: readonly string[]) => ({ total: c.map(() => NaN), perFunction: {} }),
+    rewards: (c: readonly string[]) => (calls++ === 0 ? nanRewards(c) : vowelReward(c)),
   };
-  const state = initialState(model.backend, cfg, model.config, model.params, ctx.optimizer);
-  const before = await hostTree(trainableTree(state.trainable));
-  let message = "";
-  await trainLoop(ctx, state, data).catch((e) => (message = (e as Error).message));
-  assert.match(message, /2 consecutive updates had a non-finite loss or gradient/);
-  assert.equal(await hostTree(trainableTree(state.trainable)), before);
+  const initial = initialState(ctx);
+  const before = await hostTree(trainableTree(initial.trainable));
+  const rows: MetricsRow[] = [];
+  const weights: [string, number[]][][] = [];
+  await trainLoop(ctx, initial, data, {
+    onStep: async (state, row) => {
+      rows.push(row);
+      weights.push(await hostTree(trainableTree(state.trainable)));
+    },
+  });
+  assert.equal(rows.map((r) => r.skipped_steps), [1, 1, 1]);
+  // The skipped update did not advance the optimizer, so the next one applies lr(0) again.
+  assert.equal(rows.map((r) => r.learning_rate), [0, 0, 1e-2 / 3]);
+  assert.equal(weights[1], before, "rate 0 applied: nothing moved");
+  assert.not.equal(weights[2], before, "rate peak / 3 applied");
 });
 
 /** Every number of two equally shaped trees (or metrics rows) within `tol` of each other. */
