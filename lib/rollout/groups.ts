@@ -55,8 +55,8 @@ export const sampleGroups = async (
   return { completions, servedBy, failures };
 };
 
-/** POSTs JSON and parses the JSON answer; a non-2xx status or a timeout is an error. */
-export const postJson = async (url: string, body: unknown, timeoutMs: number): Promise<unknown> => {
+/** POSTs JSON and returns the answer's text; a non-2xx status or a timeout is an error. */
+export const postJson = async (url: string, body: unknown, timeoutMs: number): Promise<string> => {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -65,6 +65,16 @@ export const postJson = async (url: string, body: unknown, timeoutMs: number): P
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${text.slice(0, 300)}`);
+  return text;
+};
+
+/** postJson for endpoints that answer JSON. */
+export const postForJson = async (
+  url: string,
+  body: unknown,
+  timeoutMs: number,
+): Promise<unknown> => {
+  const text = await postJson(url, body, timeoutMs);
   try {
     return JSON.parse(text);
   } catch {

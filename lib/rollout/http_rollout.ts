@@ -10,7 +10,7 @@ import type { LoraConfig } from "../io/peft.ts";
 import { foldIn, randomBits } from "../random/prng.ts";
 import type { Rollout, RolloutResult } from "../train/rollout.ts";
 import type { AdapterChannel } from "./adapters.ts";
-import { postJson, sampleGroups } from "./groups.ts";
+import { postForJson, sampleGroups } from "./groups.ts";
 import { type EngineSampling, type GroupRequest, type Protocol, seedOf } from "./protocol.ts";
 
 export interface HttpRolloutOptions {
@@ -66,7 +66,7 @@ export const httpRollout = (o: HttpRolloutOptions): HttpRollout => {
       }));
       const outcome = await sampleGroups(groups, published.endpoints, async (endpoint, group) => {
         const { path, body } = o.protocol.request(group);
-        return o.protocol.parse(await postJson(`${endpoint}${path}`, body, o.timeoutMs), group);
+        return o.protocol.parse(await postForJson(`${endpoint}${path}`, body, o.timeoutMs), group);
       });
       outcome.failures.forEach((why, endpoint) => o.log?.(`rollout: dropped ${endpoint}: ${why}`));
       stats = {
