@@ -12,7 +12,13 @@ import { checkpoint } from "../autodiff/checkpoint.ts";
 import { add, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
-import { appendKv, attend, attentionMask, type KVEntry } from "../nn/attention.ts";
+import {
+  appendKv,
+  attend,
+  type AttentionMask,
+  attentionMask,
+  type KVEntry,
+} from "../nn/attention.ts";
 import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
 import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
 import { rmsNorm } from "../nn/norm.ts";
@@ -21,11 +27,9 @@ import { blockLogits, embedLookup, splitRows } from "../nn/vocab_blocks.ts";
 import { applyRope, ropeFrequencies, ropeTables } from "../nn/rope.ts";
 import { foldIn, type Key, normal, uniform } from "../random/prng.ts";
 import type { ModelConfig } from "../io/hf_config.ts";
-
-export type { ModelConfig };
 import { type Proj, projFeatures, PROJS } from "../io/weight_layout.ts";
 
-export type { Proj };
+export type { ModelConfig, Proj };
 
 export interface AttentionParams {
   readonly q: LinearParams;
@@ -173,7 +177,7 @@ export interface HiddenResult {
 export interface LayerContext {
   readonly cos: Tensor;
   readonly sin: Tensor;
-  readonly mask: Tensor;
+  readonly mask: AttentionMask;
   readonly adapter: Adapter | null | undefined;
 }
 
