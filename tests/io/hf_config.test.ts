@@ -192,6 +192,86 @@ test("validateWeights names each missing or misshapen tensor with both shapes", 
   ]);
 });
 
+/** Published sizes: config.json fields of the real models, and their parameter counts. */
+const REAL_MODELS = [{
+  name: "Qwen3-0.6B",
+  parameters: 596_049_920,
+  config: {
+    architectures: ["Qwen3ForCausalLM"],
+    vocab_size: 151936,
+    hidden_size: 1024,
+    intermediate_size: 3072,
+    num_hidden_layers: 28,
+    num_attention_heads: 16,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1e6,
+    rope_scaling: null,
+    max_position_embeddings: 40960,
+    tie_word_embeddings: true,
+    attention_bias: false,
+    torch_dtype: "bfloat16",
+  },
+}, {
+  name: "SmolLM2-135M",
+  parameters: 134_515_008,
+  config: {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 49152,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    rms_norm_eps: 1e-5,
+    rope_theta: 1e5,
+    rope_scaling: null,
+    max_position_embeddings: 8192,
+    tie_word_embeddings: true,
+    torch_dtype: "bfloat16",
+  },
+}, {
+  name: "Llama-3.2-1B",
+  parameters: 1_235_814_400,
+  config: {
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: 128256,
+    hidden_size: 2048,
+    intermediate_size: 8192,
+    num_hidden_layers: 16,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 64,
+    rms_norm_eps: 1e-5,
+    rope_theta: 5e5,
+    rope_scaling: {
+      factor: 32,
+      high_freq_factor: 4,
+      low_freq_factor: 1,
+      original_max_position_embeddings: 8192,
+      rope_type: "llama3",
+    },
+    max_position_embeddings: 131072,
+    tie_word_embeddings: true,
+    attention_bias: false,
+    mlp_bias: false,
+    torch_dtype: "bfloat16",
+    eos_token_id: [128001, 128008, 128009],
+  },
+}];
+
+test("real Qwen3, SmolLM2 and Llama 3.2 configs imply their published parameter counts", () => {
+  for (const { name, parameters, config } of REAL_MODELS) {
+    const decoded = decodeModelConfig(config, name);
+    assert.ok(isRight(decoded), isLeft(decoded) ? decoded.left : name);
+    if (!isRight(decoded)) continue;
+    const count = [...expectedWeightShapes(decoded.right).values()]
+      .reduce((n, shape) => n + shape.reduce((a, d) => a * d, 1), 0);
+    assert.is(count, parameters, name);
+  }
+});
+
 test("validateWeights refuses left-over tensors and non-float dtypes, naming them", async () => {
   const config = await readModelConfig(fixture("qwen2-tiny"));
   const { floats } = await readSafetensors(fixture("qwen2-tiny/model.safetensors"));
