@@ -153,7 +153,7 @@ const humanCount = (n: number): string =>
   n >= 1e9
     ? `${(n / 1e9).toFixed(1)}B`
     : n >= 1e6
-    ? `${(n / 1e6).toFixed(1)}M`
+    ? `${Number((n / 1e6).toFixed(1))}M`
     : `${(n / 1e3).toFixed(0)}K`;
 
 /**
@@ -272,7 +272,9 @@ export const resolveRun = (
         `(below ${humanCount(TINY_MODEL_PARAMS)} gets demo; --recipe demo|tina|trl to choose)`,
     );
   }
-  const fileLayer: ConfigLayer | null = file && { source: file.source, values: file.recipe.train };
+  const fileLayer: ConfigLayer | null = file
+    ? { source: file.source, values: file.recipe.train }
+    : null;
   const flagLayer: ConfigLayer = { source: "command line", values: flags.train };
   const baseLayer: ConfigLayer = saved
     ? { source: saved.source, values: saved.run.train }
