@@ -67,6 +67,7 @@ export {
   saveAdapter,
 } from "./lib/model/load.ts";
 export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
+export { tinyModelDir } from "./lib/tiny_model.ts";
 export {
   blockLogits,
   blockRows,

@@ -1,4 +1,4 @@
-/** The GRPO trainer: config and presets, the step and loop, checkpoints, rollouts, SFT. */
+/** The GRPO trainer: the one-call train() and createTrainer(), config and presets, the step and loop, checkpoints, rollouts, SFT. */
 export * from "./config.ts";
 export * from "./step.ts";
 export * from "./metrics.ts";
@@ -12,3 +12,4 @@ export * from "./sequences.ts";
 export * from "./stream.ts";
 export * from "./completion_logprobs.ts";
 export * from "./sft.ts";
+export * from "./trainer.ts";
