@@ -1,51 +1,70 @@
 /**
- * The main job: GRPO + LoRA post-training, Tina's recipe, on any Hugging Face Qwen2 model
- * directory and JSONL dataset — by default the shipped tiny model on the built-in arithmetic
- * task, which it measurably teaches to reason in a few CPU minutes.
+ * The main job: GRPO + LoRA post-training, Tina's recipe, on any Hugging Face model directory
+ * and dataset (JSONL, JSON or Parquet) — by default the shipped tiny model on the built-in
+ * arithmetic task, which it measurably teaches to reason in a few CPU minutes.
  *
- *   deno run -A examples/train.ts                 # the built-in demo
- *   deno run -A examples/train.ts --help          # every flag
+ *   deno run -A examples/train.ts                          # the built-in demo
+ *   deno run -A examples/train.ts --config recipe.yaml     # an open-r1/TRL recipe
+ *   deno run -A examples/train.ts --help                   # every flag
  *
- * Writes metrics.jsonl, checkpoints/, the final PEFT adapter, evaluations before and after,
- * report.html and summary.json into --out.
+ * The run's settings are resolved once (lib/train/run_config.ts: recipe < config file < flags;
+ * on --resume, the saved run < flags), printed, and saved as run.json in --out. Writes
+ * metrics.jsonl, checkpoints/, the final PEFT adapter, evaluations before and after,
+ * report.html (rewritten while the run is live) and summary.json.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isLeft } from "fp-ts/lib/Either.js";
+import { readFile } from "node:fs/promises";
 import { isTensor } from "../lib/autodiff/grad.ts";
 import { toArray } from "../lib/autodiff/tensor.ts";
-import { arithmeticSplits, type JsonlExample, readJsonl } from "../lib/data/mod.ts";
-import { taskPrompt } from "../lib/data/prompt.ts";
-import { type EvalExample, type EvalResult, evaluate, paperPrompt } from "../lib/eval/evaluate.ts";
+import { arithmeticSplits, type JsonlExample } from "../lib/data/mod.ts";
+import { checkGoldAnswers } from "../lib/data/gold_check.ts";
+import { promptOfSpec } from "../lib/data/prompt_spec.ts";
+import { type EvalExample, type EvalResult, evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
+import { readDataset } from "../lib/io/dataset.ts";
 import { readJsonFile } from "../lib/io/json_codec.ts";
+import { appendJsonl, parseMetricsLog, writeJsonl } from "../lib/io/jsonl.ts";
 import { writeAdapter } from "../lib/io/peft.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
-import { encodeModelConfig } from "../lib/io/hf_config.ts";
+import { encodeModelConfig, readModelConfig } from "../lib/io/hf_config.ts";
 import { adapterToHost } from "../lib/model/adapter.ts";
 import { loadModel, type Model } from "../lib/model/load.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
 import { foldIn, prngKey } from "../lib/random/prng.ts";
-import { combineRewards, type Example, rewardNames } from "../lib/rewards/mod.ts";
-import { renderReport } from "../lib/report/mod.ts";
+import { rewardNames } from "../lib/rewards/mod.ts";
+import { renderReport, rewardRanges } from "../lib/report/mod.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
 import { backendNames } from "../lib/tensor/kernels.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
-import { resolveConfig, type TrainConfig } from "../lib/train/config.ts";
+import { checkpointsNewestFirst, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
+import type { TrainConfig } from "../lib/train/config.ts";
 import { TrainingDiverged, trainLoop } from "../lib/train/loop.ts";
 import { trainableTree } from "../lib/train/policy.ts";
-import { inProcessRollout } from "../lib/train/rollout.ts";
 import {
-  countParams,
-  initialState,
-  optimizerOf,
-  peftConfigOf,
-  scheduleOf,
-} from "../lib/train/setup.ts";
-import type { TrainContext, TrainState } from "../lib/train/step.ts";
+  describeRun,
+  EVAL_LIMITS,
+  modelDirOf,
+  parameterCount,
+  parseRewardsFlag,
+  RECIPE_NAMES,
+  resolveRun,
+  type RunFlags,
+  type RunSettings,
+} from "../lib/train/run_config.ts";
+import {
+  clearRun,
+  outDirProblem,
+  readPromptFlag,
+  readRecipeFile,
+  readSavedRun,
+  writeRunFile,
+} from "../lib/train/run_config_files.ts";
+import { countParams, initialState, peftConfigOf, trainContext } from "../lib/train/setup.ts";
+import type { TrainState } from "../lib/train/step.ts";
 import { treeFlatten } from "../lib/tree.ts";
 import {
   choiceFlag,
@@ -60,99 +79,102 @@ import {
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_MODEL = join(ROOT, "models", "tiny-arith");
 
-/**
- * Tina's recipe scaled to the tiny model: same loss, KL, clipping, schedule shape and LoRA
- * targets; a larger learning rate and batch for a 0.2M-parameter model, short completions.
- */
-const TINY_DEMO: Record<string, unknown> = {
-  preset: "tina",
-  maxSteps: 120,
-  promptsPerStep: 8,
-  numGenerations: 8,
-  gradientAccumulationSteps: 1,
-  temperature: 0.7,
-  maxPromptLength: 64,
-  maxCompletionLength: 48,
-  learningRate: 2e-3,
-  scheduleSteps: null,
-  lora: { r: 2, alpha: 8, dropout: 0.05 }, // 4.6% of the weights: Tina's share is 2.1%
-  rewards: [{ name: "accuracy", weight: 2 }, { name: "format", weight: 1 }],
-  checkpointEvery: 10,
-};
-
 const USAGE = `Usage: train [options]
 GRPO + LoRA post-training (Tina). With no options: the shipped tiny model on the built-in
 arithmetic task, evaluated before and after on held-out problems.
 
-  --model DIR            Hugging Face model directory (default models/tiny-arith)
-  --tokenizer DIR        where tokenizer.json lives, if not in the model directory
-  --data FILE.jsonl      training problems (problem + answer/solution); default: built-in task
-  --on-bad-line skip|refuse  a malformed JSONL line is reported and skipped (default) or stops the run
-  --eval-data FILE.jsonl held-out problems (default: built-in held-out split, or none with --data)
-  --config FILE.json     training config overrides (field names as in summary.json "config")
-  --preset tina|trl      the base recipe (default tina)
-  --rewards LIST         e.g. accuracy:2,format:1   (known: ${rewardNames.join(", ")})
-  --steps N              optimizer steps
-  --lr X                 peak learning rate
-  --lora-r N             LoRA rank (alpha stays 4r)
-  --full                 train every base weight instead of LoRA adapters (comparison)
-  --backend NAME         ${backendNames.join(" | ")} (default: fastest CPU backend here)
-  --eval-problems N      held-out problems evaluated before and after (default 200)
-  --eval-samples N       samples per problem (default 4)
-  --seed N               run seed (default 42)
-  --out DIR              output directory (default runs/<timestamp>)
-  --resume DIR           continue the run in DIR from its latest checkpoint
+Settings are resolved as: recipe < --config file < flags (on --resume: the saved run < flags),
+printed at start and saved in the run directory as run.json.
+
+  --recipe demo|tina|trl  base settings (default: demo for models under 20M parameters,
+                          whatever the data; tina otherwise)
+  --config FILE           JSON or YAML; our field names (summary.json "config") or TRL
+                          GRPOConfig / PEFT / open-r1 names (learning_rate, lora_r, ...)
+  --prompt paper|task|FILE  how problems are posed (default: task for demo, paper otherwise;
+                          FILE: a user-message template containing {problem})
+  --model DIR             Hugging Face model directory (default models/tiny-arith)
+  --tokenizer DIR         where tokenizer.json lives, if not in the model directory
+  --data FILE             training problems: .jsonl, .json or .parquet (default: built-in task)
+  --eval-data FILE        held-out problems (default: built-in held-out split, none with --data)
+  --problem-field NAME    column of the problem (default: problem, question, prompt or messages)
+  --answer-field NAME     column of the gold answer (default: answer, else solution)
+  --on-bad-line skip|refuse  a malformed row is reported and skipped (default) or stops the run
+  --rewards LIST          e.g. accuracy:2,format (weight defaults to 1; known: ${
+  rewardNames.join(", ")
+})
+  --steps N               optimizer steps
+  --lr X                  peak learning rate
+  --lora-r N              LoRA rank (alpha = 4r unless --lora-alpha is given too; same in files)
+  --lora-alpha X          LoRA alpha
+  --full                  train every base weight instead of LoRA adapters (comparison)
+  --seed N                run seed
+  --backend NAME          ${backendNames.join(" | ")} (default: fastest CPU backend here)
+  --eval-problems N       held-out problems evaluated before and after (default 200)
+  --eval-samples N        samples per problem (default 4)
+  --eval-temperature T    evaluation sampling temperature (default 0.6, as eval.ts and the paper)
+  --eval-top-p P          evaluation nucleus mass (default 0.95)
+  --eval-max-new-tokens N evaluation completion limit (default: the training completion length)
+  --report-every N        rewrite report.html every N steps while training (default 10)
+  --out DIR               output directory (default runs/<timestamp>); one that holds
+                          another run is refused
+  --overwrite             replace the run in --out
+  --resume DIR            continue the run in DIR (its saved settings; repeat a flag to change it)
   --help`;
 
 const OPTIONS = {
+  recipe: { type: "string" },
+  config: { type: "string" },
+  prompt: { type: "string" },
   model: { type: "string" },
   tokenizer: { type: "string" },
   data: { type: "string" },
   "eval-data": { type: "string" },
+  "problem-field": { type: "string" },
+  "answer-field": { type: "string" },
   "on-bad-line": { type: "string" },
-  config: { type: "string" },
-  preset: { type: "string" },
   rewards: { type: "string" },
   steps: { type: "string" },
   lr: { type: "string" },
   "lora-r": { type: "string" },
+  "lora-alpha": { type: "string" },
   full: { type: "boolean" },
+  seed: { type: "string" },
   backend: { type: "string" },
   "eval-problems": { type: "string" },
   "eval-samples": { type: "string" },
-  seed: { type: "string" },
+  "eval-temperature": { type: "string" },
+  "eval-top-p": { type: "string" },
+  "eval-max-new-tokens": { type: "string" },
+  "report-every": { type: "string" },
   out: { type: "string" },
+  overwrite: { type: "boolean" },
   resume: { type: "string" },
   help: { type: "boolean" },
 } as const;
 
 interface Settings {
-  readonly model: string;
-  readonly tokenizer: string;
-  readonly data: string | null;
-  readonly evalData: string | null;
+  readonly flags: Omit<RunFlags, "prompt">;
+  readonly prompt: string | undefined;
+  readonly configFile: string | undefined;
   readonly onBadLine: "skip" | "refuse";
-  readonly configFile: string | null;
-  readonly overrides: Record<string, unknown>;
   readonly backend: string | null;
-  readonly evalProblems: number;
-  readonly evalSamples: number;
+  readonly reportEvery: number;
   readonly out: string;
   readonly resume: boolean;
+  readonly overwrite: boolean;
 }
 
-const parseRewards = (text: string): { name: string; weight: number }[] =>
-  text.split(",").map((part) => {
-    const [name, weight = "1"] = part.trim().split(":");
-    const w = Number(weight);
-    if (!rewardNames.includes(name)) {
-      throw new UsageError(`--rewards: unknown reward "${name}"; known: ${rewardNames.join(", ")}`);
-    }
-    if (!Number.isFinite(w)) {
-      throw new UsageError(`--rewards: weight of "${name}" must be a number, got "${weight}"`);
-    }
-    return { name, weight: w };
-  });
+const boundedFlag = (flag: string, text: string | undefined, min: number, max: number) => {
+  const value = integerFlag(flag, text, min);
+  if (value !== undefined && value > max) {
+    throw new UsageError(`--${flag} must be at most ${max}, got ${value}`);
+  }
+  return value;
+};
+
+/** Only the fields the user typed: absent flags must not override lower layers. */
+const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 const parse = (argv: readonly string[]): Settings | null => {
   const v = parseFlags(argv, OPTIONS);
@@ -160,34 +182,63 @@ const parse = (argv: readonly string[]): Settings | null => {
     console.log(USAGE);
     return null;
   }
-  const model = v.model ?? DEFAULT_MODEL;
-  const overrides: Record<string, unknown> = { ...(v.data ? {} : TINY_DEMO) };
-  const preset = choiceFlag("preset", v.preset, ["tina", "trl"]);
-  if (preset) overrides.preset = preset;
-  if (v.rewards) overrides.rewards = parseRewards(v.rewards);
-  const steps = integerFlag("steps", v.steps, 1);
-  if (steps) overrides.maxSteps = steps;
-  const lr = numberFlag("lr", v.lr, (x) => x > 0, "a positive number");
-  if (lr) overrides.learningRate = lr;
-  const seed = integerFlag("seed", v.seed, 0);
-  if (seed !== undefined) overrides.seed = seed;
+  if (v.resume !== undefined && v.out !== undefined && resolve(v.out) !== resolve(v.resume)) {
+    throw new UsageError(`--out ${v.out} and --resume ${v.resume} name different runs`);
+  }
+  if (v.resume !== undefined && v.overwrite) {
+    throw new UsageError(`--resume continues a run and --overwrite replaces it: choose one`);
+  }
+  const rewards = v.rewards === undefined ? undefined : parseRewardsFlag(v.rewards);
+  if (rewards && isLeft(rewards)) throw new UsageError(rewards.left.join("; "));
   const r = integerFlag("lora-r", v["lora-r"], 1);
-  if (r) overrides.lora = { ...(overrides.lora as object ?? {}), r, alpha: 4 * r };
-  if (v.full) overrides.lora = null;
+  const alpha = numberFlag("lora-alpha", v["lora-alpha"], (x) => x > 0, "a positive number");
+  if (v.full && (r !== undefined || alpha !== undefined)) {
+    throw new UsageError(`--full trains every weight: --lora-r/--lora-alpha do not apply`);
+  }
+  const lora = v.full
+    ? null
+    : r === undefined && alpha === undefined
+    ? undefined
+    : defined({ r, alpha });
+  const train = defined({
+    maxSteps: integerFlag("steps", v.steps, 1),
+    learningRate: numberFlag("lr", v.lr, (x) => x > 0, "a positive number"),
+    seed: integerFlag("seed", v.seed, 0),
+    lora,
+    rewards: rewards?.right,
+  });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   return {
-    model,
-    tokenizer: v.tokenizer ?? model,
-    data: v.data ?? null,
-    evalData: v["eval-data"] ?? null,
+    flags: {
+      ...defined({
+        recipe: choiceFlag("recipe", v.recipe, RECIPE_NAMES),
+        model: v.model,
+        tokenizer: v.tokenizer,
+        data: v.data,
+        evalData: v["eval-data"],
+        problemField: v["problem-field"],
+        answerField: v["answer-field"],
+        evalProblems: boundedFlag("eval-problems", v["eval-problems"], 0, EVAL_LIMITS.problems),
+        evalSamples: boundedFlag("eval-samples", v["eval-samples"], 1, EVAL_LIMITS.samples),
+        evalTemperature: numberFlag(
+          "eval-temperature",
+          v["eval-temperature"],
+          (x) => x >= 0,
+          "a number >= 0",
+        ),
+        evalTopP: numberFlag("eval-top-p", v["eval-top-p"], (p) => p > 0 && p <= 1, "in (0, 1]"),
+        evalMaxNewTokens: integerFlag("eval-max-new-tokens", v["eval-max-new-tokens"], 1),
+      }),
+      train,
+    },
+    prompt: v.prompt,
+    configFile: v.config,
     onBadLine: choiceFlag("on-bad-line", v["on-bad-line"], ["skip", "refuse"] as const) ?? "skip",
-    configFile: v.config ?? null,
-    overrides,
     backend: choiceFlag("backend", v.backend, backendNames) ?? null,
-    evalProblems: integerFlag("eval-problems", v["eval-problems"], 0) ?? 200,
-    evalSamples: integerFlag("eval-samples", v["eval-samples"], 1) ?? 4,
+    reportEvery: integerFlag("report-every", v["report-every"], 1) ?? 10,
     out: v.resume ?? v.out ?? join("runs", stamp),
     resume: v.resume !== undefined,
+    overwrite: v.overwrite ?? false,
   };
 };
 
@@ -206,41 +257,103 @@ const hashParams = async (model: Model): Promise<string> => {
   return hash.digest("hex");
 };
 
-const loadExamples = async (
-  path: string,
-  onBadLine: "skip" | "refuse",
-): Promise<readonly JsonlExample[]> => {
-  const { examples, errors } = await readJsonl(path, {
-    onError: onBadLine === "skip" ? "skip" : "throw",
+/** Every setting resolved and every input read and checked: nothing is written before this. */
+const resolveSettings = async (s: Settings) => {
+  const saved = s.resume ? await readSavedRun(s.out) : null;
+  const outProblem = await outDirProblem(s.out, s);
+  if (outProblem) throw new Error(outProblem);
+  const file = s.configFile ? await readRecipeFile(s.configFile) : null;
+  const prompt = s.prompt === undefined ? undefined : await readPromptFlag(s.prompt);
+  const request = {
+    flags: { ...s.flags, ...defined({ prompt }) },
+    file,
+    saved,
+    defaultModel: DEFAULT_MODEL,
+  };
+  const modelConfig = await readModelConfig(modelDirOf(request));
+  const resolved = resolveRun(request, {
+    config: modelConfig,
+    parameters: parameterCount(modelConfig),
   });
-  errors.forEach((e) => console.error(`${path}:${e.line}: skipped: ${e.message}`));
-  if (examples.length === 0) throw new Error(`${path}: no usable problems`);
-  return examples;
+  if (isLeft(resolved)) throw new Error(resolved.left.join("\n"));
+  resolved.right.notes.forEach((n) => console.error(`note: ${n}`));
+  console.error(describeRun(resolved.right.run, modelConfig.maxPositionEmbeddings));
+  return resolved.right.run;
 };
 
-const resolveTrainConfig = async (s: Settings): Promise<TrainConfig> => {
-  if (s.resume) {
-    const saved = await readJsonFile(join(s.out, "config.json")).catch(() => {
-      throw new Error(`--resume ${s.out}: no config.json there (is it a run directory?)`);
-    });
-    const decoded = resolveConfig(
-      { ...(saved as object), ...s.overrides },
-      join(s.out, "config.json"),
+const loadExamples = async (
+  source: NonNullable<RunSettings["data"]>,
+  onBadLine: "skip" | "refuse",
+): Promise<readonly JsonlExample[]> => {
+  const dataset = await readDataset(source.path, {
+    problemField: source.problemField,
+    answerField: source.answerField,
+    onError: onBadLine === "skip" ? "skip" : "throw",
+  });
+  dataset.errors.forEach((e) => console.error(`${e.where}: skipped: ${e.message}`));
+  console.error(
+    `${source.path}: ${dataset.examples.length} problems (${dataset.format}; problem from ` +
+      `"${dataset.problemColumn}", answer from "${dataset.answerColumn ?? "messages"}")`,
+  );
+  return dataset.examples;
+};
+
+/** Gold answers the accuracy reward cannot parse give it no signal: refuse all, warn some. */
+const checkGolds = (path: string, examples: readonly JsonlExample[], cfg: TrainConfig) => {
+  if (!cfg.rewards.some((r) => r.name === "accuracy")) return;
+  const { checked, unparsable } = checkGoldAnswers(examples);
+  if (unparsable.length === checked) {
+    throw new Error(
+      `${path}: none of the first ${checked} gold answers parses, so the accuracy reward would ` +
+        `give no signal (check --answer-field)`,
     );
-    if (isLeft(decoded)) throw new Error(decoded.left);
-    return decoded.right;
   }
-  const fromFile = s.configFile
-    ? (await readJsonFile(s.configFile)) as Record<string, unknown>
-    : {};
-  const decoded = resolveConfig({ ...s.overrides, ...fromFile }, s.configFile ?? "command line");
-  if (isLeft(decoded)) throw new Error(decoded.left);
-  return decoded.right;
+  if (unparsable.length > 0) {
+    console.error(
+      `warning: ${path}: ${unparsable.length} of the first ${checked} gold answers do not parse ` +
+        `(rows ${unparsable.slice(0, 5).join(", ")}${unparsable.length > 5 ? ", ..." : ""}); ` +
+        `accuracy is null (no signal) on those`,
+    );
+  }
+};
+
+/** Prompts longer than the budget are left-truncated; characters the tokenizer lacks vanish. */
+const checkPrompts = (
+  tokenizer: Tokenizer,
+  examples: readonly JsonlExample[],
+  run: RunSettings,
+): void => {
+  const promptOf = promptOfSpec(run.prompt);
+  const sample = examples.slice(0, 200);
+  const lengths = sample.map((ex) =>
+    tokenizer.encode(
+      tokenizer.applyChatTemplate(promptOf(ex), { addGenerationPrompt: true }),
+    ).length
+  );
+  const long = lengths.filter((n) => n > run.train.maxPromptLength).length;
+  if (long > 0) {
+    console.error(
+      `warning: ${long} of the first ${sample.length} prompts are longer than maxPromptLength ` +
+        `${run.train.maxPromptLength} tokens (longest ${Math.max(...lengths)}): they are ` +
+        `left-truncated`,
+    );
+  }
+  const text = promptOf(sample[0]).map((m) => m.content).join("\n");
+  const lost = [...new Set(text)].filter((ch) =>
+    !tokenizer.decode(tokenizer.encode(ch)).includes(ch)
+  );
+  if (lost.length > 0) {
+    console.error(
+      `warning: the tokenizer cannot write ${
+        lost.map((c) => JSON.stringify(c)).join(" ")
+      } of the ${run.prompt.style} prompt: they are dropped (try --prompt task or a template)`,
+    );
+  }
 };
 
 interface EvalSetup {
   readonly examples: readonly EvalExample[];
-  readonly style: "task" | "paper";
+  readonly source: string;
 }
 
 const runEval = async (
@@ -249,13 +362,13 @@ const runEval = async (
   tokenizer: Tokenizer,
   setup: EvalSetup,
   state: TrainState | null,
-  cfg: TrainConfig,
-  samples: number,
+  run: RunSettings,
 ): Promise<EvalResult> => {
   const bar = progressBar(`eval ${label}`, []);
   bar.start(setup.examples.length);
   const lora = state?.trainable.kind === "lora" ? state.trainable : null;
-  const peft = peftConfigOf(cfg, model.dir);
+  const peft = peftConfigOf(run.train, model.dir);
+  const promptOf = promptOfSpec(run.prompt);
   const result = await evaluate(
     state?.trainable.kind === "full"
       ? { config: model.config, params: state.trainable.params }
@@ -264,12 +377,13 @@ const runEval = async (
     setup.examples,
     {
       adapter: lora && peft ? { config: peft, weights: lora.weights } : null,
-      samplesPerProblem: samples,
-      temperature: cfg.temperature,
-      topP: cfg.topP,
-      maxNewTokens: cfg.maxCompletionLength,
-      promptStyle: setup.style,
-      key: foldIn(prngKey(cfg.seed), 0xe7a1),
+      samplesPerProblem: run.eval.samples,
+      temperature: run.eval.temperature,
+      topP: run.eval.topP,
+      maxNewTokens: run.eval.maxNewTokens,
+      promptStyle: "task",
+      promptOf,
+      key: foldIn(prngKey(run.train.seed), 0xe7a1),
       batchSize: 50,
       onProgress: (done) => bar.update(done),
       now: () => performance.now(),
@@ -295,106 +409,157 @@ const snapshot = (label: string, r: EvalResult | null, samples: number) =>
     })),
   };
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/**
+ * The checkpoint to resume from: the newest that loads. A damaged one (a disk filled, a file
+ * truncated by hand) is skipped for the one before it, and said so.
+ */
+const resumeState = async (
+  out: string,
+  load: (dir: string) => Promise<TrainState>,
+): Promise<{ dir: string; state: TrainState }> => {
+  const dirs = await checkpointsNewestFirst(join(out, "checkpoints"));
+  for (const dir of dirs) {
+    try {
+      return { dir, state: await load(dir) };
+    } catch (e) {
+      console.error(`warning: skipping damaged checkpoint ${dir}: ${(e as Error).message}`);
+    }
+  }
+  throw new Error(
+    `--resume ${out}: ${dirs.length === 0 ? "no checkpoint" : "no loadable checkpoint"} in ${
+      join(out, "checkpoints")
+    }`,
+  );
+};
+
+/** The metric rows up to a checkpoint's step (later ones belong to the lost tail of a crashed run). */
+const keptMetrics = async (path: string, step: number): Promise<Record<string, number>[]> => {
+  const text = await readFile(path, "utf8").catch(() => "");
+  const { rows, repaired } = parseMetricsLog(text, path);
+  repaired.forEach((r) => console.error(`repaired: ${r}`));
+  return rows.filter((r) => r.step <= step);
+};
+
+/** The run's pass@1 before training, from its eval_before.json (kept across resumes). */
+const savedBefore = (out: string): Promise<EvalResult | null> =>
+  readJsonFile(join(out, "eval_before.json")).then((r) => r as EvalResult, () => null);
+
 const run = async (s: Settings): Promise<void> => {
-  const cfg = await resolveTrainConfig(s);
+  const settings = await resolveSettings(s);
+  const cfg = settings.train;
+  const builtIn = settings.data === null;
+  const split = builtIn
+    ? arithmeticSplits(0, { train: 5000, heldOut: settings.eval.problems })
+    : null;
+  const train = split ? split.train : await loadExamples(settings.data!, s.onBadLine);
+  const evalSetup: EvalSetup | null = settings.evalData
+    ? {
+      examples: (await loadExamples(settings.evalData, s.onBadLine)).slice(
+        0,
+        settings.eval.problems,
+      ),
+      source: settings.evalData.path,
+    }
+    : split
+    ? { examples: split.heldOut, source: "built-in held-out split" }
+    : null;
+  if (settings.data) checkGolds(settings.data.path, train, cfg);
+  if (evalSetup && settings.evalData) checkGolds(evalSetup.source, evalSetup.examples, cfg);
   const backendName = s.backend ?? await bestCpuBackend();
   const backend = await loadBackend(backendName);
-  const model = await loadModel(s.model, { backend });
-  const tokenizer = await loadTokenizer(s.tokenizer);
+  const model = await loadModel(settings.model, { backend });
+  const tokenizer = await loadTokenizer(settings.tokenizer);
   if (tokenizer.vocabSize > model.config.vocabSize) {
     throw new Error(
-      `${s.tokenizer}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}`,
+      `${settings.tokenizer}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${model.config.vocabSize}`,
     );
   }
-  const builtIn = s.data === null;
-  const split = builtIn ? arithmeticSplits(0, { train: 5000, heldOut: s.evalProblems }) : null;
-  const train = split ? split.train : await loadExamples(s.data!, s.onBadLine);
-  const evalSetup: EvalSetup | null = split
-    ? { examples: split.heldOut, style: "task" }
-    : s.evalData
-    ? {
-      examples: (await loadExamples(s.evalData, s.onBadLine)).slice(0, s.evalProblems),
-      style: "paper",
-    }
-    : null;
-  const promptOf = builtIn
-    ? (ex: Example) => taskPrompt({ problem: ex.problem ?? "" })
-    : (ex: Example) => paperPrompt({ problem: ex.problem ?? "" });
+  checkPrompts(tokenizer, train, settings);
 
+  // Everything is checked: from here on the run directory is written.
+  if (s.overwrite) await clearRun(s.out);
   await mkdir(join(s.out, "checkpoints"), { recursive: true });
+  await writeRunFile(s.out, settings);
   await writeFileAtomic(join(s.out, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
   const baseHash = await hashParams(model);
-  const optimizer = optimizerOf(cfg);
-  const stopTokens = [...new Set([tokenizer.eosTokenId, ...model.config.eosTokenIds])];
-  const ctx: TrainContext = {
+  const promptOf = promptOfSpec(settings.prompt);
+  const ctx = trainContext({
     config: cfg,
-    modelConfig: model.config,
-    base: model.params,
-    backend,
+    model,
     tokenizer,
-    promptOf,
-    rewards: combineRewards(cfg.rewards),
-    rollout: inProcessRollout(model.config, {
-      temperature: cfg.temperature,
-      topP: cfg.topP,
-      topK: cfg.topK,
-      maxNewTokens: cfg.maxCompletionLength,
-      stopTokens,
-      padToken: tokenizer.padTokenId,
-    }),
-    optimizer,
-    learningRate: scheduleOf(cfg),
-    stopTokens,
-    padToken: tokenizer.padTokenId,
-    totalParams: countParams(model.params),
+    promptOf: (ex) => promptOf({ problem: ex.problem ?? "" }),
     now: () => performance.now(),
-  };
-  let state = initialState(backend, cfg, model.config, model.params, optimizer);
-  const checkpoint = s.resume ? await latestCheckpoint(join(s.out, "checkpoints")) : null;
-  if (s.resume && !checkpoint) {
-    throw new Error(`--resume ${s.out}: no checkpoint in ${join(s.out, "checkpoints")}`);
-  }
-  if (checkpoint) {
-    state = (await loadCheckpoint(checkpoint, backend, model.config, state.trainable)).state;
-    console.error(`resuming from ${checkpoint} (step ${state.step})`);
+  });
+  let state = initialState(ctx);
+  const initial = state.trainable;
+  const resumed = s.resume
+    ? await resumeState(
+      s.out,
+      async (dir) => (await loadCheckpoint(dir, backend, model.config, initial)).state,
+    )
+    : null;
+  if (resumed) {
+    state = resumed.state;
+    console.error(`resuming from ${resumed.dir} (step ${state.step} of ${cfg.maxSteps})`);
   }
   const trainableParams = countParams(trainableTree(state.trainable));
   const totalParams = countParams(model.params) +
     (state.trainable.kind === "lora" ? trainableParams : 0);
   console.error(
-    `model ${s.model}: ${totalParams.toLocaleString()} parameters, training ${trainableParams.toLocaleString()} ` +
+    `model ${settings.model}: ${totalParams.toLocaleString()} parameters, training ${trainableParams.toLocaleString()} ` +
       `(${((100 * trainableParams) / totalParams).toFixed(2)}%) ${
         state.trainable.kind === "lora" ? `LoRA r=${cfg.lora!.r}` : "full"
       } ` +
-      `on ${backendName}; ${train.length} training problems`,
+      `on ${backendName}; ${plural(train.length, "training problem")}`,
   );
 
   const started = performance.now();
-  const before = evalSetup && !checkpoint
-    ? await runEval("before", model, tokenizer, evalSetup, null, cfg, s.evalSamples)
-    : null;
-  if (before) {
+  const before = evalSetup && !resumed
+    ? await runEval("before", model, tokenizer, evalSetup, null, settings)
+    : await savedBefore(s.out);
+  if (before && !resumed) {
     await writeFileAtomic(join(s.out, "eval_before.json"), JSON.stringify(before, null, 2));
   }
 
   const metricsPath = join(s.out, "metrics.jsonl");
-  const kept = checkpoint ? await keptMetrics(metricsPath, state.step) : [];
-  await writeFile(metricsPath, kept.map((r) => JSON.stringify(r) + "\n").join(""));
-  const rows = [...kept];
+  const rows = resumed ? await keptMetrics(metricsPath, state.step) : [];
+  await writeJsonl(metricsPath, rows);
+  const runName = basename(resolve(s.out));
+  const ranges = rewardRanges(cfg.rewards);
+  const report = (summary: Record<string, unknown>, after: EvalResult | null) =>
+    writeFileAtomic(
+      join(s.out, "report.html"),
+      renderReport({
+        title: runName,
+        summary,
+        metrics: rows,
+        ranges,
+        before: snapshot("before", before, settings.eval.samples),
+        after: snapshot("after", after, settings.eval.samples),
+      }),
+    );
   const bar = progressBar("train", ["reward", "kl", "acc"]);
   bar.start(cfg.maxSteps, state.step);
-  const peft = peftConfigOf(cfg, s.model);
+  const peft = peftConfigOf(cfg, settings.model);
   let failure: string | null = null;
   try {
     state = await trainLoop(ctx, state, train, {
-      onStep: async (_, row) => {
+      onStep: async (st, row) => {
         rows.push(row);
-        await writeFile(metricsPath, JSON.stringify(row) + "\n", { flag: "a" });
+        await appendJsonl(metricsPath, row);
         bar.update(row.step, {
           reward: row.reward.toFixed(3),
           kl: (row.kl ?? 0).toFixed(4),
           acc: (row["rewards/accuracy/mean"] ?? NaN).toFixed(3),
         });
+        if (row.step % s.reportEvery === 0) {
+          await report(
+            { status: `live: step ${st.step} of ${cfg.maxSteps}`, cost: st.ledger },
+            null,
+          );
+        }
       },
       checkpoint: async (st) =>
         void await saveCheckpoint(join(s.out, "checkpoints"), st, {
@@ -424,20 +589,25 @@ const run = async (s: Settings): Promise<void> => {
     );
   }
   const after = evalSetup
-    ? await runEval("after", model, tokenizer, evalSetup, state, cfg, s.evalSamples)
+    ? await runEval("after", model, tokenizer, evalSetup, state, settings)
     : null;
   if (after) await writeFileAtomic(join(s.out, "eval_after.json"), JSON.stringify(after, null, 2));
   const baseUnchanged = (await hashParams(model)) === baseHash;
-  const beforeJson = checkpoint
-    ? await readJsonFile(join(s.out, "summary.json")).catch(() => null) as
-      | Record<string, unknown>
-      | null
-    : null;
   const summary = {
-    base_pass_at_1: passAt1(before) ?? (beforeJson?.base_pass_at_1 as number | undefined) ?? null,
+    base_pass_at_1: passAt1(before),
     final_pass_at_1: passAt1(after),
     eval_problems: evalSetup?.examples.length ?? 0,
-    eval_samples_per_problem: s.evalSamples,
+    eval_samples_per_problem: settings.eval.samples,
+    eval_sampling: {
+      temperature: settings.eval.temperature,
+      top_p: settings.eval.topP,
+      max_new_tokens: settings.eval.maxNewTokens,
+    },
+    train_sampling: {
+      temperature: cfg.temperature,
+      top_p: cfg.topP,
+      max_new_tokens: cfg.maxCompletionLength,
+    },
     trainable_params: trainableParams,
     total_params: totalParams,
     trainable_share: trainableParams / totalParams,
@@ -446,29 +616,28 @@ const run = async (s: Settings): Promise<void> => {
     skipped_steps: state.skippedSteps,
     wall_seconds: (performance.now() - started) / 1000,
     backend: backendName,
-    model: resolve(s.model),
+    model: resolve(settings.model),
+    recipe: settings.recipe,
+    prompt: settings.prompt.style,
     mode: state.trainable.kind,
     cost: state.ledger,
     failure,
     config: cfg,
   };
   await writeFileAtomic(join(s.out, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
-  await writeFileAtomic(
-    join(s.out, "report.html"),
-    renderReport({
-      title: `tina-ts GRPO run — ${s.model}`,
-      summary: Object.fromEntries(Object.entries(summary).filter(([k]) => k !== "config")),
-      metrics: rows,
-      before: snapshot("before", before, s.evalSamples),
-      after: snapshot("after", after, s.evalSamples),
-    }),
-  );
+  await report(Object.fromEntries(Object.entries(summary).filter(([k]) => k !== "config")), after);
+  const e = settings.eval;
   console.log(
     [
-      `pass@1 ${fmt(summary.base_pass_at_1)} -> ${
-        fmt(summary.final_pass_at_1)
-      } on ${summary.eval_problems} held-out problems x ${s.evalSamples} samples`,
-      `base weights unchanged: ${baseUnchanged}; ${state.step} steps in ${
+      ...(evalSetup
+        ? [
+          `pass@1 ${fmt(summary.base_pass_at_1)} -> ${fmt(summary.final_pass_at_1)} on ${
+            plural(summary.eval_problems, "held-out problem")
+          } x ${plural(e.samples, "sample")} (temperature ${e.temperature}, top-p ${e.topP}, ` +
+          `≤ ${e.maxNewTokens} new tokens)`,
+        ]
+        : ["no evaluation (no --eval-data)"]),
+      `base weights unchanged: ${baseUnchanged}; ${plural(state.step, "step")} in ${
         summary.wall_seconds.toFixed(0)
       } s on ${backendName}`,
       `metrics     ${metricsPath}`,
@@ -483,13 +652,5 @@ const run = async (s: Settings): Promise<void> => {
 };
 
 const fmt = (x: number | null): string => (x === null ? "-" : x.toFixed(3));
-
-/** The metric rows up to a checkpoint's step (later ones belong to the lost tail of a crashed run). */
-const keptMetrics = async (path: string, step: number): Promise<Record<string, number>[]> => {
-  const text = await readFile(path, "utf8").catch(() => "");
-  return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l)).filter((r) =>
-    r.step <= step
-  );
-};
 
 await runMain("train", parse, run);

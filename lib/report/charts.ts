@@ -73,11 +73,14 @@ export const lineChart = (opts: LineChartOptions): string => {
       text(sx(v), bottom + 15, formatTick(v, xt.step), 'text-anchor="middle"')
     ),
   ].join("");
+  // A faint series (raw values) comes just before the line it underlies and takes its colour.
+  const colorOf = (i: number) =>
+    PALETTE[opts.series.slice(0, i).filter((s) => !s.faint).length % 6];
   const bands = opts.series.map((s, i) =>
     finiteRuns(s.band ?? []).map((run) => {
       const upper = run.map(([x, , hi]) => `${num(sx(x))},${num(sy(hi))}`);
       const lower = run.toReversed().map(([x, lo]) => `${num(sx(x))},${num(sy(lo))}`);
-      return `<path d="M${[...upper, ...lower].join("L")}Z" fill="${PALETTE[i % 6]}" ` +
+      return `<path d="M${[...upper, ...lower].join("L")}Z" fill="${colorOf(i)}" ` +
         `fill-opacity="0.15"/>`;
     }).join("")
   ).join("");
@@ -86,9 +89,11 @@ export const lineChart = (opts: LineChartOptions): string => {
     const d = finiteRuns(s.points)
       .map((run) => "M" + run.map(([x, y]) => `${num(sx(x))},${num(sy(y))}`).join("L") + "h0")
       .join("");
-    return d === "" ? "" : `<path d="${d}" fill="none" stroke="${PALETTE[i % 6]}" ` +
-      `stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>`;
+    const stroke = s.faint ? `stroke-width="1" stroke-opacity="0.35"` : `stroke-width="1.8"`;
+    return d === "" ? "" : `<path d="${d}" fill="none" stroke="${colorOf(i)}" ${stroke} ` +
+      `stroke-linecap="round" stroke-linejoin="round"/>`;
   }).join("");
+  const named = opts.series.filter((s) => !s.faint);
   const yLabel = opts.yLabel === undefined ? "" : text(
     14,
     (top + bottom) / 2,
@@ -102,7 +107,7 @@ export const lineChart = (opts: LineChartOptions): string => {
       ? text((left + right) / 2, (top + bottom) / 2, "no data", 'text-anchor="middle"')
       : "") +
     text((left + right) / 2, height - 8, opts.xLabel, 'text-anchor="middle"') + yLabel +
-    (opts.series.length > 1 ? legend(opts.series.map((s) => s.name), right) : "") + "</svg>";
+    (named.length > 1 ? legend(named.map((s) => s.name), right) : "") + "</svg>";
 };
 
 /** An SVG bar chart with the value printed above each bar (e.g. pass@1 before vs after). */
