@@ -9,6 +9,13 @@ import {
   renderReport,
 } from "../../lib/report/mod.ts";
 import type { MetricsRow } from "../../lib/train/metrics.ts";
+import {
+  formatDuration,
+  formatQuantity,
+  formatSi,
+  rewardRanges,
+  smoothPoints,
+} from "../../lib/report/mod.ts";
 
 const count = (text: string, needle: string): number => text.split(needle).length - 1;
 
@@ -124,7 +131,7 @@ test("summary flattens nested objects and bar chart prints values", () => {
     before: snapshot("before", "", false),
     after: null,
   });
-  assert.ok(html.includes("<th>cost.dollars</th><td>0.1235</td>"));
+  assert.ok(html.includes("<th>cost.dollars</th><td>$0.12</td>"));
   assert.ok(html.includes("<th>steps</th><td>10</td>"));
   const bars = barChart({
     title: "pass@1",
@@ -134,6 +141,71 @@ test("summary flattens nested objects and bar chart prints values", () => {
   assert.is(count(bars, "<rect"), 1);
   assert.ok(bars.includes(">0.25</text>") && bars.includes(">n/a</text>"));
   assertBalanced(bars);
+});
+
+test("numbers are formatted by what the key measures", () => {
+  assert.is(formatSi(606912155648, "FLOP"), "607 GFLOP");
+  assert.is(formatQuantity("cost.flops", 1.2e12), "1.2 TFLOP");
+  assert.is(formatQuantity("cost.dollars", 0.0412), "$0.04");
+  assert.is(formatQuantity("cost.dollars", 0.00123), "$0.0012");
+  assert.is(formatQuantity("wall_seconds", 134.2), "2 min 14 s");
+  assert.is(formatDuration(3725), "1 h 2 min");
+  assert.is(formatDuration(4.25), "4.3 s");
+  assert.is(formatQuantity("trainable_share", 0.0461), "4.61%");
+  assert.is(formatQuantity("total_params", 1234567), "1,234,567");
+  const html = renderReport({
+    title: "run-7",
+    summary: { cost: { flops: 606912155648, seconds: 134 } },
+    metrics: [],
+    before: null,
+    after: null,
+  });
+  assert.ok(html.includes("<h1>run-7</h1>"));
+  assert.ok(html.includes("<td>607 GFLOP</td>") && html.includes("<td>2 min 14 s</td>"));
+  assert.not.ok(html.includes("606912155648"));
+});
+
+test("reward ranges: each reward's bounds, the total as the weighted sum", () => {
+  const ranges = rewardRanges([
+    { name: "accuracy", weight: 2 },
+    { name: "format", weight: 1 },
+    { name: "repetition", weight: 0.5 },
+  ]);
+  assert.equal(ranges["rewards/accuracy/mean"], [0, 1]);
+  assert.equal(ranges["rewards/repetition/mean"], [-1, 0]);
+  assert.equal(ranges.reward, [-0.5, 3]);
+  assert.equal(rewardRanges([{ name: "custom", weight: 1 }]), {}, "unknown: no clipping");
+});
+
+test("±std bands stay inside the reward's range; the smoothed line is drawn over the raw one", () => {
+  const rows: MetricsRow[] = Array.from({ length: 30 }, (_, i) => ({
+    step: i + 1,
+    reward: i % 2,
+    reward_std: 0.9,
+    "rewards/accuracy/mean": i % 2 === 0 ? 0.1 : 0.9,
+    "rewards/accuracy/std": 0.6,
+  }));
+  const html = renderReport({
+    title: "bands",
+    summary: {},
+    metrics: rows,
+    ranges: rewardRanges([{ name: "accuracy", weight: 1 }]),
+    before: null,
+    after: null,
+  });
+  const accuracy = html.split("<svg").find((svg) => svg.includes("Reward: accuracy"))!;
+  const [band, raw, smooth] = pathData(accuracy);
+  assert.ok(band.endsWith("Z"));
+  // The y axis spans exactly [0, 1]: the band, clipped, never widens it to [-0.5, 1.5].
+  assert.ok(accuracy.includes(">0</text>") && accuracy.includes(">1</text>"));
+  assert.not.ok(accuracy.includes(">-0.5</text>") || accuracy.includes(">1.5</text>"));
+  assert.ok(accuracy.includes('stroke-opacity="0.35"'), "raw values drawn faint");
+  assert.is(count(accuracy, "<path"), 3);
+  assert.ok(raw.length > 0 && smooth.length > 0);
+  const smoothed = smoothPoints(rows.map((r, i) => [i, r["rewards/accuracy/mean"]]), 0.6);
+  const spread = (ys: number[]) => Math.max(...ys) - Math.min(...ys);
+  assert.ok(spread(smoothed.slice(10).map((p) => p[1])) < 0.5, "smoothing damps the zigzag");
+  assert.equal(smoothPoints([[0, 1], [1, NaN], [2, 1]], 0.5).map((p) => p[1]), [1, NaN, 1]);
 });
 
 test.run();
