@@ -48,11 +48,12 @@ export const MAX_QUOTED_CHARS = 80;
 /** Problems listed in one error before the rest are only counted. */
 export const MAX_PROBLEM_LINES = 8;
 
-/** `text`, cut to `MAX_QUOTED_CHARS` with a note of its full length. */
-export const capText = (text: string): string =>
-  text.length <= MAX_QUOTED_CHARS
-    ? text
-    : `${text.slice(0, MAX_QUOTED_CHARS)}... (${text.length} characters)`;
+/** Longest message from a library or the runtime (a JSON.parse error, say) passed on. */
+export const MAX_FOREIGN_MESSAGE_CHARS = 400;
+
+/** `text`, cut to `max` characters with a note of its full length. */
+export const capText = (text: string, max = MAX_QUOTED_CHARS): string =>
+  text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
 
 /** A string as a JSON literal for messages, cut short when long. */
 export const quote = (text: string): string => capText(JSON.stringify(text));
@@ -131,7 +132,9 @@ export const parseJson = (text: string, file: string): Either<string, unknown> =
   try {
     return right(JSON.parse(text));
   } catch (e) {
-    return left(`${file}: invalid JSON: ${capText((e as Error).message)}`);
+    return left(
+      `${file}: invalid JSON: ${capText((e as Error).message, MAX_FOREIGN_MESSAGE_CHARS)}`,
+    );
   }
 };
 
@@ -193,7 +196,7 @@ export const readFailure = (path: string, error: unknown, expected: string): Err
   return new Error(
     code === "EISDIR"
       ? `${path}: is a directory, expected ${expected}`
-      : `${path}: cannot read: ${capText(String(message ?? error))}`,
+      : `${path}: cannot read: ${capText(String(message ?? error), MAX_FOREIGN_MESSAGE_CHARS)}`,
   );
 };
 

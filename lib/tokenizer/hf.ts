@@ -1,12 +1,22 @@
 /**
  * One Tokenizer interface over Hugging Face `tokenizer.json` + `tokenizer_config.json`:
  * the tokenization itself is `@huggingface/tokenizers` (never hand-written BPE), chat
- * templates are rendered by `@huggingface/jinja`, as transformers does in Python.
+ * templates are rendered by `@huggingface/jinja`, as transformers does in Python, under a
+ * budget (lib/tokenizer/template.ts). The vocabulary is checked first (lib/tokenizer/vocab.ts).
  */
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
 import * as t from "io-ts";
-import { decodeWith, named, NonNegativeInt, orThrow } from "../io/json_codec.ts";
+import {
+  capText,
+  decodeWith,
+  MAX_FOREIGN_MESSAGE_CHARS,
+  named,
+  NonNegativeInt,
+  orThrow,
+} from "../io/json_codec.ts";
+import { renderTemplate } from "./template.ts";
+import { validateVocabulary } from "./vocab.ts";
 
 export type ChatMessage = { readonly role: string; readonly content: string };
 
@@ -30,8 +40,15 @@ export interface Tokenizer {
   toJSON(): { tokenizer: object; config: object };
 }
 
-/** File names used in error messages (full paths when loaded from a directory). */
-export type TokenizerFileNames = { readonly tokenizer: string; readonly config: string };
+/**
+ * File names used in error messages (full paths when loaded from a directory); `chatTemplate`
+ * names the file the template came from when it is not the config (`chat_template.jinja`).
+ */
+export type TokenizerFileNames = {
+  readonly tokenizer: string;
+  readonly config: string;
+  readonly chatTemplate?: string;
+};
 
 const DEFAULT_FILE_NAMES: TokenizerFileNames = {
   tokenizer: "tokenizer.json",
@@ -101,19 +118,27 @@ const specialTokenVariables = (config: object): Record<string, string> =>
       .map(([key, value]) => [key, tokenText(value as TokenName)]),
   );
 
-/** Parsed once up front; a template the engine rejects fails only when it is used. */
-const compileChatTemplate = (source: string | undefined, file: string): () => Template => {
+/**
+ * Parsed once up front; a template the engine rejects fails only when it is used. Errors name
+ * the template's own file when it has one, else the config's field.
+ */
+const compileChatTemplate = (
+  source: string | undefined,
+  files: TokenizerFileNames,
+): () => Template => {
   if (source === undefined) {
     return () => {
-      throw new Error(`${file}: no chat_template (nor a chat_template.jinja file)`);
+      throw new Error(`${files.config}: no chat_template (nor a chat_template.jinja file)`);
     };
   }
   try {
     const template = new Template(source);
     return () => template;
   } catch (e) {
+    const where = files.chatTemplate ?? `${files.config}: field "chat_template"`;
+    const message = capText(String((e as Error).message), MAX_FOREIGN_MESSAGE_CHARS);
     return () => {
-      throw new Error(`${file}: field "chat_template": ${(e as Error).message}`);
+      throw new Error(`${where}: ${message}`);
     };
   }
 };
@@ -122,7 +147,7 @@ const constructImpl = (tokenizerJson: object, config: object, file: string): HfT
   try {
     return new HfTokenizerImpl(tokenizerJson, config);
   } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: ${capText(String((e as Error).message), MAX_FOREIGN_MESSAGE_CHARS)}`);
   }
 };
 
@@ -137,6 +162,7 @@ export const hfTokenizer = (
 ): Tokenizer => {
   const json = orThrow(decodeWith(TokenizerJsonCodec, tokenizerJson, files.tokenizer));
   const config = orThrow(decodeWith(TokenizerConfigCodec, configJson, files.config));
+  validateVocabulary(json.model, json.added_tokens, files.tokenizer);
   const impl = constructImpl(json, configJson as object, files.tokenizer);
 
   const idOf = (field: string, token: string): number => {
@@ -157,7 +183,8 @@ export const hfTokenizer = (
     throw new Error(`${files.config}: field "eos_token": missing, and no conventional EOS token`);
   }
   const eosTokenId = idOf("eos_token", tokenText(eosName));
-  const chatTemplate = compileChatTemplate(chatTemplateSource(config.chat_template), files.config);
+  const chatTemplate = compileChatTemplate(chatTemplateSource(config.chat_template), files);
+  const templateFile = files.chatTemplate ?? files.config;
   const templateTokens = specialTokenVariables(configJson as object);
 
   return {
@@ -176,11 +203,11 @@ export const hfTokenizer = (
         : impl.decode(known, { skip_special_tokens: opts.skipSpecialTokens ?? true });
     },
     applyChatTemplate: (messages, opts = {}) =>
-      chatTemplate().render({
+      renderTemplate(chatTemplate(), {
         ...templateTokens,
         messages,
         add_generation_prompt: opts.addGenerationPrompt ?? true,
-      }),
+      }, templateFile),
     toJSON: () => ({ tokenizer: tokenizerJson as object, config: configJson as object }),
   };
 };

@@ -6,14 +6,14 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { orThrow, parseJson, readJsonFile } from "../io/json_codec.ts";
+import { orThrow, parseJson, readFailure, readJsonFile } from "../io/json_codec.ts";
 import { hfTokenizer, type Tokenizer } from "./hf.ts";
 
 /** The file's text, or null when it does not exist (other read errors name the file). */
-const readOptionalText = (path: string): Promise<string | null> =>
+const readOptionalText = (path: string, expected: string): Promise<string | null> =>
   readFile(path, "utf8").catch((e: Error & { code?: string }) => {
     if (e.code === "ENOENT") return null;
-    throw new Error(`${path}: cannot read: ${e.message}`);
+    throw readFailure(path, e, expected);
   });
 
 const isRecord = (u: unknown): u is Record<string, unknown> =>
@@ -22,17 +22,22 @@ const isRecord = (u: unknown): u is Record<string, unknown> =>
 export const loadTokenizer = async (dir: string): Promise<Tokenizer> => {
   const tokenizerPath = join(dir, "tokenizer.json");
   const configPath = join(dir, "tokenizer_config.json");
+  const templatePath = join(dir, "chat_template.jinja");
   const [tokenizerJson, configText, templateText] = await Promise.all([
     readJsonFile(tokenizerPath),
-    readOptionalText(configPath),
-    readOptionalText(join(dir, "chat_template.jinja")),
+    readOptionalText(configPath, "a JSON file"),
+    readOptionalText(templatePath, "a Jinja template file"),
   ]);
   const config = configText === null ? {} : orThrow(parseJson(configText, configPath));
   // A malformed config is left as is, for the decoder to report.
   const withTemplate = templateText === null || !isRecord(config)
     ? config
     : { ...config, chat_template: templateText };
-  return hfTokenizer(tokenizerJson, withTemplate, { tokenizer: tokenizerPath, config: configPath });
+  return hfTokenizer(tokenizerJson, withTemplate, {
+    tokenizer: tokenizerPath,
+    config: configPath,
+    ...(templateText === null ? {} : { chatTemplate: templatePath }),
+  });
 };
 
 /** Writes both files (the chat template inside the config), each atomically. */
