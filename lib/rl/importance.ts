@@ -113,3 +113,35 @@ export const mismatchMetrics = (
     "sampling/importance_sampling_ratio/max": n ? wMax : 1,
   };
 };
+
+/** The training config's knobs (lib/train/config.ts): "off" or a mode, and the bounds. */
+export interface ImportanceSamplingKnobs {
+  readonly importanceSampling: "off" | ImportanceSamplingMode;
+  readonly importanceSamplingClipMin: number | null;
+  readonly importanceSamplingClipMax: number;
+}
+
+export const importanceConfigOf = (k: ImportanceSamplingKnobs): ImportanceSamplingConfig | null =>
+  k.importanceSampling === "off" ? null : {
+    mode: k.importanceSampling,
+    clipMin: k.importanceSamplingClipMin,
+    clipMax: k.importanceSamplingClipMax,
+  };
+
+/** The engine's per-token log-probs of completions `rows`, right-padded with 0 to `width`. */
+export const engineLogProbRows = (
+  logprobs: readonly (readonly number[])[],
+  rows: readonly number[],
+  width: number,
+): Float32Array => {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(logprobs[r].slice(0, width), i * width));
+  return out;
+};
+
+/** Concatenates host arrays (micro-batches) for one mismatchMetrics call over the whole batch. */
+export const concatArrays = (parts: readonly Float32Array[]): Float32Array => {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+};

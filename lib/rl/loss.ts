@@ -62,6 +62,11 @@ export interface GrpoLossInputs {
   readonly numItemsInBatch?: number;
   /** grpo, bnpo and dr_grpo divide by it, as TRL does under gradient accumulation. Default 1. */
   readonly accumulationSteps?: number;
+  /**
+   * Off-policy correction for rollouts from an inference engine (lib/rl/importance.ts):
+   * constant weights [B, T] or [B, 1] on the policy term (not the KL term), as TRL applies them.
+   */
+  readonly importanceWeights?: Tensor | null;
 }
 
 /** Scalar tensors under the metric names TRL logs (kl is null when beta = 0). */
@@ -151,8 +156,11 @@ export const grpoLoss = (inputs: GrpoLossInputs, config: GrpoLossConfig): GrpoLo
   const unclipped = delta === null ? ratio : minimum(ratio, delta);
   const clipped = clip(ratio, 1 - epsilonLow, 1 + epsilonHigh);
   const policyTerm = neg(minimum(mul(unclipped, advantages), mul(clipped, advantages)));
+  const corrected = inputs.importanceWeights
+    ? mul(policyTerm, inputs.importanceWeights)
+    : policyTerm;
   const kl = beta === 0 ? null : klPerToken(logp, inputs.refLogp as Tensor);
-  const loss = aggregate(kl ? add(policyTerm, mul(kl, beta)) : policyTerm, inputs, config);
+  const loss = aggregate(kl ? add(corrected, mul(kl, beta)) : corrected, inputs, config);
 
   // TRL counts a token as clipped where the clip is active for its advantage's sign.
   const w = stopGradient(unclipped);

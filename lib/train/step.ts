@@ -19,6 +19,13 @@ import {
 import { foldIn, type Key, split } from "../random/prng.ts";
 import type { CombinedRewardFn, CombinedRewards, Example } from "../rewards/mod.ts";
 import { type AdvantageResult, computeAdvantages } from "../rl/advantages.ts";
+import {
+  concatArrays,
+  engineLogProbRows,
+  importanceConfigOf,
+  importanceWeights,
+  mismatchMetrics,
+} from "../rl/importance.ts";
 import { grpoLoss } from "../rl/loss.ts";
 import { type CompletionMask, completionMask, maskTruncated } from "../rl/mask.ts";
 import type { Backend } from "../tensor/backends.ts";
@@ -232,6 +239,8 @@ interface Gradients {
   readonly grads: unknown;
   readonly sums: Readonly<Record<string, number>>;
   readonly sequences: number;
+  /** Engine vs learner log-prob mismatch (lib/rl/importance.ts), when corrected. */
+  readonly offPolicy: Readonly<Record<string, number>>;
 }
 
 /** One micro-batch's GRPO loss as a function of the trainable tree, with its metrics. */
@@ -249,6 +258,8 @@ const microBatchLoss = (
     const policy = policyOf(ctx.base, state.trainable, params, dropoutKey);
     const { logp, entropy } = policyLogProbs(ctx, policy, batch, rows);
     const mask = tensor(ctx.backend, rowsOf(batch.mask.mask, rows, width), [rows.length, width]);
+    const learner = fixed.old?.[m] ?? logp;
+    const correction = offPolicyWeights(ctx, batch, learner, rows, mask);
     const { loss, metrics } = grpoLoss({
       logp,
       oldLogp: fixed.old?.[m] ?? null,
@@ -263,10 +274,27 @@ const microBatchLoss = (
       mask,
       numItemsInBatch: batch.activeTokens,
       accumulationSteps: ctx.config.gradientAccumulationSteps,
+      importanceWeights: correction,
     }, ctx.config);
     const entropySum = sum(mul(stopGradient(entropy), mask));
-    return { loss, aux: { metrics, entropySum, tokens: sum(mask) } };
+    const importance = correction && { weights: correction, learner: stopGradient(learner) };
+    return { loss, aux: { metrics, entropySum, tokens: sum(mask), importance } };
   };
+};
+
+/** TRL's importance-sampling weights when an inference engine sampled; null otherwise. */
+const offPolicyWeights = (
+  ctx: TrainContext,
+  batch: RolloutBatch,
+  learner: Tensor,
+  rows: readonly number[],
+  mask: Tensor,
+): Tensor | null => {
+  const cfg = importanceConfigOf(ctx.config);
+  if (!cfg || !batch.rollout.engine) return null;
+  const width = batch.packed.completionWidth;
+  const engine = engineLogProbRows(batch.rollout.logprobs, rows, width);
+  return importanceWeights(learner, tensor(ctx.backend, engine, [rows.length, width]), mask, cfg);
 };
 
 const accumulateGradients = async (
@@ -282,6 +310,7 @@ const accumulateGradients = async (
     if (t) sums[name] = (sums[name] ?? 0) + (await toArray(t))[0] * scale;
   };
   let grads: unknown = null;
+  const mismatch: { learner: Float32Array; engine: Float32Array; weights: Float32Array }[] = [];
   for (const [m, rows] of batch.microBatches.entries()) {
     const lossOf = microBatchLoss(ctx, state, batch, fixed, m, foldIn(dropoutKey, m));
     const out = valueAndGradWithAux(lossOf)(tree);
@@ -289,6 +318,13 @@ const accumulateGradients = async (
     await addHost("entropySum", out.aux.entropySum);
     await addHost("tokens", out.aux.tokens);
     for (const [name, t] of Object.entries(out.aux.metrics)) await addHost(name, t, rows.length);
+    if (out.aux.importance) {
+      mismatch.push({
+        learner: (await toArray(out.aux.importance.learner)) as Float32Array,
+        engine: engineLogProbRows(batch.rollout.logprobs, rows, batch.packed.completionWidth),
+        weights: (await toArray(out.aux.importance.weights)) as Float32Array,
+      });
+    }
     const previous = grads;
     grads = previous === null
       ? out.grads
@@ -300,14 +336,22 @@ const accumulateGradients = async (
     disposeTree(out.aux);
     out.value.dispose();
   }
-  return { grads, sums, sequences: batch.packed.ids.length };
+  const offPolicy = mismatch.length === 0 ? {} : mismatchMetrics(
+    concatArrays(mismatch.map((x) => x.learner)),
+    concatArrays(mismatch.map((x) => x.engine)),
+    concatArrays(
+      batch.microBatches.map((rows) => rowsOf(batch.mask.mask, rows, batch.packed.completionWidth)),
+    ),
+    concatArrays(mismatch.map((x) => x.weights)),
+  );
+  return { grads, sums, sequences: batch.packed.ids.length, offPolicy };
 };
 
 /** One optimizer update, skipped (state kept, step counted) when the loss or gradient is not finite. */
 const applyUpdate = async (
   ctx: TrainContext,
   state: TrainState,
-  { grads, sums, sequences }: Gradients,
+  { grads, sums, sequences, offPolicy }: Gradients,
 ): Promise<{ state: TrainState; metrics: Record<string, number> }> => {
   const tree = trainableTree(state.trainable);
   const { updates, state: optState } = ctx.optimizer.update(grads, state.optState, tree);
@@ -337,7 +381,10 @@ const applyUpdate = async (
   }
   disposeTree(updates);
   disposeTree(grads);
-  return { state: next, metrics: updateMetrics(sums, gradNorm, learningRate, sequences) };
+  return {
+    state: next,
+    metrics: { ...updateMetrics(sums, gradNorm, learningRate, sequences), ...offPolicy },
+  };
 };
 
 /** The global gradient norm: the clip transform's, or computed here when the optimizer has none. */
