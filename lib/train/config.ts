@@ -231,7 +231,12 @@ export const closestName = (
 ): string | null => {
   const scored = known.map((k) => ({
     k,
-    d: squash(k) === squash(name) ? 0 : editDistance(name.toLowerCase(), k.toLowerCase()),
+    // A prefix counts as one edit: "rank" for "r", "learning" for "learningRate".
+    d: squash(k) === squash(name)
+      ? 0
+      : squash(name).startsWith(squash(k)) || squash(k).startsWith(squash(name))
+      ? 1
+      : editDistance(name.toLowerCase(), k.toLowerCase()),
   })).sort((a, b) => a.d - b.d);
   return scored.length > 0 && scored[0].d <= maxDistance ? scored[0].k : null;
 };
@@ -288,8 +293,8 @@ const withWeights = (rewards: unknown): unknown =>
 
 /**
  * Layers applied in order over `base`; later layers win, field by field, and `lora` merges
- * per field. The alpha rule, for flags and files alike: an alpha given in any layer stands;
- * otherwise a layer that sets r sets alpha = 4r (Tina's ratio); otherwise the base's alpha.
+ * per field. The alpha rule, for flags and files alike: a layer that sets lora.r without
+ * lora.alpha sets alpha = 4r (Tina's ratio); otherwise alpha is the last one given.
  */
 const mergeLayers = (base: TrainConfig, layers: readonly ConfigLayer[]): Record<string, unknown> =>
   layers.reduce<Record<string, unknown>>((merged, { values }) => {
@@ -299,7 +304,7 @@ const mergeLayers = (base: TrainConfig, layers: readonly ConfigLayer[]): Record<
     const nextLora = lora === undefined ? previous : lora === null || !isRecord(lora) ? lora : {
       ...(previous ?? base.lora ?? TINA_PRESET.lora),
       ...lora,
-      ...(lora.r !== undefined && lora.alpha === undefined && !alphaGiven(layers, v)
+      ...(lora.r !== undefined && lora.alpha === undefined
         ? { alpha: 4 * (lora.r as number) }
         : {}),
     };
@@ -310,13 +315,6 @@ const mergeLayers = (base: TrainConfig, layers: readonly ConfigLayer[]): Record<
       ...(v.rewards === undefined ? {} : { rewards: withWeights(v.rewards) }),
     };
   }, { ...base });
-
-/** Whether a layer other than `current` states lora.alpha itself. */
-const alphaGiven = (layers: readonly ConfigLayer[], current: unknown): boolean =>
-  layers.some(({ values }) =>
-    values !== current && isRecord(values) && isRecord(values.lora) &&
-    values.lora.alpha !== undefined
-  );
 
 /**
  * The config that `layers` make over the preset their first `preset` field names (default
