@@ -18,17 +18,19 @@ export const checkpoint =
   (f: (inputs: readonly Tensor[]) => Tensor) => (inputs: readonly Tensor[]): Tensor => {
     // Outside a trace `record` is the identity, so this is a plain call that frees early.
     const output = untraced(() => scope(() => f(inputs)));
-    return record(output, inputs, (g, needs) => {
-      const wanted = inputs.filter((_, i) => needs[i]);
-      // Re-run f with the needed inputs as roots; the vector-Jacobian product of f at g is the
-      // gradient of <f(inputs), g>.
-      const { value, grads } = valueAndGrad((roots: readonly Tensor[]) => {
+    return record("custom", output, inputs, {
+      vjp: (g, needs) => {
+        const wanted = inputs.filter((_, i) => needs[i]);
+        // Re-run f with the needed inputs as roots; the vector-Jacobian product of f at g is the
+        // gradient of <f(inputs), g>.
+        const { value, grads } = valueAndGrad((roots: readonly Tensor[]) => {
+          let next = 0;
+          const full = inputs.map((x, i) => (needs[i] ? roots[next++] : x));
+          return sum(mul(f(full), g));
+        })(wanted);
+        value.dispose();
         let next = 0;
-        const full = inputs.map((x, i) => (needs[i] ? roots[next++] : x));
-        return sum(mul(f(full), g));
-      })(wanted);
-      value.dispose();
-      let next = 0;
-      return inputs.map((_, i) => (needs[i] ? grads[next++] : null));
+        return inputs.map((_, i) => (needs[i] ? grads[next++] : null));
+      },
     });
   };

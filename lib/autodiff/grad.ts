@@ -2,6 +2,7 @@
 import { treeFlatten, treeMap } from "../tree.ts";
 import { add, reshape } from "./ops.ts";
 import { type TapeEntry, traced } from "./tape.ts";
+import { vjpOf } from "./vjp.ts";
 import { fill, scope, Tensor } from "./tensor.ts";
 import { fmt } from "../tensor/shape.ts";
 
@@ -11,11 +12,12 @@ export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 const backprop = (tape: readonly TapeEntry[], output: Tensor): Map<number, Tensor> => {
   const grads = new Map<number, Tensor>([[output.id, fill(output.backend, output.shape, 1)]]);
   for (let i = tape.length - 1; i >= 0; i--) {
-    const { output: out, inputs, needs, vjp } = tape[i];
+    const entry = tape[i];
+    const { output: out, inputs, needs } = entry;
     const g = grads.get(out.id);
     if (!g) continue;
     grads.delete(out.id);
-    vjp(g, needs).forEach((gi, j) => {
+    vjpOf(entry, g).forEach((gi, j) => {
       if (!gi || !needs[j]) return;
       const x = inputs[j];
       const shaped = gi.shape.length === x.shape.length ? gi : reshape(gi, x.shape);

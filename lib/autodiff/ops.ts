@@ -1,7 +1,8 @@
 /**
- * The one op surface. Each op checks shapes, runs a backend's forward kernel, and records a
- * vector-Jacobian rule written in terms of these same ops, so every backend shares one set
- * of gradients. Numbers are accepted wherever a tensor operand is (broadcast scalars).
+ * The one op surface. Each op checks shapes, runs a backend's forward kernel, and records its
+ * primitive on the tape; the gradients are the rules of vjp.ts, written in these same ops, so
+ * every backend shares one set of gradients. Numbers are accepted wherever a tensor operand is
+ * (broadcast scalars). Fused ops with their own gradient are made with `customVjp`.
  */
 import type { BinaryOp, CompareOp, DType, Shape, UnaryOp } from "../tensor/kernels.ts";
 import {
@@ -13,7 +14,7 @@ import {
   sameShape,
   sizeOf,
 } from "../tensor/shape.ts";
-import { record } from "./tape.ts";
+import { record, untraced, type Vjp } from "./tape.ts";
 import type { Backend } from "../tensor/backends.ts";
 import { assertAlive, fill, Tensor } from "./tensor.ts";
 
@@ -68,7 +69,7 @@ export const reshape = (x: Tensor, shape: Shape): Tensor => {
   }
   if (sameShape(inferred, x.shape)) return x;
   const out = make(b, b.kernels.reshape(x.handle, x.shape, inferred), inferred, x.dtype);
-  return record(out, [x], (g) => [reshape(g, x.shape)]);
+  return record("reshape", out, [x], null);
 };
 
 export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
@@ -81,8 +82,7 @@ export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
   }
   const shape = p.map((i) => x.shape[i]);
   const out = make(b, b.kernels.transpose(x.handle, x.shape, p), shape, x.dtype);
-  const inverse = p.map((_, i) => p.indexOf(i));
-  return record(out, [x], (g) => [transpose(g, inverse)]);
+  return record("transpose", out, [x], { perm: p });
 };
 
 export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor => {
@@ -99,11 +99,7 @@ export const slice = (x: Tensor, begin: readonly number[], size: readonly number
     );
   }
   const out = make(b, b.kernels.slice(x.handle, x.shape, begin, sz), sz, x.dtype);
-  return record(
-    out,
-    [x],
-    (g) => [pad(g, x.shape.map((d, i) => [begin[i], d - begin[i] - sz[i]] as const))],
-  );
+  return record("slice", out, [x], { begin, size: sz });
 };
 
 export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[]): Tensor => {
@@ -113,7 +109,7 @@ export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[])
   }
   const shape = x.shape.map((d, i) => d + paddings[i][0] + paddings[i][1]);
   const out = make(b, b.kernels.pad(x.handle, x.shape, paddings), shape, x.dtype);
-  return record(out, [x], (g) => [slice(g, paddings.map((p) => p[0]), x.shape)]);
+  return record("pad", out, [x], { paddings });
 };
 
 export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
@@ -136,14 +132,7 @@ export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
     shape,
     xs[0].dtype,
   );
-  return record(out, xs, (g) => {
-    let at = 0;
-    return xs.map((t) => {
-      const begin = shape.map((_, i) => (i === ax ? at : 0));
-      at += t.shape[ax];
-      return slice(g, begin, t.shape);
-    });
-  });
+  return record("concat", out, xs, { axis: ax });
 };
 
 export const stack = (xs: readonly Tensor[], axis = 0): Tensor =>
@@ -162,37 +151,31 @@ export const broadcastTo = (x: Tensor, shape: Shape): Tensor => {
   }
   if (sameShape(x.shape, shape)) return x;
   const t = make(b, b.kernels.broadcastTo(x.handle, x.shape, shape), shape, x.dtype);
-  return record(t, [x], (g) => [unbroadcast(g, x.shape)]);
+  return record("broadcastTo", t, [x], null);
 };
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise
 
-const unary = (op: UnaryOp, x: Tensor, vjp: (g: Tensor, out: Tensor) => Tensor): Tensor => {
+const unary = (op: Exclude<UnaryOp, "step">, x: Tensor): Tensor => {
   const b = backendOf(op, x);
   requireFloat(op, x);
   const out = make(b, b.kernels.unary(op, x.handle, x.shape), x.shape, "float32");
-  return record(out, [x], (g) => [vjp(g, out)]);
+  return record(op, out, [x], null);
 };
 
-export const neg = (x: Tensor): Tensor => unary("neg", x, (g) => neg(g));
-export const exp = (x: Tensor): Tensor => unary("exp", x, (g, y) => mul(g, y));
-export const log = (x: Tensor): Tensor => unary("log", x, (g) => div(g, x));
-export const sqrt = (x: Tensor): Tensor => unary("sqrt", x, (g, y) => div(mul(g, 0.5), y));
-export const rsqrt = (x: Tensor): Tensor =>
-  unary("rsqrt", x, (g, y) => mul(g, mul(-0.5, mul(y, square(y)))));
-export const square = (x: Tensor): Tensor => unary("square", x, (g) => mul(g, mul(x, 2)));
-export const abs = (x: Tensor): Tensor => unary("abs", x, (g) => mul(g, sign(x)));
-export const sigmoid = (x: Tensor): Tensor =>
-  unary("sigmoid", x, (g, y) => mul(g, mul(y, sub(1, y))));
-export const tanh = (x: Tensor): Tensor => unary("tanh", x, (g, y) => mul(g, sub(1, square(y))));
-export const relu = (x: Tensor): Tensor => unary("relu", x, (g) => mul(g, step(x)));
-/** x · sigmoid(x); d/dx = s · (1 + x · (1 − s)). */
-export const silu = (x: Tensor): Tensor =>
-  unary("silu", x, (g) => {
-    const s = sigmoid(x);
-    return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
-  });
+export const neg = (x: Tensor): Tensor => unary("neg", x);
+export const exp = (x: Tensor): Tensor => unary("exp", x);
+export const log = (x: Tensor): Tensor => unary("log", x);
+export const sqrt = (x: Tensor): Tensor => unary("sqrt", x);
+export const rsqrt = (x: Tensor): Tensor => unary("rsqrt", x);
+export const square = (x: Tensor): Tensor => unary("square", x);
+export const abs = (x: Tensor): Tensor => unary("abs", x);
+export const sigmoid = (x: Tensor): Tensor => unary("sigmoid", x);
+export const tanh = (x: Tensor): Tensor => unary("tanh", x);
+export const relu = (x: Tensor): Tensor => unary("relu", x);
+/** x · sigmoid(x). */
+export const silu = (x: Tensor): Tensor => unary("silu", x);
 /** 1 where x > 0, else 0 (no gradient). */
 export const step = (x: Tensor): Tensor => {
   const b = backendOf("step", x);
@@ -200,18 +183,7 @@ export const step = (x: Tensor): Tensor => {
 };
 export const sign = (x: Tensor): Tensor => sub(step(x), step(neg(x)));
 
-const binary = (
-  op: BinaryOp,
-  a: Operand,
-  c: Operand,
-  vjp: (
-    g: Tensor,
-    a: Tensor,
-    b: Tensor,
-    out: Tensor,
-    needs: readonly boolean[],
-  ) => readonly [Tensor | null, Tensor | null],
-): Tensor => {
+const binary = (op: BinaryOp, a: Operand, c: Operand): Tensor => {
   const be = backendOf(op, a, c);
   const dtype = a instanceof Tensor ? a.dtype : (c as Tensor).dtype;
   const ta = lift(be, a, dtype);
@@ -228,45 +200,18 @@ const binary = (
     shape,
     dtype,
   );
-  return record(out, [ta, tb], (g, needs) => {
-    const [ga, gb] = vjp(g, ta, tb, out, needs);
-    return [ga && unbroadcast(ga, ta.shape), gb && unbroadcast(gb, tb.shape)];
-  });
+  return record(op, out, [ta, tb], null);
 };
 
-export const add = (a: Operand, b: Operand): Tensor =>
-  binary("add", a, b, (g, _a, _b, _o, needs) => [needs[0] ? g : null, needs[1] ? g : null]);
-export const sub = (a: Operand, b: Operand): Tensor =>
-  binary("sub", a, b, (g, _a, _b, _o, needs) => [needs[0] ? g : null, needs[1] ? neg(g) : null]);
-export const mul = (a: Operand, b: Operand): Tensor =>
-  binary(
-    "mul",
-    a,
-    b,
-    (g, x, y, _, needs) => [needs[0] ? mul(g, y) : null, needs[1] ? mul(g, x) : null],
-  );
-export const div = (a: Operand, b: Operand): Tensor =>
-  binary("div", a, b, (g, x, y, _, needs) => [
-    needs[0] ? div(g, y) : null,
-    needs[1] ? neg(div(mul(g, x), square(y))) : null,
-  ]);
-export const maximum = (a: Operand, b: Operand): Tensor =>
-  binary("maximum", a, b, (g, x, y) => {
-    const m = compare("greaterEqual", x, y);
-    return [mul(g, m), mul(g, sub(1, m))];
-  });
-export const minimum = (a: Operand, b: Operand): Tensor =>
-  binary("minimum", a, b, (g, x, y) => {
-    const m = compare("lessEqual", x, y);
-    return [mul(g, m), mul(g, sub(1, m))];
-  });
-export const pow = (a: Operand, b: Operand): Tensor =>
-  binary(
-    "pow",
-    a,
-    b,
-    (g, x, y, out) => [mul(g, mul(y, pow(x, sub(y, 1)))), mul(g, mul(out, log(x)))],
-  );
+export const add = (a: Operand, b: Operand): Tensor => binary("add", a, b);
+export const sub = (a: Operand, b: Operand): Tensor => binary("sub", a, b);
+export const mul = (a: Operand, b: Operand): Tensor => binary("mul", a, b);
+export const div = (a: Operand, b: Operand): Tensor => binary("div", a, b);
+/** Elementwise max; the gradient goes to a on ties. */
+export const maximum = (a: Operand, b: Operand): Tensor => binary("maximum", a, b);
+/** Elementwise min; the gradient goes to a on ties. */
+export const minimum = (a: Operand, b: Operand): Tensor => binary("minimum", a, b);
+export const pow = (a: Operand, b: Operand): Tensor => binary("pow", a, b);
 export const clip = (x: Tensor, lo: number, hi: number): Tensor => minimum(maximum(x, lo), hi);
 
 /** A float32 0/1 mask; comparisons carry no gradient. */
@@ -303,10 +248,7 @@ export const where = (cond: Tensor, a: Operand, c: Operand): Tensor => {
     shape,
   );
   const out = make(be, h, shape, ta.dtype);
-  return record(out, [ta, tb], (g) => [
-    unbroadcast(where(cond, g, 0), ta.shape),
-    unbroadcast(where(cond, 0, g), tb.shape),
-  ]);
+  return record("where", out, [ta, tb], { cond });
 };
 
 export const cast = (x: Tensor, dtype: DType): Tensor => {
@@ -334,7 +276,7 @@ export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = fal
   const ax = normalizeAxes("sum", axes, x.rank);
   const kept = keptShape(x.shape, ax);
   const raw = make(b, b.kernels.reduce("sum", x.handle, x.shape, ax), kept, "float32");
-  const out = record(raw, [x], (g) => [broadcastTo(g, x.shape)]);
+  const out = record("sum", raw, [x], { axes: ax });
   return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
 };
 
@@ -350,10 +292,7 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepDims = fal
   const ax = normalizeAxes("max", axes, x.rank);
   const kept = keptShape(x.shape, ax);
   const raw = make(b, b.kernels.reduce("max", x.handle, x.shape, ax), kept, "float32");
-  const out = record(raw, [x], (g) => {
-    const hits = equal(x, raw);
-    return [div(mul(hits, g), sum(hits, ax, true))];
-  });
+  const out = record("max", raw, [x], { axes: ax });
   return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
 };
 
@@ -391,29 +330,7 @@ export const matmul = (
     shape,
     "float32",
   );
-  return record(out, [a, c], (g, needs) => {
-    const [ga, gc] = matmulGrads(a, c, g, tA, tB);
-    return [needs[0] ? ga() : null, needs[1] ? gc() : null];
-  });
-};
-
-/** Lazy gradients of both matmul operands, so a frozen operand costs nothing. */
-const matmulGrads = (
-  a: Tensor,
-  c: Tensor,
-  g: Tensor,
-  tA: boolean,
-  tB: boolean,
-): [() => Tensor, () => Tensor] => {
-  if (!tA && !tB) {
-    return [() => matmul(g, c, { transposeB: true }), () => matmul(a, g, { transposeA: true })];
-  }
-  if (tA && !tB) return [() => matmul(c, g, { transposeB: true }), () => matmul(a, g)];
-  if (!tA && tB) return [() => matmul(g, c), () => matmul(g, a, { transposeA: true })];
-  return [
-    () => matmul(c, g, { transposeA: true, transposeB: true }),
-    () => matmul(g, a, { transposeA: true, transposeB: true }),
-  ];
+  return record("matmul", out, [a, c], { transposeA: tA, transposeB: tB });
 };
 
 const checkIndices = (op: string, indices: Tensor): void => {
@@ -434,7 +351,7 @@ export const gather = (x: Tensor, indices: Tensor, axis = 0): Tensor => {
     shape,
     x.dtype,
   );
-  return record(out, [x], (g) => [scatterAdd(g, indices, ax, x.shape)]);
+  return record("gather", out, [x], { indices, axis: ax });
 };
 
 /** The adjoint of gather: sums rows of `updates` into zeros of shape `shape` at `indices`. */
@@ -459,14 +376,14 @@ export const scatterAdd = (
     shape,
   );
   const out = make(b, h, shape, "float32");
-  return record(out, [updates], (g) => [gather(g, indices, axis)]);
+  return record("scatterAdd", out, [updates], { indices, axis, shape });
 };
 
 export const softmax = (x: Tensor): Tensor => {
   const b = backendOf("softmax", x);
   requireFloat("softmax", x);
   const y = make(b, b.kernels.softmax(x.handle, x.shape), x.shape, "float32");
-  return record(y, [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);
+  return record("softmax", y, [x], null);
 };
 
 /** Inclusive running sum over the last axis. */
@@ -474,13 +391,28 @@ export const cumsum = (x: Tensor): Tensor => {
   const b = backendOf("cumsum", x);
   requireFloat("cumsum", x);
   const y = make(b, b.kernels.cumsum(x.handle, x.shape), x.shape, "float32");
-  // ∂L/∂x_j = Σ_{k ≥ j} g_k = Σ_k g_k − cumsum(g)_j + g_j
-  return record(y, [x], (g) => [add(sub(sum(g, -1, true), cumsum(g)), g)]);
+  return record("cumsum", y, [x], null);
 };
 
 export const logSoftmax = (x: Tensor): Tensor => {
   const b = backendOf("logSoftmax", x);
   requireFloat("logSoftmax", x);
   const y = make(b, b.kernels.logSoftmax(x.handle, x.shape), x.shape, "float32");
-  return record(y, [x], (g) => [sub(g, mul(exp(y), sum(g, -1, true)))]);
+  return record("logSoftmax", y, [x], null);
+};
+
+/**
+ * A fused op with a hand-written gradient (JAX's custom_vjp). `fwd` runs untraced on the
+ * inputs and returns the output (the differentiated value) and any `aux` values beside it (no
+ * gradient); `vjp` gives the inputs' gradients from the output's, recomputing what it needs, and
+ * may return null for an input whose `needs` is false.
+ */
+export const customVjp = <A extends readonly Tensor[], X = null>(
+  fwd: (...inputs: A) => { readonly output: Tensor; readonly aux: X },
+  vjp: (inputs: A, g: Tensor, needs: readonly boolean[]) => readonly (Tensor | null)[],
+) =>
+(...inputs: A): { output: Tensor; aux: X } => {
+  const { output, aux } = untraced(() => fwd(...inputs));
+  const rule: Vjp = (g, needs) => untraced(() => vjp(inputs, g, needs));
+  return { output: record("custom", output, inputs, { vjp: rule }), aux };
 };

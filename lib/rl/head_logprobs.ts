@@ -1,6 +1,6 @@
 /**
  * Token log-probs straight from the last hidden states and the LM head, a fused op with a
- * hand-written gradient: rows are processed in chunks, so no [N, V] logits tensor for the whole
+ * hand-written gradient (customVjp): rows are processed in chunks, so no [N, V] logits tensor for the whole
  * batch ever exists — not in the forward, and not kept for the backward, which recomputes each
  * chunk's logits. The head comes as row blocks (lib/nn/vocab_blocks.ts) and a chunk's logits
  * are made a block at a time, their logsumexp combined across blocks, so with a 150k
@@ -12,6 +12,7 @@
 import {
   add,
   concat,
+  customVjp,
   div,
   exp,
   gather,
@@ -24,7 +25,6 @@ import {
   sub,
   sum,
 } from "../autodiff/ops.ts";
-import { record, untraced } from "../autodiff/tape.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import { blockLogSoftmax, gatherRouted, routeIds, type Routing } from "../nn/vocab_blocks.ts";
 import { bytesOf, fmt } from "../tensor/shape.ts";
@@ -106,7 +106,7 @@ export const headTokenLogProbs = (
     });
     chunks.push({ begin, rows, routing, blocks });
   }
-  const { logp, entropy } = untraced(() => {
+  const fused = customVjp((hidden: Tensor, ...head: Tensor[]) => {
     const parts = chunks.map((c) => {
       const lps = chunkLogSoftmax(hidden, head, c, temperature);
       return {
@@ -121,39 +121,38 @@ export const headTokenLogProbs = (
       };
     });
     return {
-      logp: concat(parts.map((p) => p.logp), 0),
-      entropy: concat(parts.map((p) => p.entropy), 0),
+      output: concat(parts.map((p) => p.logp), 0),
+      aux: concat(parts.map((p) => p.entropy), 0),
     };
-  });
-  const out = record(logp, [hidden, ...head], (g, needs) =>
-    untraced(() => {
-      const hiddenGrads: Tensor[] = [];
-      const headGrads: (Tensor | null)[] = head.map(() => null);
-      for (const c of chunks) {
-        const gc = slice(g, [c.begin], [c.rows]);
-        const lps = chunkLogSoftmax(hidden, head, c, temperature);
-        // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature, a block of columns at a time
-        const dzs = lps.map((lp, b) => {
-          const spread = mul(exp(lp), reshape(gc, [c.rows, 1]));
-          const picks = c.blocks[b];
-          if (!picks) return div(neg(spread), temperature);
-          const gOwned = picks.rows ? gather(gc, picks.rows, 0) : gc;
-          const picked = scatterAdd(gOwned, picks.picks, 0, [c.rows * sizes[b]]);
-          return div(sub(reshape(picked, [c.rows, sizes[b]]), spread), temperature);
-        });
-        if (needs[0]) {
-          hiddenGrads.push(dzs.map((dz, b) => matmul(dz, head[b])).reduce((a, b) => add(a, b)));
-        }
-        const hc = needs.slice(1).includes(true) ? slice(hidden, [c.begin, 0], [c.rows, h]) : null;
-        dzs.forEach((dz, b) => {
-          if (!hc || !needs[b + 1]) return;
-          const part = matmul(dz, hc, { transposeA: true });
-          headGrads[b] = headGrads[b] ? add(headGrads[b]!, part) : part;
-        });
+  }, ([hidden, ...head], g, needs) => {
+    const hiddenGrads: Tensor[] = [];
+    const headGrads: (Tensor | null)[] = head.map(() => null);
+    for (const c of chunks) {
+      const gc = slice(g, [c.begin], [c.rows]);
+      const lps = chunkLogSoftmax(hidden, head, c, temperature);
+      // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature, a block of columns at a time
+      const dzs = lps.map((lp, b) => {
+        const spread = mul(exp(lp), reshape(gc, [c.rows, 1]));
+        const picks = c.blocks[b];
+        if (!picks) return div(neg(spread), temperature);
+        const gOwned = picks.rows ? gather(gc, picks.rows, 0) : gc;
+        const picked = scatterAdd(gOwned, picks.picks, 0, [c.rows * sizes[b]]);
+        return div(sub(reshape(picked, [c.rows, sizes[b]]), spread), temperature);
+      });
+      if (needs[0]) {
+        hiddenGrads.push(dzs.map((dz, b) => matmul(dz, head[b])).reduce((a, b) => add(a, b)));
       }
-      return [needs[0] ? concat(hiddenGrads, 0) : null, ...headGrads];
-    }));
-  return { logp: out, entropy };
+      const hc = needs.slice(1).includes(true) ? slice(hidden, [c.begin, 0], [c.rows, h]) : null;
+      dzs.forEach((dz, b) => {
+        if (!hc || !needs[b + 1]) return;
+        const part = matmul(dz, hc, { transposeA: true });
+        headGrads[b] = headGrads[b] ? add(headGrads[b]!, part) : part;
+      });
+    }
+    return [needs[0] ? concat(hiddenGrads, 0) : null, ...headGrads];
+  });
+  const { output, aux } = fused(hidden, ...head);
+  return { logp: output, entropy: aux };
 };
 
 /**

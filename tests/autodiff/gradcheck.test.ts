@@ -13,7 +13,7 @@ import * as assert from "uvu/assert";
 import * as ops from "../../lib/autodiff/ops.ts";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { scope, type Tensor, tensor, toArraySync } from "../../lib/autodiff/tensor.ts";
-import { tsBackend } from "../../lib/tensor/backends.ts";
+import { type Backend, tsBackend } from "../../lib/tensor/backends.ts";
 import type { Shape } from "../../lib/tensor/kernels.ts";
 import { sizeOf } from "../../lib/tensor/shape.ts";
 import { foldIn, type Key, normal, permutation, prngKey, uniform } from "../../lib/random/prng.ts";
@@ -64,6 +64,14 @@ const apart = (a: readonly [Shape, Float32Array]): readonly [Shape, Float32Array
 const ints = (shape: Shape, values: readonly number[]): Tensor =>
   tensor(tsBackend, values, shape, "int32");
 const mask = (shape: Shape, values: readonly number[]): Tensor => tensor(tsBackend, values, shape);
+
+const xTimesExp = ops.customVjp(
+  (x: Tensor, y: Tensor) => ({ output: ops.mul(x, ops.exp(y)), aux: null }),
+  ([x, y], g, needs) => [
+    needs[0] ? ops.mul(g, ops.exp(y)) : null,
+    needs[1] ? ops.mul(g, ops.mul(x, ops.exp(y))) : null,
+  ],
+);
 
 const x234 = gaussian([2, 3, 4]);
 const maxA = gaussian([3, 4]);
@@ -302,6 +310,13 @@ const cases: Case[] = [
     params: { u: gaussian([4, 2]) },
     f: (p) => ops.scatterAdd(p.u, ints([4], [1, 1, 3, 1]), 0, [5, 2]),
   },
+  // A fused op with its own rule: x · exp(y), d/dx = exp(y), d/dy = x · exp(y).
+  {
+    op: "customVjp",
+    name: "x · exp(y)",
+    params: { x: gaussian([2, 3]), y: within([2, 3], -1, 1) },
+    f: (p) => xTimesExp(p.x, p.y).output,
+  },
 ];
 
 /** Ops whose outputs carry no gradient (masks, integer casts, stopGradient); checked below. */
@@ -499,6 +514,33 @@ test("cumsum runs along the last axis of each row", () => {
   scope(() => {
     const x = tensor(tsBackend, [1, 2, 3, 10, 20, 30], [2, 3]);
     assert.equal(Array.from(toArraySync(ops.cumsum(x))), [1, 3, 6, 10, 30, 60]);
+  });
+});
+
+test("maximum, minimum and pow make no gradient for a frozen operand", () => {
+  const calls: string[] = [];
+  const counting: Backend = {
+    ...tsBackend,
+    kernels: {
+      ...tsBackend.kernels,
+      unary: (op, x, shape) => (calls.push(op), tsBackend.kernels.unary(op, x, shape)),
+      binary: (op, ...rest) => (calls.push(op), tsBackend.kernels.binary(op, ...rest)),
+    },
+  };
+  scope(() => {
+    const x = tensor(counting, [0.5, 1.5, 2], [3]);
+    const frozen = tensor(counting, [1, 1, 3], [3]);
+    const kernelsOf = (f: (t: Tensor) => Tensor) => {
+      calls.length = 0;
+      valueAndGrad((t: Tensor) => ops.sum(f(t)))(x);
+      return [...calls];
+    };
+    // The frozen side's rules would need log(x) (pow) and 1 − mask (maximum, minimum).
+    assert.not.ok(kernelsOf((t) => ops.pow(t, frozen)).includes("log"), "pow");
+    assert.not.ok(kernelsOf((t) => ops.maximum(t, frozen)).includes("sub"), "maximum");
+    assert.not.ok(kernelsOf((t) => ops.minimum(t, frozen)).includes("sub"), "minimum");
+    // ...and they do make it once the operand is traced.
+    assert.ok(kernelsOf((t) => ops.pow(frozen, t)).includes("log"), "pow's exponent");
   });
 });
 
