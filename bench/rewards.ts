@@ -6,6 +6,8 @@
 import { combineRewards, type Example, makeReward } from "../lib/rewards/mod.ts";
 import { timeTask } from "./measure.ts";
 import type { Measurement, Suite } from "./suite.ts";
+import { adversarialCompletions, adversarialGold } from "../tests/rewards/adversarial.ts";
+import { rewardTimes } from "../tests/rewards/timing.ts";
 
 /** Gold answers with a differently written equal answer and a wrong one. */
 const answers: readonly { gold: string; equal: string; wrong: string }[] = [
@@ -52,6 +54,32 @@ const scorers: readonly { name: string; score: () => unknown }[] = [
   })(),
 ];
 
+// Issue #13's budget: on 100k adversarial completions the accuracy reward's p99 stays under
+// 5 ms and no call takes 100 ms (each input's fastest of up to three runs; see timing.ts).
+const adversarialCount = 100_000;
+
+const adversarialRows = (): Measurement[] => {
+  const completions = adversarialCompletions(adversarialCount);
+  const { results, times } = rewardTimes(completions, adversarialGold);
+  if (!results.every((r) => r === null || r === 0 || r === 1)) {
+    throw new Error("accuracy reward returned a value outside {0, 1, null}");
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const shape = (what: string) =>
+    `accuracy, ${what} over ${adversarialCount} adversarial completions`;
+  const row = (what: string, figure: number): Measurement => ({
+    shape: shape(what),
+    figure,
+    unit: "ms",
+    samples: adversarialCount,
+    higherIsBetter: false,
+  });
+  return [
+    row("p99", sorted[Math.floor(0.99 * sorted.length)]),
+    row("max", sorted[sorted.length - 1]),
+  ];
+};
+
 export const rewardsSuite: Suite = {
   name: "rewards",
   description: "reward functions, completions scored per second",
@@ -70,6 +98,6 @@ export const rewardsSuite: Suite = {
         higherIsBetter: true,
       });
     }
-    return out;
+    return [...out, ...adversarialRows()];
   },
 };

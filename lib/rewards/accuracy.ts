@@ -7,10 +7,20 @@ import { isFullyParsed, parseAnswer, type ParsedAnswer, parsedAnswersEqual } fro
 import { extractAnswer } from "./extract.ts";
 import { type BatchRewardFn, checkBatch, type Example, goldAnswer } from "./types.ts";
 
+// Gold answers recur (one per group of completions): parsed ones are remembered, a bounded
+// number of them.
+const parsedGolds = new Map<string, ParsedAnswer | null>();
+const maxParsedGolds = 4096;
+
 /** The gold answer: its boxed / tagged / math-span answer if it has one, else all of it. */
 export const parseGold = (solution: string): ParsedAnswer | null => {
+  const known = parsedGolds.get(solution);
+  if (known !== undefined || parsedGolds.has(solution)) return known ?? null;
   const parsed = parseAnswer(extractAnswer(solution) ?? solution);
-  return parsed && isFullyParsed(parsed) ? parsed : null;
+  const gold = parsed && isFullyParsed(parsed) ? parsed : null;
+  if (parsedGolds.size >= maxParsedGolds) parsedGolds.clear();
+  parsedGolds.set(solution, gold);
+  return gold;
 };
 
 /** Whether the completion's answer equals the parsed gold answer. Never throws. */

@@ -1,14 +1,15 @@
 /**
  * The one place that talks to `@cortex-js/compute-engine`: LaTeX expression in, a small
  * plain value out (a structural key plus numeric samples). The engine is created lazily
- * once; every call is guarded (size caps, an operator allowlist before numeric
- * evaluation, try/catch) because some inputs make the engine run for minutes.
+ * once and only parses; values come from our MathJSON interpreter (mathjson.ts), which is
+ * cheap and total. Every parse is guarded (size caps, no big operators, try/catch) because
+ * some inputs make the parser run for seconds, and whatever the engine prints is muted.
  */
 import { ComputeEngine } from "@cortex-js/compute-engine";
 import { nestingDepth } from "./latex.ts";
+import { type Complex, evaluateJson, unknownsOf } from "./mathjson.ts";
 
-/** A complex number as [re, im]. */
-export type Complex = readonly [number, number];
+export type { Complex } from "./mathjson.ts";
 
 export interface ExprValue {
   /** Canonical MathJSON: equal keys mean structurally equal expressions. */
@@ -23,77 +24,50 @@ export interface ExprValue {
 }
 
 // Measured: parse time grows superlinearly with length and letter count (24 letters in a
-// row ~12 ms, 200 ~100 ms) and exponentially with nested square brackets (7 levels ~60 ms),
-// so only small expressions reach the engine.
-const maxLatexLength = 120;
+// row ~12 ms, 200 ~100 ms) and exponentially with nested square brackets (7 levels ~60 ms);
+// big operators with symbolic bounds (`\sum_{j=1}^{n} i` inside a fraction) took seconds
+// in 0.27 and still cost tens of ms. Only small expressions without them reach the engine.
+const maxLatexLength = 100;
 const maxSymbols = 16; // letters plus commands
 const maxNesting = 6;
 const maxSquareBracketNesting = 2;
 const maxUnknowns = 6;
 const samplePointCount = 3;
+const bigOperators =
+  /\\(?:sum|prod|int|iint|iiint|oint|lim|limsup|liminf|bigcup|bigcap|coprod|binom|dbinom|tbinom|choose|log_|operatorname\s*\{\s*(?:lim|sum))/;
+
+// The engine loads parts of its library on first use (an unknown command first costs ~300 ms),
+// so it parses one input of each kind when it is created: the start-up cost is paid once
+// and no later call pays it.
+const warmUpInputs = [
+  "x^2+\\sin(x)-\\log(2)",
+  "\\frac{\\sqrt{3}}{4}\\pi",
+  "(1,2)",
+  "\\{1,2\\}",
+  "[0,1)",
+  "\\begin{pmatrix}1\\\\2\\end{pmatrix}",
+  "\\text{a}",
+  "f(x_1)",
+  "3!+6-5i",
+  "\\infty",
+  "\\pmi+",
+  "a]}{",
+  "x:y",
+  "|x|",
+];
 
 let engine: ComputeEngine | undefined;
-const computeEngine = (): ComputeEngine => (engine ??= new ComputeEngine({ precision: "machine" }));
-
-// Operators whose machine-precision evaluation is cheap and total.
-const numericOperators = new Set([
-  "Add",
-  "Subtract",
-  "Negate",
-  "Multiply",
-  "Divide",
-  "Rational",
-  "Power",
-  "Sqrt",
-  "Root",
-  "Square",
-  "Exp",
-  "Ln",
-  "Log",
-  "Lb",
-  "Lg",
-  "Abs",
-  "Floor",
-  "Ceil",
-  "Round",
-  "Max",
-  "Min",
-  "Sin",
-  "Cos",
-  "Tan",
-  "Cot",
-  "Sec",
-  "Csc",
-  "Arcsin",
-  "Arccos",
-  "Arctan",
-  "Arccot",
-  "Arcsec",
-  "Arccsc",
-  "Sinh",
-  "Cosh",
-  "Tanh",
-  "Coth",
-  "Sech",
-  "Csch",
-  "Arsinh",
-  "Arcosh",
-  "Artanh",
-  "Complex",
-  "Delimiter",
-  "Sign",
-]);
-const maxFactorialArgument = 170; // the largest n with a finite float64 n!
-
-/** Whether evaluating this MathJSON numerically is known to be cheap. */
-const isCheapToEvaluate = (json: unknown): boolean => {
-  if (!Array.isArray(json)) return typeof json !== "object" || json === null || "num" in json;
-  const [op, ...args] = json;
-  if (op === "Factorial") {
-    return typeof args[0] === "number" && Number.isInteger(args[0]) &&
-      Math.abs(args[0]) <= maxFactorialArgument;
+const computeEngine = (): ComputeEngine => {
+  if (engine === undefined) {
+    engine = new ComputeEngine({ precision: "machine" });
+    for (const latex of warmUpInputs) parseWith(engine, latex);
   }
-  return numericOperators.has(op) && args.every(isCheapToEvaluate);
+  return engine;
+};
+
+/** Builds the engine now if it is not built yet, so that its start-up is not billed to a call. */
+export const startEngine = (): void => {
+  silently(computeEngine);
 };
 
 /** A deterministic, "generic" value for a variable at a sample point (FNV-1a hash). */
@@ -109,27 +83,39 @@ const subscriptedVariables = /(?<![A-Za-z\\])([A-Za-z])_(?:\{([A-Za-z0-9]+)\}|([
 const isTooComplex = (latex: string): boolean =>
   latex.length > maxLatexLength ||
   /[^\x20-\x7e]/.test(latex) || // the engine's error recovery is slow on stray Unicode
+  bigOperators.test(latex) ||
   (latex.replace(/\\[a-zA-Z]+/g, "_").match(/[A-Za-z_]/g)?.length ?? 0) > maxSymbols ||
   nestingDepth(latex) > maxNesting ||
   nestingDepth(latex.replace(/[^[\]]/g, "")) > maxSquareBracketNesting;
 
-type Boxed = NonNullable<ReturnType<ComputeEngine["parse"]>>;
-
-const toComplex = (value: Boxed): Complex | null => {
-  const re = value.re;
-  const im = value.im;
-  return Number.isNaN(re) || Number.isNaN(im) ? null : [re, im];
+// The engine reports some failures with console.error ("error canonicalizing `Sum`", issue
+// #17); a reward never writes to the console, so a parse runs with the console silenced.
+const consoleMethods = ["log", "info", "warn", "error", "debug", "trace"] as const;
+const silently = <T>(f: () => T): T => {
+  const saved = consoleMethods.map((name) => console[name]);
+  for (const name of consoleMethods) console[name] = () => {};
+  try {
+    return f();
+  } finally {
+    consoleMethods.forEach((name, i) => (console[name] = saved[i]));
+  }
 };
 
-const evaluateSamples = (expr: Boxed, unknowns: readonly string[]): Complex[] | null => {
-  if (unknowns.length === 0) {
-    const value = toComplex(expr.N());
-    return value && Array.from({ length: samplePointCount }, () => value);
+/** The engine's MathJSON for `latex`, or null when it is not a valid expression. */
+const parseWith = (ce: ComputeEngine, latex: string): unknown => {
+  ce.pushScope(); // symbols the parse declares must not leak into later parses
+  try {
+    const expr = ce.parse(latex.replace(subscriptedVariables, "\\operatorname{$1_$2$3}"));
+    return expr?.isValid ? expr.json : null; // (nullable in some typings of parse)
+  } finally {
+    ce.popScope();
   }
+};
+
+const evaluateSamples = (json: unknown, unknowns: readonly string[]): Complex[] | null => {
   const samples: Complex[] = [];
   for (let point = 0; point < samplePointCount; point++) {
-    const substitution = Object.fromEntries(unknowns.map((v) => [v, sampleValue(v, point)]));
-    const value = toComplex(expr.subs(substitution).N());
+    const value = evaluateJson(json, new Map(unknowns.map((v) => [v, sampleValue(v, point)])));
     if (value === null) return null;
     samples.push(value);
   }
@@ -138,27 +124,20 @@ const evaluateSamples = (expr: Boxed, unknowns: readonly string[]): Complex[] | 
 
 /**
  * Parses and evaluates one LaTeX expression; null when the engine rejects it (or it is
- * too large to parse quickly). Never throws.
+ * too large to parse quickly). Never throws, never prints.
  */
 export const evaluateLatex = (latex: string): ExprValue | null => {
   if (latex.trim() === "" || isTooComplex(latex)) return null;
-  const ce = computeEngine();
-  ce.pushScope(); // symbols the parse declares must not leak into later parses
   try {
-    const expr = ce.parse(latex.replace(subscriptedVariables, "\\operatorname{$1_$2$3}"));
-    if (!expr.isValid) return null;
-    const json = expr.json;
-    const key = JSON.stringify(json);
-    const unknowns = expr.unknowns;
-    const numeric = isCheapToEvaluate(json) && unknowns.length <= maxUnknowns;
+    const json = silently(() => parseWith(computeEngine(), latex));
+    if (json === null) return null;
+    const unknowns = [...unknownsOf(json)];
     return {
-      key,
-      samples: numeric ? evaluateSamples(expr, unknowns) : null,
+      key: JSON.stringify(json),
+      samples: unknowns.length <= maxUnknowns ? evaluateSamples(json, unknowns) : null,
       hasUnknowns: unknowns.length > 0,
     };
   } catch {
     return null;
-  } finally {
-    ce.popScope();
   }
 };

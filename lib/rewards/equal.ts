@@ -6,7 +6,7 @@
  * points, so symbolic identities hold). A predicted equation is read by its right side
  * (`x = 5` matches `5`), a gold inequality as the set it describes when the prediction is one.
  */
-import { type Complex, evaluateLatex, type ExprValue } from "./engine.ts";
+import { type Complex, evaluateLatex, type ExprValue, startEngine } from "./engine.ts";
 import { exactValue, type Rational, rationalsEqual, roundRational } from "./exact.ts";
 import { normalizeAnswer, unwrapDelimiters } from "./normalize.ts";
 import { type AnswerTree, leaves, parseStructure, type RelationOp } from "./structure.ts";
@@ -33,10 +33,13 @@ export interface ParsedAnswer {
   readonly leaves: ReadonlyMap<string, Leaf | null>;
 }
 
-// Caps that keep one parse well under 50 ms (each leaf costs the engine ~0.5-10 ms).
+// Caps that keep one parse well under 50 ms (each leaf costs the engine ~0.5-10 ms), and a
+// hard budget: once an answer has spent it, its remaining leaves are not parsed and the
+// answer is unreadable (scored 0), so no input can stall a training step.
 const maxAnswerLength = 1000;
 const maxLeaves = 16;
 const maxLeafCharacters = 240;
+const budgetMs = 50;
 // Math-Verify's default float_rounding.
 const floatRounding = 6;
 
@@ -77,7 +80,15 @@ export const parseAnswer = (answer: string): ParsedAnswer | null => {
   const texts = [...leaves(tree), ...(asSet ? leaves(asSet) : [])];
   const characters = texts.reduce((n, t) => n + t.length, 0);
   if (texts.length > 2 * maxLeaves || characters > 2 * maxLeafCharacters) return null;
-  return { tree, asSet, leaves: new Map(texts.map((t) => [t, evaluateLeaf(t)])) };
+  startEngine(); // its one-time start-up is not part of any answer's budget
+  const start = performance.now();
+  const evaluated = new Map<string, Leaf | null>();
+  for (const text of texts) {
+    if (evaluated.has(text)) continue;
+    if (performance.now() - start > budgetMs) return null;
+    evaluated.set(text, evaluateLeaf(text));
+  }
+  return { tree, asSet, leaves: evaluated };
 };
 
 /** True when every leaf parsed: the test a gold answer must pass to be scorable. */
