@@ -61,7 +61,9 @@ export const valueAndGradWithAux =
       return { value: loss, grads: gradTree, aux };
     });
 
-export const valueAndGrad = <P>(f: (params: P) => Tensor) => {
+export const valueAndGrad = <P>(
+  f: (params: P) => Tensor,
+): (params: P) => { value: Tensor; grads: P } => {
   const withAux = valueAndGradWithAux((p: P) => ({ loss: f(p), aux: null }));
   return (params: P): { value: Tensor; grads: P } => {
     const { value, grads } = withAux(params);

@@ -23,17 +23,17 @@ export const refine = <A>(
     t.identity,
   );
 
-export const PositiveInt = refine(
+export const PositiveInt: t.Type<number, number, unknown> = refine(
   t.number,
   (n) => Number.isInteger(n) && n > 0,
   "a positive integer",
 );
-export const NonNegativeInt = refine(
+export const NonNegativeInt: t.Type<number, number, unknown> = refine(
   t.number,
   (n) => Number.isInteger(n) && n >= 0,
   "a non-negative integer",
 );
-export const PositiveNumber = refine(
+export const PositiveNumber: t.Type<number, number, unknown> = refine(
   t.number,
   (n) => Number.isFinite(n) && n > 0,
   "a positive number",

@@ -83,7 +83,9 @@ export const defaultSoftOverlongOptions: SoftOverlongOptions = {
 };
 
 /** DAPO: 0 up to M − C tokens, then linearly down to −1 at M, −1 beyond. */
-export const softOverlongPunishment = (options: Partial<SoftOverlongOptions> = {}) => {
+export const softOverlongPunishment = (
+  options: Partial<SoftOverlongOptions> = {},
+): (tokenLength: number) => number => {
   const { maxCompletionLength: m, softPunishCache: c } = {
     ...defaultSoftOverlongOptions,
     ...options,

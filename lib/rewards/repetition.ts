@@ -29,7 +29,9 @@ const distinctNgrams = (ids: Int32Array, n: number, vocabulary: number): number 
   return seen.size;
 };
 
-export const repetitionPenalty = (options: Partial<RepetitionOptions> = {}) => {
+export const repetitionPenalty = (
+  options: Partial<RepetitionOptions> = {},
+): (completion: string) => number => {
   const { ngramSize, maxPenalty } = { ...defaultRepetitionOptions, ...options };
   if (!Number.isInteger(ngramSize) || ngramSize < 1) {
     throw new Error(`repetition reward: ngramSize must be a positive integer, got ${ngramSize}`);

@@ -71,7 +71,7 @@ export const headTokenLogProbs = (
   head: readonly Tensor[],
   targets: Int32Array,
   temperature = 1,
-  chunkRows = defaultChunkRows(hidden, head),
+  chunkRows: number = defaultChunkRows(hidden, head),
 ): TokenLogProbs => {
   const [n, h] = hidden.shape;
   const sizes = head.map((w) => w.shape[0]);

@@ -5,7 +5,10 @@
  */
 import { foldIn, type Key, permutation } from "../random/prng.ts";
 
-export const shuffledStream = <T>(data: readonly T[], key: Key) => {
+export const shuffledStream = <T>(
+  data: readonly T[],
+  key: Key,
+): (cursor: number, n: number) => T[] => {
   if (data.length === 0) throw new Error("training data is empty");
   const orders = new Map<number, number[]>();
   const orderOf = (epoch: number): number[] => {
