@@ -2,8 +2,20 @@
  * Grouped-query causal self-attention over [B, heads, T, headDim] tensors, with an additive
  * mask that encodes causality and left padding, and an optional KV cache.
  */
-import { add, concat, matmul, mul, reshape, slice, softmax } from "../autodiff/ops.ts";
-import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import {
+  add,
+  concat,
+  customVjp,
+  matmul,
+  minimum,
+  mul,
+  reshape,
+  slice,
+  softmax,
+  sub,
+  sum,
+} from "../autodiff/ops.ts";
+import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 import { blockRows } from "./vocab_blocks.ts";
 
@@ -17,62 +29,155 @@ export interface KVEntry {
 const MASKED = -1e9;
 
 /**
- * Additive mask [B, 1, T, S] for T new queries after S - T cached positions: query t may see key
- * s when s <= (S - T) + t and key s is not padding (keyMask[b][s] = 1).
+ * Which keys each of T new queries may see, after S - T cached positions: query t sees key s
+ * when s <= (S - T) + t and key s is not padding (keyMask[b][s] = 1). Kept as its two factors,
+ * so that no [B, T, S] tensor exists for long sequences: `maskRows` builds a chunk's rows.
  */
+export interface AttentionMask {
+  /** 0 for real keys, MASKED for padding: [B, 1, 1, S]. */
+  readonly padding: Tensor;
+  readonly past: number;
+  readonly queries: number;
+}
+
 export const attentionMask = (
   backend: Backend,
   keyMask: readonly (readonly number[])[],
   queries: number,
-): Tensor => {
+): AttentionMask => {
   const b = keyMask.length;
   const s = keyMask[0]?.length ?? 0;
-  const past = s - queries;
-  const out = new Float32Array(b * queries * s);
-  for (let i = 0; i < b; i++) {
-    for (let t = 0; t < queries; t++) {
-      for (let j = 0; j < s; j++) {
-        const visible = j <= past + t && keyMask[i][j] !== 0;
-        out[(i * queries + t) * s + j] = visible ? 0 : MASKED;
-      }
-    }
+  const padding = Float32Array.from(keyMask.flat(), (m) => (m !== 0 ? 0 : MASKED));
+  return { padding: tensor(backend, padding, [b, 1, 1, s]), past: s - queries, queries };
+};
+
+/** The additive mask [B, 1, rows, S] of queries begin .. begin + rows. */
+export const maskRows = (mask: AttentionMask, begin: number, rows: number): Tensor => {
+  const s = mask.padding.shape[3];
+  const causal = new Float32Array(rows * s);
+  for (let t = 0; t < rows; t++) {
+    causal.fill(MASKED, t * s + Math.min(s, mask.past + begin + t + 1), (t + 1) * s);
   }
-  return tensor(backend, out, [b, 1, queries, s]);
+  return minimum(tensor(mask.padding.backend, causal, [1, 1, rows, s]), mask.padding);
 };
 
 /**
- * q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended); mask: [B, 1, T, S].
+ * q: [B, H, T, D]; k, v: [B, KV, S, D] (cache already appended).
  * Query head h reads KV head ⌊h / (H / KV)⌋. The G = H / KV query heads of one KV head are
  * adjacent, so q regroups to [B, KV, G·T, D] and meets k and v without copying them per head.
- * Queries go in chunks when the [B, H, T, S] scores would exceed the backend's binding limit.
+ * Queries go in chunks when the [B, H, T, S] scores would exceed the backend's binding limit
+ * or `maxScoreValues` (long sequences on any backend): see chunkedAttention.
  */
-export const attend = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
-  const [b, heads, t, d] = q.shape;
+export const attend = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: AttentionMask,
+  maxScoreValues = SCORE_CHUNK_VALUES,
+): Tensor => {
+  const [b, heads, t] = q.shape;
   const s = k.shape[2];
-  const per = blockRows(t, b * heads * s, q.backend.maxBindingBytes);
-  if (per >= t) return attendAll(q, k, v, mask);
-  const chunks = Array.from({ length: Math.ceil(t / per) }, (_, i) => {
-    const rows = Math.min(per, t - i * per);
-    return attendAll(
-      slice(q, [0, 0, i * per, 0], [b, heads, rows, d]),
-      k,
-      v,
-      slice(mask, [0, 0, i * per, 0], [b, 1, rows, s]),
-    );
-  });
-  return concat(chunks, 2);
+  const perLimit = blockRows(t, b * heads * s, q.backend.maxBindingBytes);
+  const per = Math.min(perLimit, Math.max(1, Math.floor(maxScoreValues / (b * heads * s))));
+  return per >= t ? attendAll(q, k, v, maskRows(mask, 0, t)) : chunkedAttention(q, k, v, mask, per);
+};
+
+/**
+ * Scores held at once when nothing else limits them: 1M values (4 MB) per query chunk. A chunk's
+ * softmax and its gradient hold about ten such tensors, so this bounds attention's working set
+ * near 40 MB at any length.
+ */
+export const SCORE_CHUNK_VALUES = 1 << 20;
+
+/** Softmax weights [B, KV, G·T, S] of queries regrouped to [B, KV, G·T, D] (see attend). */
+const probabilities = (grouped: Tensor, k: Tensor, mask: Tensor, t: number): Tensor => {
+  const [b, kvHeads, rows, d] = grouped.shape;
+  const s = k.shape[2];
+  const group = rows / t;
+  const scores = mul(matmul(grouped, k, { transposeB: true }), 1 / Math.sqrt(d));
+  const masked = add(reshape(scores, [b, kvHeads, group, t, s]), reshape(mask, [b, 1, 1, t, s]));
+  return reshape(softmax(masked), [b, kvHeads, rows, s]);
 };
 
 const attendAll = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {
   const [b, heads, t, d] = q.shape;
   const kvHeads = k.shape[1];
-  const s = k.shape[2];
+  const grouped = reshape(q, [b, kvHeads, (heads / kvHeads) * t, d]);
+  return reshape(matmul(probabilities(grouped, k, mask, t), v), [b, heads, t, d]);
+};
+
+/**
+ * Attention a chunk of `per` queries at a time, with its own gradient (FlashAttention's
+ * recomputation, at chunk granularity): the forward keeps only q, k, v and the output, and the
+ * backward recomputes each chunk's softmax weights, so neither pass ever holds more than one
+ * chunk's [B, H, per, S] scores. Memory stays linear in the sequence length while training.
+ */
+const chunkedAttention = (
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: AttentionMask,
+  per: number,
+): Tensor => {
+  const [b, heads, t, d] = q.shape;
+  const kvHeads = k.shape[1];
   const group = heads / kvHeads;
-  const grouped = reshape(q, [b, kvHeads, group * t, d]);
-  const scores = mul(matmul(grouped, k, { transposeB: true }), 1 / Math.sqrt(d));
-  const masked = add(reshape(scores, [b, kvHeads, group, t, s]), reshape(mask, [b, 1, 1, t, s]));
-  const out = matmul(reshape(softmax(masked), [b, kvHeads, group * t, s]), v);
-  return reshape(out, [b, heads, t, d]);
+  const chunks = Array.from({ length: Math.ceil(t / per) }, (_, i) => ({
+    begin: i * per,
+    rows: Math.min(per, t - i * per),
+  }));
+  const rowsOf = (x: Tensor, { begin, rows }: { begin: number; rows: number }) =>
+    slice(x, [0, 0, begin, 0], [b, x.shape[1], rows, x.shape[3]]);
+  const regroup = (x: Tensor, rows: number) => reshape(x, [b, kvHeads, group * rows, d]);
+  // q, k and v are the op's inputs; the closures read them directly.
+  const fused = customVjp(
+    (_q: Tensor, _k: Tensor, _v: Tensor) => ({
+      output:
+        // One scope per chunk: a chunk's scores are freed before the next chunk's are made.
+        scope(() =>
+          concat(
+            chunks.map((c) =>
+              scope(() => attendAll(rowsOf(q, c), k, v, maskRows(mask, c.begin, c.rows)))
+            ),
+            2,
+          )
+        ),
+      aux: null,
+    }),
+    (_inputs, g, needs) => {
+      const scale = 1 / Math.sqrt(d);
+      const dqs: Tensor[] = [];
+      let dk: Tensor | null = null;
+      let dv: Tensor | null = null;
+      for (const c of chunks) {
+        const step = scope(() => {
+          const qc = regroup(rowsOf(q, c), c.rows);
+          const gc = regroup(rowsOf(g, c), c.rows);
+          const p = probabilities(qc, k, maskRows(mask, c.begin, c.rows), c.rows);
+          const dp = matmul(gc, v, { transposeB: true });
+          // Softmax's Jacobian: dS = P ⊙ (dP − Σ_s dP ⊙ P).
+          const ds = mul(mul(p, sub(dp, sum(mul(dp, p), -1, true))), scale);
+          const dkPart = needs[1] ? matmul(ds, qc, { transposeA: true }) : null;
+          const dvPart = needs[2] ? matmul(p, gc, { transposeA: true }) : null;
+          return {
+            dq: needs[0] ? reshape(matmul(ds, k), [b, heads, c.rows, d]) : null,
+            dk: dk && dkPart ? add(dk, dkPart) : dkPart,
+            dv: dv && dvPart ? add(dv, dvPart) : dvPart,
+          };
+        });
+        // The running sums of earlier chunks are replaced; free them now, not at the step's end.
+        dk?.dispose();
+        dv?.dispose();
+        if (step.dq) dqs.push(step.dq);
+        dk = step.dk;
+        dv = step.dv;
+      }
+      const dq = needs[0] ? concat(dqs, 2) : null;
+      dqs.forEach((x) => x.dispose());
+      return [dq, dk, dv];
+    },
+  );
+  return fused(q, k, v).output;
 };
 
 export const appendKv = (cache: KVEntry | null, k: Tensor, v: Tensor): KVEntry =>
