@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import * as ops from "../../lib/autodiff/ops.ts";
-import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
+import { type Tensor, tensor, toArray, toArraySync } from "../../lib/autodiff/tensor.ts";
 import { foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
 import {
   availableBackends,
@@ -70,10 +70,32 @@ test("availableBackends: ts, tfjs-cpu and tfjs-wasm everywhere, webgpu where an 
   assert.equal(available, ["ts", "tfjs-cpu", "tfjs-wasm", ...(hasAdapter ? ["webgpu"] : [])]);
 });
 
-test("webgpu without navigator.gpu fails, saying it needs Deno", async () => {
-  if (gpu !== undefined) return;
-  const error = await loadBackend("webgpu").then(() => null, (e: Error) => e);
-  assert.match(String(error?.message), /needs Deno/);
+test("webgpu loads where an adapter is, and otherwise says why not", async () => {
+  const loaded = await loadBackend("webgpu").then((b) => b, (e: Error) => e);
+  if (hasAdapter) assert.is((loaded as Backend).name, "webgpu");
+  else {
+    const why = gpu === undefined ? /needs Deno/ : /found no adapter/;
+    assert.match(String((loaded as Error).message), why);
+  }
+});
+
+test("each backend declares its capabilities: synchronous reads on the CPU, not on WebGPU", async () => {
+  const declared = Object.fromEntries(
+    await Promise.all(
+      available.map(async (name) => [name, (await loadBackend(name)).capabilities]),
+    ),
+  );
+  const cpu = { syncReads: true, deviceMemory: false };
+  assert.equal(declared, {
+    ts: cpu,
+    "tfjs-cpu": cpu,
+    "tfjs-wasm": cpu,
+    ...(hasAdapter ? { webgpu: { syncReads: false, deviceMemory: true } } : {}),
+  });
+  // Declared, not sniffed: a backend that says it cannot read synchronously is taken at its word.
+  const asyncOnly: Backend = { ...tsBackend, capabilities: { ...cpu, syncReads: false } };
+  assert.throws(() => toArraySync(tensor(asyncOnly, [1], [1])), /only reads back asynchronously/);
+  assert.equal(Array.from(toArraySync(tensor(tsBackend, [1], [1]))), [1]);
 });
 
 test("loading a backend twice gives the same backend (tensors of both can meet)", async () => {
