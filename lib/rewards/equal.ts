@@ -60,8 +60,9 @@ const evaluateLeaf = (latex: string): Leaf | null => {
 
 /** `\text{The triangle is isosceles}`: a whole answer in words is compared as words. */
 const textAnswer = (answer: string): Leaf | null => {
-  const m = /^\\(?:text|textbf|textrm|textnormal|mathrm)\s*\{\s*([A-Za-z][A-Za-z ,.'-]*?)[\s.]*\}$/
-    .exec(unwrapDelimiters(answer));
+  const m =
+    /^\\(?:text|textbf|textrm|textnormal|mathrm)\s*\{\s*([A-Za-z][A-Za-z,.'-]* [A-Za-z ,.'-]*?)[\s.]*\}$/
+      .exec(unwrapDelimiters(answer));
   return m && { kind: "word", text: m[1].replace(/\s+/g, " ").toLowerCase() };
 };
 

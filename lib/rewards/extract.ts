@@ -181,7 +181,7 @@ export const lastMathSpan = (text: string, first = false): string | null => {
 
 // A number in running text: `1,000.99`, `1 000`, `4,15`, `-3`, `.4`, `2/3`.
 const plainNumber =
-  /(?<![\w.])-?(?:\d{1,3}(?:(?:,| )\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)(?:\/\d+)?(?![\w])/g;
+  /(?<![\w.])-?(?:\d{1,3}(?:(?:,| )\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)(?:\/\d+)?(?!\d)/g;
 const maxPlainNumberScan = 4000;
 
 /** The last number written in plain text (Math-Verify's expression fallback). */

@@ -119,6 +119,11 @@ export const parseStructure = (s: string, depth = 0): AnswerTree => {
   if (union && union.parts.length > 1) {
     return { kind: "union", items: union.parts.map((p) => parseStructure(p.trim(), depth + 1)) };
   }
+  // `a=3,b=1; a=5,b=1`: semicolons separate answers that may themselves be lists.
+  const answers = splitTopLevel(s, /;/);
+  if (answers && answers.parts.length > 1 && answers.parts.every((p) => p.trim() !== "")) {
+    return { kind: "set", items: answers.parts.map((p) => parseStructure(p.trim(), depth + 1)) };
+  }
   const list = setItems(s, depth);
   if (list && list.length > 1) return { kind: "set", items: list };
   const relation = splitTopLevel(s, relationPattern);
