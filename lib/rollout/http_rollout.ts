@@ -89,3 +89,23 @@ export const httpRollout = (o: HttpRolloutOptions): HttpRollout => {
   };
   return { rollout, lastStats: () => stats, close: () => o.channel.close() };
 };
+
+/** The engine sampling settings a training config implies (every field stated explicitly). */
+export const engineSamplingOf = (
+  cfg: {
+    readonly temperature: number;
+    readonly topP: number;
+    readonly topK: number | null;
+    readonly maxCompletionLength: number;
+    readonly temperatureInLogprobs: boolean;
+  },
+  stopTokens: readonly number[],
+): EngineSampling => ({
+  temperature: cfg.temperature,
+  topP: cfg.topP,
+  topK: cfg.topK,
+  minP: 0,
+  maxTokens: cfg.maxCompletionLength,
+  stopTokens,
+  logprobsAfterTemperature: cfg.temperatureInLogprobs,
+});

@@ -5,7 +5,9 @@
  * run restarts the server with `--lora` every step (cheap for the models trained here).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import process from "node:process";
 
@@ -157,4 +159,20 @@ export const startLlamaServer = async (o: LlamaServerOptions): Promise<LlamaServ
     await sleep(50);
   }
   return { url, pid: child.pid!, logFile: o.logFile, stop, exited };
+};
+
+/** The node-llama-cpp release whose bundled llama.cpp source .ci/build-llama-server.sh builds. */
+export const LLAMA_SOURCE_VERSION = "3.21.1";
+
+/**
+ * Where a built llama-server is: $TINA_LLAMA_SERVER, else the build script's cache
+ * (~/.cache/tina-ts/llama-server-<version>/bin/llama-server); null if neither exists.
+ */
+export const findLlamaServer = (): string | null => {
+  const env = process.env.TINA_LLAMA_SERVER;
+  if (env) return existsSync(env) ? env : null;
+  const cacheRoot = process.env.TINA_CACHE_DIR ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "tina-ts");
+  const cached = join(cacheRoot, `llama-server-${LLAMA_SOURCE_VERSION}`, "bin", "llama-server");
+  return existsSync(cached) ? cached : null;
 };
