@@ -14,7 +14,7 @@ import {
   PositiveNumber,
   refine,
 } from "../io/json_codec.ts";
-import { PROJS } from "../io/weight_layout.ts";
+import { type Proj, PROJS } from "../io/weight_layout.ts";
 import { makeReward, rewardNames } from "../rewards/combine.ts";
 
 const NonNegative = refine(t.number, (n) => Number.isFinite(n) && n >= 0, "a non-negative number");
@@ -28,7 +28,7 @@ const LoraCodec = t.type({
   r: PositiveInt,
   alpha: PositiveNumber,
   dropout: refine(t.number, (n) => n >= 0 && n < 1, "a number in [0, 1)"),
-  targets: t.array(ProjCodec),
+  targets: t.readonlyArray(ProjCodec),
   rslora: t.boolean,
 });
 
@@ -37,67 +37,177 @@ const RewardSpecCodec = t.intersection([
   t.partial({ options: t.record(t.string, t.number) }),
 ]);
 
-export const TrainConfigCodec = t.type({
-  preset: t.keyof({ tina: null, trl: null }),
-  seed: NonNegativeInt,
-  maxSteps: PositiveInt,
+/** LoRA settings of a run (PEFT's r, lora_alpha, lora_dropout, target_modules, use_rslora). */
+export interface LoraSettings {
+  /** The adapters' rank. */
+  readonly r: number;
+  /** Scaling numerator: the update is (alpha / r) · B·A, or alpha / √r with rsLoRA. */
+  readonly alpha: number;
+  /** Dropout on the adapters' input during training, in [0, 1). */
+  readonly dropout: number;
+  /** The projections that get adapters. */
+  readonly targets: readonly Proj[];
+  /** Rank-stabilized scaling (alpha / √r). */
+  readonly rslora: boolean;
+}
+
+/** A reward of the config, by a built-in's name (rewards/combine.ts). */
+export interface ConfigReward {
+  readonly name: string;
+  readonly weight: number;
+  readonly options?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Every knob of a GRPO run, TRL's names in camelCase. Build one with {@link resolveConfig}
+ * (a preset plus overrides, checked), never by hand.
+ */
+export interface TrainConfig {
+  /** The preset the other fields were filled from. */
+  readonly preset: "tina" | "trl";
+  /** The run's seed: adapters' init, data order, sampling, dropout. */
+  readonly seed: number;
+  /** Optimizer updates to run. */
+  readonly maxSteps: number;
   /** Prompts per optimizer step (each gets numGenerations completions). */
-  promptsPerStep: PositiveInt,
-  numGenerations: refine(t.number, (n) => Number.isInteger(n) && n >= 2, "an integer >= 2"),
+  readonly promptsPerStep: number;
+  /** Completions per prompt (the group GRPO compares within), at least 2. */
+  readonly numGenerations: number;
   /** Micro-batches per optimizer step; promptsPerStep must divide evenly. */
-  gradientAccumulationSteps: PositiveInt,
-  temperature: PositiveNumber,
-  topP: Probability,
-  topK: t.union([PositiveInt, t.null]),
-  maxPromptLength: PositiveInt,
-  maxCompletionLength: PositiveInt,
-  lossType: t.keyof({ grpo: null, bnpo: null, dr_grpo: null, dapo: null }),
-  beta: NonNegative,
-  epsilonLow: NonNegative,
-  epsilonHigh: NonNegative,
-  delta: t.union([PositiveNumber, t.null]),
-  scaleRewards: t.keyof({ group: null, batch: null, none: null }),
-  numIterations: PositiveInt,
-  maskTruncatedCompletions: t.boolean,
+  readonly gradientAccumulationSteps: number;
+  /** Sampling temperature of the rollouts. */
+  readonly temperature: number;
+  /** Nucleus sampling mass in (0, 1]. */
+  readonly topP: number;
+  /** Top-k sampling, or null for none. */
+  readonly topK: number | null;
+  /** Prompts are cut on the left to this many tokens. */
+  readonly maxPromptLength: number;
+  /** Completions stop after this many tokens. */
+  readonly maxCompletionLength: number;
+  /** How the per-token loss is averaged (TRL's loss_type). */
+  readonly lossType: "grpo" | "bnpo" | "dr_grpo" | "dapo";
+  /** KL coefficient β against the adapter-free reference. */
+  readonly beta: number;
+  /** Lower clipping range ε of the ratio. */
+  readonly epsilonLow: number;
+  /** Upper clipping range (DAPO's ε-high; equal to epsilonLow for symmetric clipping). */
+  readonly epsilonHigh: number;
+  /** Two-sided clipping bound δ (> 1), or null. */
+  readonly delta: number | null;
+  /** Reward standardization: per group, per batch, or none (Dr. GRPO). */
+  readonly scaleRewards: "group" | "batch" | "none";
+  /** μ: optimizer updates per generation batch. */
+  readonly numIterations: number;
+  /** Drop completions cut at maxCompletionLength from the loss. */
+  readonly maskTruncatedCompletions: boolean;
   /** TRL >= 0.16 divides logits by the sampling temperature before taking log-probs; 0.15.2 did not. */
-  temperatureInLogprobs: t.boolean,
+  readonly temperatureInLogprobs: boolean;
   /**
    * Off-policy correction for rollouts from an inference engine (TRL's
    * vllm_importance_sampling_*, lib/rl/importance.ts): "off" or the mode. Never applied to
    * in-process rollouts, whose log-probs are the learner's own.
    */
-  importanceSampling: t.keyof({
-    off: null,
-    token_truncate: null,
-    token_mask: null,
-    sequence_truncate: null,
-    sequence_mask: null,
-  }),
-  importanceSamplingClipMin: t.union([NonNegative, t.null]),
-  importanceSamplingClipMax: PositiveNumber,
-  learningRate: PositiveNumber,
-  adamBeta1: Fraction,
-  adamBeta2: Fraction,
-  adamEpsilon: PositiveNumber,
-  weightDecay: NonNegative,
-  maxGradNorm: t.union([PositiveNumber, t.null]),
-  lrScheduler: t.keyof({ constant: null, linear: null, cosine: null, cosine_with_min_lr: null }),
-  warmupRatio: Fraction,
-  minLrRatio: Fraction,
+  readonly importanceSampling:
+    | "off"
+    | "token_truncate"
+    | "token_mask"
+    | "sequence_truncate"
+    | "sequence_mask";
+  /** Lower clip of the importance ratio, or null. */
+  readonly importanceSamplingClipMin: number | null;
+  /** Upper clip of the importance ratio. */
+  readonly importanceSamplingClipMax: number;
+  /** Peak learning rate. */
+  readonly learningRate: number;
+  readonly adamBeta1: number;
+  readonly adamBeta2: number;
+  readonly adamEpsilon: number;
+  /** Decoupled weight decay (AdamW). */
+  readonly weightDecay: number;
+  /** Clip gradients to this global norm, or null. */
+  readonly maxGradNorm: number | null;
+  /** The learning-rate schedule's shape. */
+  readonly lrScheduler: "constant" | "linear" | "cosine" | "cosine_with_min_lr";
+  /** Share of the schedule spent warming up. */
+  readonly warmupRatio: number;
+  /** The cosine schedule's floor, as a share of the peak. */
+  readonly minLrRatio: number;
   /** The schedule's horizon; Tina decays over more steps than it runs. Default: maxSteps. */
-  scheduleSteps: t.union([PositiveInt, t.null]),
+  readonly scheduleSteps: number | null;
   /** null trains every base parameter instead (for comparison). */
-  lora: t.union([LoraCodec, t.null]),
-  rewards: t.array(RewardSpecCodec),
-  checkpointEvery: NonNegativeInt,
+  readonly lora: LoraSettings | null;
+  /** Built-in rewards by name, weighted (TRL's reward_funcs and reward_weights). */
+  readonly rewards: readonly ConfigReward[];
+  /** Save a checkpoint every this many updates (0: only at the end). */
+  readonly checkpointEvery: number;
   /** Stop after this many consecutive steps with a non-finite loss or gradient. */
-  maxBadSteps: PositiveInt,
+  readonly maxBadSteps: number;
   /** For the cost ledger: what an hour of this machine costs, in dollars. */
-  costPerHour: NonNegative,
-});
+  readonly costPerHour: number;
+}
 
-export type TrainConfig = t.TypeOf<typeof TrainConfigCodec>;
-export type LoraSettings = NonNullable<TrainConfig["lora"]>;
+/** The codec that checks a whole config; `props` names every field. */
+export const TrainConfigCodec:
+  & t.Type<TrainConfig, TrainConfig, unknown>
+  & { readonly props: Readonly<Record<keyof TrainConfig, t.Mixed>> } = t.type({
+    preset: t.keyof({ tina: null, trl: null }),
+    seed: NonNegativeInt,
+    maxSteps: PositiveInt,
+    /** Prompts per optimizer step (each gets numGenerations completions). */
+    promptsPerStep: PositiveInt,
+    numGenerations: refine(t.number, (n) => Number.isInteger(n) && n >= 2, "an integer >= 2"),
+    /** Micro-batches per optimizer step; promptsPerStep must divide evenly. */
+    gradientAccumulationSteps: PositiveInt,
+    temperature: PositiveNumber,
+    topP: Probability,
+    topK: t.union([PositiveInt, t.null]),
+    maxPromptLength: PositiveInt,
+    maxCompletionLength: PositiveInt,
+    lossType: t.keyof({ grpo: null, bnpo: null, dr_grpo: null, dapo: null }),
+    beta: NonNegative,
+    epsilonLow: NonNegative,
+    epsilonHigh: NonNegative,
+    delta: t.union([PositiveNumber, t.null]),
+    scaleRewards: t.keyof({ group: null, batch: null, none: null }),
+    numIterations: PositiveInt,
+    maskTruncatedCompletions: t.boolean,
+    /** TRL >= 0.16 divides logits by the sampling temperature before taking log-probs; 0.15.2 did not. */
+    temperatureInLogprobs: t.boolean,
+    /**
+     * Off-policy correction for rollouts from an inference engine (TRL's
+     * vllm_importance_sampling_*, lib/rl/importance.ts): "off" or the mode. Never applied to
+     * in-process rollouts, whose log-probs are the learner's own.
+     */
+    importanceSampling: t.keyof({
+      off: null,
+      token_truncate: null,
+      token_mask: null,
+      sequence_truncate: null,
+      sequence_mask: null,
+    }),
+    importanceSamplingClipMin: t.union([NonNegative, t.null]),
+    importanceSamplingClipMax: PositiveNumber,
+    learningRate: PositiveNumber,
+    adamBeta1: Fraction,
+    adamBeta2: Fraction,
+    adamEpsilon: PositiveNumber,
+    weightDecay: NonNegative,
+    maxGradNorm: t.union([PositiveNumber, t.null]),
+    lrScheduler: t.keyof({ constant: null, linear: null, cosine: null, cosine_with_min_lr: null }),
+    warmupRatio: Fraction,
+    minLrRatio: Fraction,
+    /** The schedule's horizon; Tina decays over more steps than it runs. Default: maxSteps. */
+    scheduleSteps: t.union([PositiveInt, t.null]),
+    /** null trains every base parameter instead (for comparison). */
+    lora: t.union([LoraCodec, t.null]),
+    rewards: t.readonlyArray(RewardSpecCodec),
+    checkpointEvery: NonNegativeInt,
+    /** Stop after this many consecutive steps with a non-finite loss or gradient. */
+    maxBadSteps: PositiveInt,
+    /** For the cost ledger: what an hour of this machine costs, in dollars. */
+    costPerHour: NonNegative,
+  });
 
 /** Tina (arXiv 2504.15777) as run on TRL 0.15.2 with PEFT and open-r1 rewards. */
 export const TINA_PRESET: TrainConfig = Object.freeze({
@@ -227,7 +337,7 @@ const squash = (name: string): string => name.toLowerCase().replace(/[_-]/g, "")
 export const closestName = (
   name: string,
   known: readonly string[],
-  maxDistance = Math.max(2, Math.floor(name.length / 3)),
+  maxDistance: number = Math.max(2, Math.floor(name.length / 3)),
 ): string | null => {
   const scored = known.map((k) => ({
     k,
