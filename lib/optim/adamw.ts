@@ -28,10 +28,13 @@ export interface AdamState {
   readonly nu: unknown;
 }
 
+/** Adam's decay rates lie in [0, 1): at 1 a moment never moves. For codecs and checks alike. */
+export const isAdamBeta = (b: number): boolean => b >= 0 && b < 1;
+
 export const scaleByAdam = (
   { b1 = 0.9, b2 = 0.999, eps = 1e-8 }: AdamOptions = {},
 ): GradientTransformation<AdamState> => {
-  if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) {
+  if (!(isAdamBeta(b1) && isAdamBeta(b2))) {
     throw new Error(`scaleByAdam: betas (${b1}, ${b2}) must lie in [0, 1)`);
   }
   if (!(eps >= 0)) throw new Error(`scaleByAdam: eps (${eps}) must be >= 0`);

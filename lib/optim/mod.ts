@@ -16,6 +16,7 @@ export {
   adamw,
   type AdamWOptions,
   type AdamWState,
+  isAdamBeta,
   scaleByAdam,
 } from "./adamw.ts";
 export {

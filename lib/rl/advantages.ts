@@ -4,7 +4,9 @@
  * [g·G, (g+1)·G).
  */
 
-export type ScaleRewards = "group" | "batch" | "none";
+/** How advantages are scaled, for codecs and checks alike. */
+export const SCALE_REWARDS = ["group", "batch", "none"] as const;
+export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 
 /** Added to the std before dividing, so that a group with equal rewards gets advantage 0. */
 const STD_EPS = 1e-4;

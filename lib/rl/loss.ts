@@ -30,7 +30,15 @@ import { fmt, sameShape } from "../tensor/shape.ts";
  * micro-batch. dr_grpo: token sum / (B · maxCompletionLength). dapo: token sum / tokens in
  * the whole generation batch.
  */
-export type LossType = "grpo" | "bnpo" | "dr_grpo" | "dapo";
+/** The loss aggregations, for codecs and checks alike. */
+export const LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo"] as const;
+export type LossType = (typeof LOSS_TYPES)[number];
+
+/**
+ * The limits the loss relies on, for config codecs to refuse a bad value at decode time: the
+ * lower clip 1 − epsilonLow stays positive, and delta caps ratios above 1.
+ */
+export const LOSS_BOUNDS = Object.freeze({ epsilonLowBelow: 1, deltaAbove: 1 });
 
 export interface GrpoLossConfig {
   readonly lossType: LossType;
@@ -86,15 +94,17 @@ export const checkLossConfig = (c: GrpoLossConfig): GrpoLossConfig => {
   const fail = (field: string, why: string) => {
     throw new Error(`GRPO loss config: ${field} ${why}`);
   };
-  if (!["grpo", "bnpo", "dr_grpo", "dapo"].includes(c.lossType)) {
-    fail("lossType", `"${c.lossType}" is not grpo|bnpo|dr_grpo|dapo`);
+  if (!LOSS_TYPES.includes(c.lossType)) {
+    fail("lossType", `"${c.lossType}" is not ${LOSS_TYPES.join("|")}`);
   }
   if (!(c.beta >= 0)) fail("beta", `must be >= 0, got ${c.beta}`);
-  if (!(c.epsilonLow >= 0 && c.epsilonLow < 1)) {
-    fail("epsilonLow", `must lie in [0, 1), got ${c.epsilonLow}`);
+  if (!(c.epsilonLow >= 0 && c.epsilonLow < LOSS_BOUNDS.epsilonLowBelow)) {
+    fail("epsilonLow", `must lie in [0, ${LOSS_BOUNDS.epsilonLowBelow}), got ${c.epsilonLow}`);
   }
   if (!(c.epsilonHigh >= 0)) fail("epsilonHigh", `must be >= 0, got ${c.epsilonHigh}`);
-  if (c.delta !== null && !(c.delta > 1)) fail("delta", `must be > 1 or null, got ${c.delta}`);
+  if (c.delta !== null && !(c.delta > LOSS_BOUNDS.deltaAbove)) {
+    fail("delta", `must be > ${LOSS_BOUNDS.deltaAbove} or null, got ${c.delta}`);
+  }
   if (!(Number.isInteger(c.maxCompletionLength) && c.maxCompletionLength > 0)) {
     fail("maxCompletionLength", `must be a positive integer, got ${c.maxCompletionLength}`);
   }
