@@ -47,8 +47,13 @@ export interface TrainerOptions<Columns extends object = object> {
   readonly config?: TrainConfig | Readonly<Record<string, unknown>>;
   /** Rewards as values (names of built-ins, your functions); default: the config's rewards. */
   readonly rewards?: readonly RewardSpec<Columns>[];
-  /** The chat messages that pose an example; default: the paper's prompt (`paperPrompt`). */
-  readonly prompt?: (example: Example<Columns>) => readonly ChatMessage[];
+  /**
+   * The chat messages that pose an example (`taskPrompt` for the built-in task); default: the
+   * paper's prompt (`paperPrompt`).
+   */
+  readonly prompt?: (
+    example: Example<Columns> & { readonly problem: string },
+  ) => readonly ChatMessage[];
   /** Where completions come from; default: sampling in this process. */
   readonly rollout?: Rollout;
   /** The clock in milliseconds (for throughput metrics); default `performance.now`. */
@@ -145,8 +150,7 @@ export const trainerConfig = (
 const setUp = <Columns extends object>(opts: TrainerOptions<Columns>) => {
   checkOptions(opts as TrainerOptions<object>);
   const config = trainerConfig(opts.config);
-  const prompt = opts.prompt ??
-    ((ex: Example<Columns>) => paperPrompt({ problem: ex.problem ?? "" }));
+  const prompt = opts.prompt ?? paperPrompt;
   const context = trainContext({
     config,
     model: opts.model,

@@ -67,7 +67,7 @@ test("train(): a built-in and a user reward run together and are logged by name"
   }
   assert.ok(result.adapter !== null);
   assert.is(result.adapter!.config.r, 2);
-  assert.is(result.adapter!.layers.length, model.config.numLayers);
+  assert.is(result.adapter!.layers.length, model.config.numHiddenLayers);
 });
 
 test("createTrainer().step() twice gives train()'s numbers", async () => {
@@ -79,7 +79,7 @@ test("createTrainer().step() twice gives train()'s numbers", async () => {
   assert.is(trainer.state.step, 2);
   assert.equal(withoutTimes(trainer.metrics), withoutTimes(result.metrics));
   const adapter = await trainer.adapter();
-  assert.equal(adapter!.layers[0].q_proj!.B.data, result.adapter!.layers[0].q_proj!.B.data);
+  assert.equal(adapter!.layers[0].q!.B.data, result.adapter!.layers[0].q!.B.data);
 });
 
 test("an aborted signal stops after the step in progress", async () => {
