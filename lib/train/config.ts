@@ -16,13 +16,18 @@ import {
 } from "../io/json_codec.ts";
 import { type Proj, PROJS } from "../io/weight_layout.ts";
 import { makeReward, rewardNames } from "../rewards/combine.ts";
+import { isAdamBeta } from "../optim/adamw.ts";
+import { SCALE_REWARDS, type ScaleRewards } from "../rl/advantages.ts";
+import { LOSS_BOUNDS, LOSS_TYPES, type LossType } from "../rl/loss.ts";
 
 const NonNegative = refine(t.number, (n) => Number.isFinite(n) && n >= 0, "a non-negative number");
 const Fraction = refine(t.number, (n) => n >= 0 && n <= 1, "a number in [0, 1]");
 const Probability = refine(t.number, (n) => n > 0 && n <= 1, "a number in (0, 1]");
-const ProjCodec = t.keyof(
-  Object.fromEntries(PROJS.map((p) => [p, null])) as Record<(typeof PROJS)[number], null>,
-);
+/** One of `values`: the enum the code itself switches on. */
+const oneOf = <T extends string>(values: readonly T[]) =>
+  t.keyof(Object.fromEntries(values.map((v) => [v, null])) as Record<T, null>);
+const ProjCodec = oneOf(PROJS);
+const AdamBeta = refine(t.number, isAdamBeta, "a number in [0, 1)");
 
 const LoraCodec = t.type({
   r: PositiveInt,
@@ -86,7 +91,7 @@ export interface TrainConfig {
   /** Completions stop after this many tokens. */
   readonly maxCompletionLength: number;
   /** How the per-token loss is averaged (TRL's loss_type). */
-  readonly lossType: "grpo" | "bnpo" | "dr_grpo" | "dapo";
+  readonly lossType: LossType;
   /** KL coefficient β against the adapter-free reference. */
   readonly beta: number;
   /** Lower clipping range ε of the ratio. */
@@ -96,7 +101,7 @@ export interface TrainConfig {
   /** Two-sided clipping bound δ (> 1), or null. */
   readonly delta: number | null;
   /** Reward standardization: per group, per batch, or none (Dr. GRPO). */
-  readonly scaleRewards: "group" | "batch" | "none";
+  readonly scaleRewards: ScaleRewards;
   /** μ: optimizer updates per generation batch. */
   readonly numIterations: number;
   /** Drop completions cut at maxCompletionLength from the loss. */
@@ -164,12 +169,12 @@ export const TrainConfigCodec:
     topK: t.union([PositiveInt, t.null]),
     maxPromptLength: PositiveInt,
     maxCompletionLength: PositiveInt,
-    lossType: t.keyof({ grpo: null, bnpo: null, dr_grpo: null, dapo: null }),
+    lossType: oneOf(LOSS_TYPES),
     beta: NonNegative,
     epsilonLow: NonNegative,
     epsilonHigh: NonNegative,
     delta: t.union([PositiveNumber, t.null]),
-    scaleRewards: t.keyof({ group: null, batch: null, none: null }),
+    scaleRewards: oneOf(SCALE_REWARDS),
     numIterations: PositiveInt,
     maskTruncatedCompletions: t.boolean,
     /** TRL >= 0.16 divides logits by the sampling temperature before taking log-probs; 0.15.2 did not. */
@@ -189,8 +194,8 @@ export const TrainConfigCodec:
     importanceSamplingClipMin: t.union([NonNegative, t.null]),
     importanceSamplingClipMax: PositiveNumber,
     learningRate: PositiveNumber,
-    adamBeta1: Fraction,
-    adamBeta2: Fraction,
+    adamBeta1: AdamBeta,
+    adamBeta2: AdamBeta,
     adamEpsilon: PositiveNumber,
     weightDecay: NonNegative,
     maxGradNorm: t.union([PositiveNumber, t.null]),
@@ -270,8 +275,8 @@ export const TRL_PRESET: TrainConfig = Object.freeze({
 
 export const PRESETS = { tina: TINA_PRESET, trl: TRL_PRESET } as const;
 
-/** Bounds the GRPO code relies on: the clip range 1 - epsilonLow stays positive, delta caps w > 1. */
-export const BOUNDS = Object.freeze({ epsilonLowBelow: 1, deltaAbove: 1, maxLoraRank: 65536 });
+/** Bounds the GRPO code relies on (lib/rl/loss.ts's), and LoRA's rank limit. */
+export const BOUNDS = Object.freeze({ ...LOSS_BOUNDS, maxLoraRank: 65536 });
 
 const crossFieldProblems = (c: TrainConfig): readonly string[] => [
   ...(c.promptsPerStep % c.gradientAccumulationSteps !== 0
