@@ -1,0 +1,158 @@
+/**
+ * The memory planner: before any weight is loaded, the bytes a GRPO + LoRA run will hold —
+ * frozen weights, LoRA weights with their gradients and AdamW moments, activations of a training
+ * step, the rollout's KV cache — and whether a backend can hold them. A backend that cannot is
+ * refused up front in one line with the numbers, instead of dying mid-run (tfjs-wasm's
+ * `memory access out of bounds` at its 4 GB heap).
+ *
+ * Activation figures are per token and per layer, in float32 values, measured on this library's
+ * own step with the metered backend (tests/plan/memory.test.ts keeps them an upper bound within
+ * 2x of what a step really holds, with and without gradient checkpointing).
+ */
+import type { ModelConfig } from "../io/hf_config.ts";
+import { expectedWeightShapes, type Proj, projFeatures } from "../io/weight_layout.ts";
+import { numElements } from "../io/host_tensor.ts";
+import type { BackendName } from "../tensor/kernels.ts";
+
+/** What one training step and its rollouts process. */
+export interface Workload {
+  /** Completions in one micro-batch (prompts per step × generations / accumulation steps). */
+  readonly sequences: number;
+  readonly promptLength: number;
+  readonly completionLength: number;
+  /** null trains every base weight (the comparison run). */
+  readonly lora: { readonly rank: number; readonly targets: readonly Proj[] } | null;
+  readonly gradientCheckpointing: boolean;
+}
+
+export interface MemoryEstimate {
+  readonly weights: number;
+  /** Trainable weights, their gradients and AdamW's two moments. */
+  readonly training: number;
+  readonly activations: number;
+  readonly kvCache: number;
+  readonly total: number;
+}
+
+const F32 = 4;
+/** Frozen weights are widened to float32 on every backend today. */
+const WEIGHT_BYTES = 4;
+/** Activation floats per token per layer, by width (see the module comment). */
+const PER_INTERMEDIATE = 26;
+const PER_HIDDEN = 96;
+const PER_RANK = 32;
+/** A checkpointed layer keeps its input and later its gradient. */
+const CHECKPOINT_PER_HIDDEN = 4;
+/**
+ * Attention's scores: about twelve tensors of them per layer, of at most one chunk's 1M values
+ * (lib/nn/attention.ts); a layer not checkpointed keeps them for the backward pass.
+ */
+const ATTENTION_CHUNK_VALUES = 1 << 20;
+const ATTENTION_COPIES = 12;
+/** The LM head's log-probs: about eight tensors of one chunk's 4M logits (lib/rl/head_logprobs). */
+const HEAD_CHUNK_VALUES = 1 << 22;
+const HEAD_COPIES = 8;
+
+export const baseParameterCount = (config: ModelConfig): number =>
+  [...expectedWeightShapes(config).values()].reduce((n, shape) => n + numElements(shape), 0);
+
+export const loraParameterCount = (
+  config: ModelConfig,
+  lora: NonNullable<Workload["lora"]>,
+): number =>
+  config.numHiddenLayers *
+  lora.targets.reduce((n, proj) => {
+    const { in: inputs, out } = projFeatures(config, proj);
+    return n + lora.rank * (inputs + out);
+  }, 0);
+
+/** Bytes a run of `work` on `config` holds at its peak, by part. */
+export const estimateMemory = (config: ModelConfig, work: Workload): MemoryEstimate => {
+  const { hiddenSize: h, intermediateSize: inter, numHiddenLayers: layers } = config;
+  const weights = baseParameterCount(config) * WEIGHT_BYTES;
+  const trainable = work.lora ? loraParameterCount(config, work.lora) : baseParameterCount(config);
+  // Weights (the base's are counted above when training them all), gradients, two moments and
+  // the update being applied.
+  const training = trainable * F32 * (work.lora ? 5 : 4);
+  const tokens = work.sequences * (work.promptLength + work.completionLength);
+  const rankTerm = work.lora ? PER_RANK * work.lora.rank : 0;
+  const length = work.promptLength + work.completionLength;
+  const scores = work.sequences * config.numAttentionHeads * length * length;
+  const attention = Math.min(scores, ATTENTION_CHUNK_VALUES) * ATTENTION_COPIES * F32;
+  const perLayer = tokens * (PER_INTERMEDIATE * inter + PER_HIDDEN * h + rankTerm) * F32 +
+    attention;
+  const held = work.gradientCheckpointing
+    ? layers * tokens * CHECKPOINT_PER_HIDDEN * h * F32 + perLayer
+    : layers * perLayer;
+  const head = Math.min(tokens * config.vocabSize, HEAD_CHUNK_VALUES) * HEAD_COPIES * F32;
+  const activations = held + head;
+  // Keys and values of every position, and a second copy while a step appends one token.
+  const kvWidth = config.numKeyValueHeads * config.headDim;
+  const kvCache = 2 * 2 * layers * tokens * kvWidth * F32;
+  return {
+    weights,
+    training,
+    activations,
+    kvCache,
+    total: weights + training + Math.max(activations, kvCache),
+  };
+};
+
+/** How many bytes a backend can hold, and why (for the refusal message). */
+export interface BackendBudget {
+  readonly backend: BackendName;
+  readonly bytes: number;
+  readonly limit: string;
+}
+
+/** WebAssembly memory is 32-bit: tfjs-wasm's tensors, weights included, share 4 GiB. */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+/** tfjs-wasm keeps transposed copies of reused weights up to this (lib/tensor/tfjs). */
+const WASM_TRANSPOSE_CACHE_BYTES = 256 * 1024 ** 2;
+
+/**
+ * What each backend can hold given `freeBytes` of free host memory: the host's free memory for
+ * the CPU backends, and no more than the wasm heap for tfjs-wasm.
+ */
+export const backendBudget = (backend: BackendName, freeBytes: number): BackendBudget =>
+  backend === "tfjs-wasm"
+    ? {
+      backend,
+      bytes: Math.min(freeBytes, WASM_HEAP_BYTES - WASM_TRANSPOSE_CACHE_BYTES),
+      limit: freeBytes < WASM_HEAP_BYTES ? "free memory" : "its 4 GiB WebAssembly heap",
+    }
+    : { backend, bytes: freeBytes, limit: "free memory" };
+
+const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(2)} GB`;
+
+/** One line: what the run needs, by part. */
+export const describeEstimate = (e: MemoryEstimate): string =>
+  `${gb(e.total)} (weights ${gb(e.weights)}, LoRA/optimizer ${gb(e.training)}, activations ${
+    gb(e.activations)
+  }, KV cache ${gb(e.kvCache)})`;
+
+/** null when the run fits the budget, else the one-line reason. */
+export const refusal = (e: MemoryEstimate, budget: BackendBudget): string | null =>
+  e.total <= budget.bytes
+    ? null
+    : `backend ${budget.backend} cannot hold this run: it needs ${
+      describeEstimate(e)
+    }, over ${budget.limit} (${gb(budget.bytes)}); try gradientCheckpointing, fewer or shorter ` +
+      `sequences per step (gradientAccumulationSteps), or another backend`;
+
+/**
+ * The backend to run on: `requested` if given and it fits (else an error with the numbers), or
+ * the first of `preferred` that fits (else an error naming the smallest shortfall).
+ */
+export const chooseBackend = (
+  e: MemoryEstimate,
+  requested: BackendName | null,
+  preferred: readonly BackendName[],
+  freeBytes: number,
+): BackendName => {
+  const candidates = requested === null ? preferred : [requested];
+  const reasons = candidates.map((name) => refusal(e, backendBudget(name, freeBytes)));
+  const fits = candidates.find((_, i) => reasons[i] === null);
+  if (fits !== undefined) return fits;
+  throw new Error(reasons.at(-1)!);
+};
