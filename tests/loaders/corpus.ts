@@ -219,6 +219,38 @@ export const modelConfigCases = (base: BaseFiles): Corruption[] =>
     replace: { "config.json": jsonWith(base["config.json"], change as Record<string, unknown>) },
   }));
 
+const DEEP = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
+
+/**
+ * The JSON files each broken in the ways the probe tried: a directory, not JSON, not an object,
+ * and a field the loader reads holding a value nested 100,000 deep (which once overflowed the
+ * stack while the error message was being written).
+ */
+export const jsonFileCases = (base: BaseFiles): Corruption[] => {
+  const files: [string, Loader, string][] = [
+    ["config.json", "model", "hidden_size"],
+    ["adapter_config.json", "adapter", "target_modules"],
+    ["tokenizer.json", "tokenizer", "added_tokens"],
+    ["tokenizer_config.json", "tokenizer", "eos_token"],
+  ];
+  return files.flatMap(([file, loader, field]): Corruption[] => [
+    { name: `${file} is a directory`, loader, file, replace: { [file]: DIRECTORY } },
+    { name: `${file} is not JSON`, loader, file, replace: { [file]: "{ not json" } },
+    { name: `${file} is a list`, loader, file, replace: { [file]: "[1, 2]" } },
+    {
+      name: `${file}: "${field}" nested 100,000 deep`,
+      loader,
+      file,
+      replace: {
+        [file]: JSON.stringify({ ...JSON.parse(text(base[file])), [field]: 0 }).replace(
+          `"${field}":0`,
+          `"${field}":${DEEP}`,
+        ),
+      },
+    },
+  ]);
+};
+
 /** Adapters missing parts, empty, or asking for PEFT options the library does not run. */
 export const adapterCases = (base: BaseFiles): Corruption[] => {
   const weights = "adapter_model.safetensors";
@@ -283,6 +315,22 @@ export const tokenizerCases = (base: BaseFiles): Corruption[] => {
     withModel("a negative id", { vocab: { ...vocab, [firstToken]: -3 } }),
     withModel("a duplicate id", { vocab: { ...vocab, [firstToken]: vocab[secondToken] } }),
     withModel("a stray huge id", { vocab: { ...vocab, [firstToken]: 2 ** 31 } }),
+    {
+      name: "tokenizer_config.json: an eos_token not in the vocabulary",
+      loader: "tokenizer",
+      file: "tokenizer_config.json",
+      replace: {
+        "tokenizer_config.json": jsonWith(base["tokenizer_config.json"], { eos_token: "<|nope|>" }),
+      },
+    },
+    {
+      name: "tokenizer_config.json: chat_template is a number",
+      loader: "tokenizer",
+      file: "tokenizer_config.json",
+      replace: {
+        "tokenizer_config.json": jsonWith(base["tokenizer_config.json"], { chat_template: 7 }),
+      },
+    },
     {
       name: "tokenizer.json is a directory",
       loader: "tokenizer",

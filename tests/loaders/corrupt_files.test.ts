@@ -12,6 +12,7 @@ import {
   type Corruption,
   DIRECTORY,
   headerBitFlips,
+  jsonFileCases,
   type Loader,
   modelConfigCases,
   type Replacement,
@@ -141,6 +142,7 @@ test("each failure of issue #17 is refused, naming the file", async () => {
   await runCorpus([
     ...weightFileCases("model.safetensors", base["model.safetensors"], "model"),
     ...modelConfigCases(base),
+    ...jsonFileCases(base),
     ...adapterCases(base),
     ...tokenizerCases(base),
   ]);

@@ -27,7 +27,7 @@ test("a template looping 10^7 times fails fast, naming the file and the budget",
   const looping = withTemplate("{% for i in range(10000000) %}x{% endfor %}");
   const { message, ms } = failure(() => looping.applyChatTemplate(chat));
   assert.match(message, /^tokenizer_config\.json: chat template stopped: range\(\) of 10000000/);
-  assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+  assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms (range() refuses before allocating)`);
   // Nested loops, each within range()'s limit, with empty bodies (nothing evaluated per item):
   // every item still costs a step, so they run out of steps or time within a few seconds.
   const nested = withTemplate(
