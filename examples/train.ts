@@ -13,6 +13,7 @@
  * report.html (rewritten while the run is live) and summary.json.
  */
 import { createHash } from "node:crypto";
+import { freemem } from "node:os";
 import { mkdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,8 +38,15 @@ import { weightsFromParams } from "../lib/model/weights.ts";
 import { foldIn, prngKey } from "../lib/random/prng.ts";
 import { rewardNames } from "../lib/rewards/mod.ts";
 import { renderReport, rewardRanges } from "../lib/report/mod.ts";
+import {
+  buildRollout,
+  describeRollout,
+  type RolloutChoice,
+  rolloutChoice,
+} from "../lib/rollout/setup.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
-import { backendNames } from "../lib/tensor/kernels.ts";
+import { type BackendName, backendNames } from "../lib/tensor/kernels.ts";
+import { chooseBackend, estimateMemory } from "../lib/plan/memory.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { checkpointsNewestFirst, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
 import type { TrainConfig } from "../lib/train/config.ts";
@@ -109,6 +117,12 @@ printed at start and saved in the run directory as run.json.
   --full                  train every base weight instead of LoRA adapters (comparison)
   --seed N                run seed
   --backend NAME          ${backendNames.join(" | ")} (default: fastest CPU backend here)
+  --rollout URL[,URL...]  sample on inference servers instead of in this process (README
+                          "Rollouts on inference engines"); --rollout llama.cpp starts local
+                          llama-server processes on the current model
+  --rollout-engine NAME   vllm | sglang | llama.cpp: the engine behind the URLs
+  --rollout-servers N     local llama-server processes, threads split between them (default 1)
+  --rollout-adapter-dir DIR  where vLLM/SGLang read each step's adapter (default OUT/rollout-adapters)
   --eval-problems N       held-out problems evaluated before and after (default 200)
   --eval-samples N        samples per problem (default 4)
   --eval-temperature T    evaluation sampling temperature (default 0.6, as eval.ts and the paper)
@@ -140,6 +154,10 @@ const OPTIONS = {
   full: { type: "boolean" },
   seed: { type: "string" },
   backend: { type: "string" },
+  rollout: { type: "string" },
+  "rollout-engine": { type: "string" },
+  "rollout-servers": { type: "string" },
+  "rollout-adapter-dir": { type: "string" },
   "eval-problems": { type: "string" },
   "eval-samples": { type: "string" },
   "eval-temperature": { type: "string" },
@@ -158,6 +176,7 @@ interface Settings {
   readonly configFile: string | undefined;
   readonly onBadLine: "skip" | "refuse";
   readonly backend: string | null;
+  readonly rollout: RolloutChoice | null;
   readonly reportEvery: number;
   readonly out: string;
   readonly resume: boolean;
@@ -235,6 +254,7 @@ const parse = (argv: readonly string[]): Settings | null => {
     configFile: v.config,
     onBadLine: choiceFlag("on-bad-line", v["on-bad-line"], ["skip", "refuse"] as const) ?? "skip",
     backend: choiceFlag("backend", v.backend, backendNames) ?? null,
+    rollout: rolloutFlags(v),
     reportEvery: integerFlag("report-every", v["report-every"], 1) ?? 10,
     out: v.resume ?? v.out ?? join("runs", stamp),
     resume: v.resume !== undefined,
@@ -242,9 +262,43 @@ const parse = (argv: readonly string[]): Settings | null => {
   };
 };
 
+const rolloutFlags = (v: ReturnType<typeof parseFlags<typeof OPTIONS>>): RolloutChoice | null => {
+  try {
+    return rolloutChoice({
+      rollout: v.rollout,
+      engine: v["rollout-engine"],
+      servers: integerFlag("rollout-servers", v["rollout-servers"], 1),
+      adapterDir: v["rollout-adapter-dir"],
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+};
+
 /** The fastest CPU backend this runtime has (measured: tfjs-wasm, then the pure-TS one). */
 const bestCpuBackend = (): Promise<string> =>
   loadBackend("tfjs-wasm").then(() => "tfjs-wasm", () => "ts");
+
+/**
+ * The backend this run fits on (lib/plan/memory.ts), decided before any weight is loaded: the
+ * asked one, refused in one line with the numbers when it cannot hold the run, or else the
+ * fastest CPU backend that can.
+ */
+const plannedBackend = async (
+  dir: string,
+  cfg: TrainConfig,
+  asked: BackendName | null,
+): Promise<BackendName> => {
+  const estimate = estimateMemory(await readModelConfig(dir), {
+    sequences: cfg.promptsPerStep * cfg.numGenerations / cfg.gradientAccumulationSteps,
+    promptLength: cfg.maxPromptLength,
+    completionLength: cfg.maxCompletionLength,
+    lora: cfg.lora && { rank: cfg.lora.r, targets: cfg.lora.targets },
+    gradientCheckpointing: false,
+  });
+  const fastest = await bestCpuBackend() as BackendName;
+  return chooseBackend(estimate, asked, [...new Set([fastest, "ts" as const])], freemem());
+};
 
 /** sha256 over every base tensor, to prove the base weights never change. */
 const hashParams = async (model: Model): Promise<string> => {
@@ -467,7 +521,8 @@ const run = async (s: Settings): Promise<void> => {
     : null;
   if (settings.data) checkGolds(settings.data.path, train, cfg);
   if (evalSetup && settings.evalData) checkGolds(evalSetup.source, evalSetup.examples, cfg);
-  const backendName = s.backend ?? await bestCpuBackend();
+  // --backend was checked against backendNames when parsed.
+  const backendName = await plannedBackend(settings.model, cfg, s.backend as BackendName | null);
   const backend = await loadBackend(backendName);
   const model = await loadModel(settings.model, { backend });
   const tokenizer = await loadTokenizer(settings.tokenizer);
@@ -492,7 +547,19 @@ const run = async (s: Settings): Promise<void> => {
     promptOf: (ex) => promptOf({ problem: ex.problem ?? "" }),
     now: () => performance.now(),
   });
-  let state = initialState(ctx);
+  const engine = s.rollout &&
+    await buildRollout(s.rollout, {
+      modelDir: settings.model,
+      tokenizerDir: settings.tokenizer,
+      modelConfig: model.config,
+      config: cfg,
+      lora: peftConfigOf(cfg, settings.model),
+      special: { bos: tokenizer.bosTokenId, stop: ctx.stopTokens, pad: ctx.padToken },
+      workDir: s.out,
+      log: (line) => console.error(line),
+    });
+  const runCtx = engine ? { ...ctx, rollout: engine.rollout } : ctx;
+  let state = initialState(runCtx);
   const initial = state.trainable;
   const resumed = s.resume
     ? await resumeState(
@@ -545,7 +612,7 @@ const run = async (s: Settings): Promise<void> => {
   const peft = peftConfigOf(cfg, settings.model);
   let failure: string | null = null;
   try {
-    state = await trainLoop(ctx, state, train, {
+    state = await trainLoop(runCtx, state, train, {
       onStep: async (st, row) => {
         rows.push(row);
         await appendJsonl(metricsPath, row);
@@ -571,6 +638,8 @@ const run = async (s: Settings): Promise<void> => {
   } catch (e) {
     if (!(e instanceof TrainingDiverged)) throw e;
     failure = e.message;
+  } finally {
+    await engine?.close();
   }
   bar.stop();
 
@@ -616,6 +685,7 @@ const run = async (s: Settings): Promise<void> => {
     skipped_steps: state.skippedSteps,
     wall_seconds: (performance.now() - started) / 1000,
     backend: backendName,
+    rollout: describeRollout(s.rollout),
     model: resolve(settings.model),
     recipe: settings.recipe,
     prompt: settings.prompt.style,
