@@ -9,8 +9,6 @@ export type Path = string;
 const isRecord = (x: unknown): x is Record<string, unknown> =>
   x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype;
 
-const isBranch = (x: unknown): boolean => Array.isArray(x) || isRecord(x);
-
 /** Leaves in a stable order (arrays by index, records by key insertion order). */
 export const treeFlatten = <L>(tree: unknown, isLeaf: (x: unknown) => x is L): [Path, L][] => {
   const out: [Path, L][] = [];
@@ -75,5 +73,3 @@ export const treeUnflatten = <L>(
     if (!leaves.has(path)) throw new Error(`treeUnflatten: no value for "${path}"`);
     return leaves.get(path);
   });
-
-export { isBranch };

@@ -45,17 +45,14 @@ export class Tensor {
 /** How many tensors exist and are not yet disposed (a leak detector for tests and loops). */
 export const liveTensors = (): number => live;
 
-/** Any nesting of arrays and plain records whose leaves are tensors (or other values). */
-export type Tree<T = Tensor> = T | null | undefined | readonly Tree<T>[] | {
-  readonly [k: string]: Tree<T>;
-};
-
-const collectTensors = (x: unknown, out: Set<Tensor>): void => {
+/** Every tensor reachable through arrays and plain records in `x`; anything else is passed over. */
+export const tensorsIn = (x: unknown, out = new Set<Tensor>()): Set<Tensor> => {
   if (x instanceof Tensor) out.add(x);
-  else if (Array.isArray(x)) x.forEach((v) => collectTensors(v, out));
+  else if (Array.isArray(x)) x.forEach((v) => tensorsIn(v, out));
   else if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
-    Object.values(x).forEach((v) => collectTensors(v, out));
+    Object.values(x).forEach((v) => tensorsIn(v, out));
   }
+  return out;
 };
 
 /**
@@ -77,8 +74,7 @@ export const scope = <R>(fn: () => R): R => {
   if (result instanceof Promise) {
     throw new Error("scope(fn): fn must be synchronous; await outside the scope");
   }
-  const kept = new Set<Tensor>();
-  collectTensors(result, kept);
+  const kept = tensorsIn(result);
   created.forEach((t) => (kept.has(t) ? scopes.at(-1)?.add(t) : t.dispose()));
   return result;
 };

@@ -6,7 +6,7 @@
  */
 import { isTensor } from "../autodiff/grad.ts";
 import { add } from "../autodiff/ops.ts";
-import { scope, type Tensor } from "../autodiff/tensor.ts";
+import { scope, type Tensor, tensorsIn } from "../autodiff/tensor.ts";
 import { fmt, sameShape } from "../tensor/shape.ts";
 import { treeFlatten, treeUnflatten } from "../tree.ts";
 
@@ -98,24 +98,11 @@ export const findState = <S>(state: unknown, is: (s: unknown) => s is S): S | nu
 export const applyUpdates = <P>(params: P, updates: P): P =>
   zipMapTensors("applyUpdates", [params, updates], 1, ([p, u]) => [add(p, u)])[0] as P;
 
-const collectTensors = (tree: unknown): Set<Tensor> => {
-  const out = new Set<Tensor>();
-  const walk = (x: unknown): void => {
-    if (isTensor(x)) out.add(x);
-    else if (Array.isArray(x)) x.forEach(walk);
-    else if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
-      Object.values(x).forEach(walk);
-    }
-  };
-  walk(tree);
-  return out;
-};
-
 /**
  * Frees every tensor of `previous` (old params or optimizer state) that `next` does not
  * still hold, so a training loop can rotate values without leaking or double-freeing.
  */
 export const disposeReplaced = (previous: unknown, next: unknown): void => {
-  const kept = collectTensors(next);
-  collectTensors(previous).forEach((t) => kept.has(t) || t.dispose());
+  const kept = tensorsIn(next);
+  tensorsIn(previous).forEach((t) => kept.has(t) || t.dispose());
 };

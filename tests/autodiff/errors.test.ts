@@ -3,10 +3,18 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { add, concat, gather, matmul, mul, reshape } from "../../lib/autodiff/ops.ts";
-import { type Tensor, tensor, zeros } from "../../lib/autodiff/tensor.ts";
+import { type Tensor, tensor, toScalar, zeros } from "../../lib/autodiff/tensor.ts";
 import { tsBackend } from "../../lib/tensor/backends.ts";
 
 const z = (...shape: number[]): Tensor => zeros(tsBackend, shape);
+
+test("toScalar reads a one-value tensor and refuses any other, naming its shape", async () => {
+  assert.is(await toScalar(tensor(tsBackend, [2.5], [1, 1])), 2.5);
+  await toScalar(z(2)).then(
+    () => assert.unreachable("should have thrown"),
+    (e: Error) => assert.match(e.message, /toScalar: expected one value, got shape \[2\]/),
+  );
+});
 
 test("matmul: inner dimensions differ", () => {
   assert.throws(

@@ -53,6 +53,14 @@ const config = (overrides: Record<string, unknown>): TrainConfig => {
   return decoded.right;
 };
 
+test("limits the step relies on are refused when the config is decoded, naming the field", () => {
+  assert.throws(() => config({ adamBeta1: 1 }), /adamBeta1/);
+  assert.throws(() => config({ epsilonLow: 1 }), /epsilonLow/);
+  assert.throws(() => config({ delta: 1 }), /delta/);
+  assert.throws(() => config({ lossType: "ppo" }), /lossType/);
+  assert.throws(() => config({ scaleRewards: "sometimes" }), /scaleRewards/);
+});
+
 /** A rule anyone can check by eye: the share of vowels in the completion. */
 const vowelReward = (completions: readonly string[]) => {
   const total = completions.map((c) => (c.match(/[aeiou]/g)?.length ?? 0) / Math.max(1, c.length));
