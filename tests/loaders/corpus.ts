@@ -208,6 +208,11 @@ const jsonWith = (bytes: Uint8Array, change: Record<string, unknown>) =>
 export const modelConfigCases = (base: BaseFiles): Corruption[] =>
   [
     ["num_hidden_layers 1 over a 2-layer checkpoint", { num_hidden_layers: 1 }],
+    ["num_hidden_layers 3 over a 2-layer checkpoint", { num_hidden_layers: 3 }],
+    ["vocab_size 65 over 64 embedding rows", { vocab_size: 65 }],
+    ["tie_word_embeddings over an untied checkpoint (lm_head left over)", {
+      tie_word_embeddings: true,
+    }],
     ["LlamaForCausalLM over Qwen2 weights (biases left over)", {
       architectures: ["LlamaForCausalLM"],
       model_type: "llama",
