@@ -65,11 +65,6 @@ const computeEngine = (): ComputeEngine => {
   return engine;
 };
 
-/** Builds the engine now if it is not built yet, so that its start-up is not billed to a call. */
-export const startEngine = (): void => {
-  silently(computeEngine);
-};
-
 /** A deterministic, "generic" value for a variable at a sample point (FNV-1a hash). */
 const sampleValue = (name: string, point: number): number => {
   let h = 0x811c9dc5;

@@ -30,9 +30,24 @@ test("the inputs that stalled the old parser score fast and never throw", () => 
   }
 });
 
-test(`adversarial completions: p99 < ${p99Ms} ms, none over ${maxMs} ms, results in {0, 1, null}`, () => {
+/** Runs `f` with every console method replaced by a counter; returns what f returned and the count. */
+const countingConsoleOutput = <T>(f: () => T): { readonly value: T; readonly lines: number } => {
+  const methods = ["log", "info", "warn", "error", "debug", "trace"] as const;
+  const saved = methods.map((name) => console[name]);
+  let lines = 0;
+  for (const name of methods) console[name] = () => void lines++;
+  try {
+    return { value: f(), lines };
+  } finally {
+    methods.forEach((name, i) => (console[name] = saved[i]));
+  }
+};
+
+test(`adversarial completions: p99 < ${p99Ms} ms, none over ${maxMs} ms, results in {0, 1, null}, silent`, () => {
   const completions = adversarialCompletions(2000);
-  const { results, times, slowdown } = rewardTimes(completions, adversarialGold);
+  const { value, lines } = countingConsoleOutput(() => rewardTimes(completions, adversarialGold));
+  const { results, times, slowdown } = value;
+  assert.is(lines, 0, "the reward wrote to the console");
   const sorted = [...times].sort((a, b) => a - b);
   const p99 = sorted[Math.floor(0.99 * sorted.length)];
   const max = sorted[sorted.length - 1];
