@@ -59,14 +59,13 @@ const layerShapes = (config: ModelConfig, layer: number): [string, number[]][] =
     const { in: inFeatures, out } = projFeatures(config, proj);
     return [`${prefix}.${projModule(proj)}.weight`, [out, inFeatures]];
   });
-  const biases = PROJS.filter((proj) => projHasBias(config, proj)).map((
-    proj,
-  ): [string, number[]] => [`${prefix}.${projModule(proj)}.bias`, [
-    projFeatures(config, proj).out,
-  ]]);
+  const bias = (proj: Proj): [string, number[]] => [
+    `${prefix}.${projModule(proj)}.bias`,
+    [projFeatures(config, proj).out],
+  ];
   return [
     ...weights,
-    ...biases,
+    ...PROJS.filter((proj) => projHasBias(config, proj)).map(bias),
     ...headNormNames(config, layer).map((name): [string, number[]] => [name, [config.headDim]]),
     [`${prefix}.input_layernorm.weight`, [config.hiddenSize]],
     [`${prefix}.post_attention_layernorm.weight`, [config.hiddenSize]],
