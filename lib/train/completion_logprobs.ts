@@ -18,6 +18,7 @@ export const completionLogProbs = (
   batch: PackedBatch,
   rows: readonly number[],
   temperature = 1,
+  gradientCheckpointing = false,
 ): TokenLogProbs => {
   const { promptWidth: p, completionWidth: c } = batch;
   const ids = rows.map((r) => batch.ids[r].slice(0, p + c - 1));
@@ -25,6 +26,7 @@ export const completionLogProbs = (
   const { hidden } = hiddenStates(modelConfig, policy.params, ids, {
     keyMask,
     adapter: policy.adapter,
+    gradientCheckpointing,
   });
   const h = hidden.shape[2];
   const completion = reshape(slice(hidden, [0, p - 1, 0], [rows.length, c, h]), [

@@ -148,6 +148,11 @@ export interface TrainConfig {
   readonly checkpointEvery: number;
   /** Stop after this many consecutive steps with a non-finite loss or gradient. */
   readonly maxBadSteps: number;
+  /**
+   * Keep only each decoder layer's input for the backward pass and recompute the rest there
+   * (TRL's gradient_checkpointing): activation memory of a few layers' worth instead of all.
+   */
+  readonly gradientCheckpointing: boolean;
   /** For the cost ledger: what an hour of this machine costs, in dollars. */
   readonly costPerHour: number;
 }
@@ -210,6 +215,7 @@ export const TrainConfigCodec:
     checkpointEvery: NonNegativeInt,
     /** Stop after this many consecutive steps with a non-finite loss or gradient. */
     maxBadSteps: PositiveInt,
+    gradientCheckpointing: t.boolean,
     /** For the cost ledger: what an hour of this machine costs, in dollars. */
     costPerHour: NonNegative,
   });
@@ -253,6 +259,8 @@ export const TINA_PRESET: TrainConfig = Object.freeze({
   rewards: [{ name: "accuracy", weight: 2 }, { name: "format", weight: 1 }],
   checkpointEvery: 50,
   maxBadSteps: 3,
+  // Off: the shipped tiny model needs no saving; real sizes turn it on (the planner says when).
+  gradientCheckpointing: false,
   costPerHour: 1,
 });
 

@@ -227,6 +227,7 @@ const policyLogProbs = (
     batch.packed,
     rows,
     ctx.config.temperatureInLogprobs ? ctx.config.temperature : 1,
+    ctx.config.gradientCheckpointing,
   );
 
 const disposeFixed = ({ reference, old }: FixedLogProbs): void => {
