@@ -77,7 +77,7 @@ for (
     const bad = await fakeServer(failure);
     const good = await healthy();
     try {
-      const out = await sampleGroups(groups, [bad.url, good.url], send(300));
+      const out = await sampleGroups(groups, [bad.url, good.url], send(3000));
       assert.ok(out.servedBy.every((u) => u === good.url));
       assert.ok(out.completions.every((g) => g.length === 3));
       assert.ok(out.failures.has(bad.url));
