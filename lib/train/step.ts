@@ -104,30 +104,22 @@ export const grpoStep = async (
   state: TrainState,
   examples: readonly Example[],
 ): Promise<{ state: TrainState; rows: MetricsRow[] }> => {
+  const { config: cfg } = ctx;
   const started = ctx.now();
   const [sampleKey, dropoutKey] = split(foldIn(state.key, state.step));
   const prompts = encodePrompts(ctx, examples);
   const rollout = await sampleGroups(ctx, state, prompts, sampleKey);
   const scored = score(ctx, examples, rollout);
-  const advantages = computeAdvantages(
-    scored.total,
-    ctx.config.numGenerations,
-    ctx.config.scaleRewards,
-  );
+  const advantages = computeAdvantages(scored.total, cfg.numGenerations, cfg.scaleRewards);
   const batch = pack(ctx, prompts, rollout, scored, advantages);
   const fixed = fixedPolicyLogProbs(ctx, state, batch);
   try {
     const rows: MetricsRow[] = [];
     let next = state;
-    for (let iteration = 0; iteration < ctx.config.numIterations; iteration++) {
+    for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       const since = iteration === 0 ? started : ctx.now();
-      const gradients = await accumulateGradients(
-        ctx,
-        next,
-        batch,
-        fixed,
-        foldIn(dropoutKey, iteration),
-      );
+      const key = foldIn(dropoutKey, iteration);
+      const gradients = await accumulateGradients(ctx, next, batch, fixed, key);
       const updated = await applyUpdate(ctx, next, gradients);
       const cost = stepCost(batch, fixed, iteration, (ctx.now() - since) / 1000);
       next = { ...updated.state, ledger: charge(ctx, next.ledger, cost) };
