@@ -294,7 +294,7 @@ const plannedBackend = async (
     promptLength: cfg.maxPromptLength,
     completionLength: cfg.maxCompletionLength,
     lora: cfg.lora && { rank: cfg.lora.r, targets: cfg.lora.targets },
-    gradientCheckpointing: false,
+    gradientCheckpointing: cfg.gradientCheckpointing,
   });
   const fastest = await bestCpuBackend() as BackendName;
   return chooseBackend(estimate, asked, [...new Set([fastest, "ts" as const])], freemem());
