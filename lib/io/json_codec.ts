@@ -5,7 +5,7 @@
  */
 import * as t from "io-ts";
 import { type Either, isLeft, left, right } from "fp-ts/lib/Either.js";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 
 /** A codec that narrows `base` by a predicate; `name` reads as the expectation in errors. */
 export const refine = <A>(
@@ -187,24 +187,41 @@ export const scanJson = (text: string): { readonly keys: string[]; readonly dept
   return { keys, depth: deepest };
 };
 
-/**
- * Why a file could not be read, naming it: a directory where a file belongs is said so plainly
- * (the runtime's own words are "EISDIR: illegal operation on a directory").
- */
-export const readFailure = (path: string, error: unknown, expected: string): Error => {
-  const { code, message } = error as { code?: string; message?: string };
-  return new Error(
-    code === "EISDIR"
-      ? `${path}: is a directory, expected ${expected}`
-      : `${path}: cannot read: ${capText(String(message ?? error), MAX_FOREIGN_MESSAGE_CHARS)}`,
+const cannotRead = (path: string, error: unknown): Error =>
+  new Error(
+    `${path}: cannot read: ${
+      capText(String((error as Error).message ?? error), MAX_FOREIGN_MESSAGE_CHARS)
+    }`,
   );
+
+/**
+ * True when `path` is a regular file, false when nothing is there; anything else is an error
+ * naming it. A directory is said to be one (the runtime's own words are "EISDIR: illegal
+ * operation on a directory"); a FIFO or device is refused before a read could block forever.
+ */
+export const isRegularFile = async (path: string, expected: string): Promise<boolean> => {
+  const info = await stat(path).catch((e: { code?: string }) => {
+    if (e.code === "ENOENT") return null;
+    throw cannotRead(path, e);
+  });
+  if (info === null) return false;
+  if (info.isDirectory()) throw new Error(`${path}: is a directory, expected ${expected}`);
+  if (!info.isFile()) throw new Error(`${path}: is not a regular file, expected ${expected}`);
+  return true;
 };
+
+/** A file's text, or null when it does not exist; other failures name the file. */
+export const readOptionalText = async (path: string, expected: string): Promise<string | null> =>
+  await isRegularFile(path, expected)
+    ? await readFile(path, "utf8").catch((e: unknown) => {
+      throw cannotRead(path, e);
+    })
+    : null;
 
 /** Reads and parses a JSON file; a missing file or bad JSON is an error naming the path. */
 export const readJsonFile = async (path: string): Promise<unknown> => {
-  const text = await readFile(path, "utf8").catch((e: unknown) => {
-    throw readFailure(path, e, "a JSON file");
-  });
+  const text = await readOptionalText(path, "a JSON file");
+  if (text === null) throw new Error(`${path}: cannot read: no such file`);
   return orThrow(parseJson(text, path));
 };
 

@@ -33,10 +33,10 @@ import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from "./half_float.ts";
 import { formatShape, type HostTensor, type IntHostTensor, numElements } from "./host_tensor.ts";
 import {
   formatDecodeErrors,
+  isRegularFile,
   NonNegativeInt,
   parseJson,
   quote,
-  readFailure,
   refine,
   scanJson,
 } from "./json_codec.ts";
@@ -356,16 +356,11 @@ const readExactly = async (handle: ReadHandle, position: number, length: number,
 const EXPECTED_FILE = "a safetensors file";
 
 const withFile = async <A>(path: string, use: (handle: ReadHandle) => Promise<A>): Promise<A> => {
-  const handle = await open(path, "r").catch((e: unknown) => {
-    throw (e as { code?: string }).code === "EISDIR"
-      ? readFailure(path, e, EXPECTED_FILE)
-      : new Error(`${path}: cannot open: ${(e as Error).message}`);
+  if (!await isRegularFile(path, EXPECTED_FILE)) fail(path, "cannot open: no such file");
+  const handle = await open(path, "r").catch((e: Error) => {
+    throw new Error(`${path}: cannot open: ${e.message}`);
   });
   try {
-    // POSIX lets a directory be opened for reading; only the first read would fail.
-    if ((await handle.stat()).isDirectory()) {
-      fail(path, `is a directory, expected ${EXPECTED_FILE}`);
-    }
     return await use(handle);
   } finally {
     await handle.close();

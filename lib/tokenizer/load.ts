@@ -3,18 +3,11 @@
  * `tokenizer_config.json`, optional `chat_template.jinja` (newer transformers keep the chat
  * template there; when present it wins over the config's `chat_template`).
  */
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { orThrow, parseJson, readFailure, readJsonFile } from "../io/json_codec.ts";
+import { orThrow, parseJson, readJsonFile, readOptionalText } from "../io/json_codec.ts";
 import { hfTokenizer, type Tokenizer } from "./hf.ts";
-
-/** The file's text, or null when it does not exist (other read errors name the file). */
-const readOptionalText = (path: string, expected: string): Promise<string | null> =>
-  readFile(path, "utf8").catch((e: Error & { code?: string }) => {
-    if (e.code === "ENOENT") return null;
-    throw readFailure(path, e, expected);
-  });
 
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u);

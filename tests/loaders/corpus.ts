@@ -8,7 +8,9 @@ import { decodeSafetensors, encodeSafetensors } from "../../lib/io/safetensors.t
 
 /** A file made a directory, where the loader expects a file. */
 export const DIRECTORY = Symbol("directory");
-export type Replacement = Uint8Array | string | typeof DIRECTORY;
+/** A file made a link to an endless device (/dev/zero): reading it would never finish. */
+export const DEVICE = Symbol("device");
+export type Replacement = Uint8Array | string | typeof DIRECTORY | typeof DEVICE;
 
 export type Loader = "model" | "adapter" | "tokenizer";
 
@@ -198,6 +200,7 @@ export const weightFileCases = (file: string, bytes: Uint8Array, loader: Loader)
     case_("a signalling NaN weight", withBits(bytes, first[0], [0x7f800001])),
     case_("+Inf and -Inf weights", withBits(bytes, first[0], [0x7f800000, 0xff800000])),
     { name: `${file} is a directory`, loader, file, replace: { [file]: DIRECTORY } },
+    { name: `${file} is /dev/zero`, loader, file, replace: { [file]: DEVICE } },
   ];
 };
 
@@ -240,6 +243,7 @@ export const jsonFileCases = (base: BaseFiles): Corruption[] => {
   ];
   return files.flatMap(([file, loader, field]): Corruption[] => [
     { name: `${file} is a directory`, loader, file, replace: { [file]: DIRECTORY } },
+    { name: `${file} is /dev/zero`, loader, file, replace: { [file]: DEVICE } },
     { name: `${file} is not JSON`, loader, file, replace: { [file]: "{ not json" } },
     { name: `${file} is a list`, loader, file, replace: { [file]: "[1, 2]" } },
     {
@@ -341,6 +345,12 @@ export const tokenizerCases = (base: BaseFiles): Corruption[] => {
       loader: "tokenizer",
       file: "tokenizer.json",
       replace: { "tokenizer.json": DIRECTORY },
+    },
+    {
+      name: "chat_template.jinja is /dev/zero",
+      loader: "tokenizer",
+      file: "chat_template.jinja",
+      replace: { "chat_template.jinja": DEVICE },
     },
     {
       name: "chat_template.jinja does not parse",

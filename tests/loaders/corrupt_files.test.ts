@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readModel, readModelConfig } from "../../lib/io/mod.ts";
 import { readAdapter } from "../../lib/io/peft.ts";
@@ -10,6 +10,7 @@ import {
   adapterCases,
   type BaseFiles,
   type Corruption,
+  DEVICE,
   DIRECTORY,
   headerBitFlips,
   jsonFileCases,
@@ -59,6 +60,7 @@ const materialize = async (
   await mkdir(dir, { recursive: true });
   for (const [name, content] of Object.entries({ ...base, ...replace })) {
     if (content === DIRECTORY) await mkdir(join(dir, name));
+    else if (content === DEVICE) await symlink("/dev/zero", join(dir, name));
     else await writeFile(join(dir, name), content);
   }
 };
