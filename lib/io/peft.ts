@@ -50,8 +50,10 @@ export const TINA_LORA_CONFIG: LoraConfig = Object.freeze({
   baseModelNameOrPath: null,
 });
 
-export type LoraPair = { readonly A: HostTensor; readonly B: HostTensor };
-export type LoraLayer = Readonly<Partial<Record<Proj, LoraPair>>>;
+/** A LoRA pair: A [r, in], B [out, r]; host arrays here, device tensors in the model (T). */
+export type LoraPair<T = HostTensor> = { readonly A: T; readonly B: T };
+/** One layer's adapted projections (possibly none). */
+export type LoraLayer<T = HostTensor> = Readonly<Partial<Record<Proj, LoraPair<T>>>>;
 /** `layers[i]` holds layer i's adapted projections (possibly none). */
 export type Adapter = { readonly config: LoraConfig; readonly layers: readonly LoraLayer[] };
 

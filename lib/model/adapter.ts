@@ -1,10 +1,9 @@
 /** PEFT adapters on the host (lib/io) <-> LoRA weight trees on a backend. */
-import { tensor, toArray } from "../autodiff/tensor.ts";
+import { type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
-import type { Adapter as HostAdapter, LoraConfig, LoraLayer } from "../io/peft.ts";
+import type { Adapter as HostAdapter, LoraConfig, LoraLayer, LoraPair } from "../io/peft.ts";
 import { loraScaling } from "../io/peft.ts";
 import type { Proj } from "../io/weight_layout.ts";
-import type { LoraPair } from "../nn/linear.ts";
 import type { LoraWeights } from "./decoder.ts";
 
 export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeights => ({
@@ -31,7 +30,7 @@ export const adapterToHost = async (
         B: { shape: readonly number[]; data: Float32Array };
       },
     ][] = [];
-    for (const [proj, pair] of Object.entries(layer) as [Proj, LoraPair][]) {
+    for (const [proj, pair] of Object.entries(layer) as [Proj, LoraPair<Tensor>][]) {
       entries.push([proj, {
         A: { shape: pair.A.shape, data: (await toArray(pair.A)) as Float32Array },
         B: { shape: pair.B.shape, data: (await toArray(pair.B)) as Float32Array },

@@ -19,7 +19,8 @@ import {
   attentionMask,
   type KVEntry,
 } from "../nn/attention.ts";
-import { linear, type LinearParams, type LoraBranch, type LoraPair } from "../nn/linear.ts";
+import type { LoraLayer, LoraPair } from "../io/peft.ts";
+import { linear, type LinearParams, type LoraBranch } from "../nn/linear.ts";
 import { gatedMlp, type MlpParams } from "../nn/mlp.ts";
 import { rmsNorm } from "../nn/norm.ts";
 import { mapRowChunks } from "../nn/row_chunks.ts";
@@ -58,7 +59,7 @@ export interface DecoderParams {
 }
 
 /** Adapter weights per layer and projection; absent projections have no adapter. */
-export type LoraWeights = { readonly layers: readonly Readonly<Partial<Record<Proj, LoraPair>>>[] };
+export type LoraWeights = { readonly layers: readonly LoraLayer<Tensor>[] };
 
 export interface Adapter {
   readonly weights: LoraWeights;
@@ -294,7 +295,7 @@ const checkpointedLayer = (
   ctx: LayerContext,
 ): Tensor => {
   const adapter = ctx.adapter;
-  const pairs = Object.entries(adapter?.weights.layers[i] ?? {}) as [Proj, LoraPair][];
+  const pairs = Object.entries(adapter?.weights.layers[i] ?? {}) as [Proj, LoraPair<Tensor>][];
   const leaves = pairs.flatMap(([, pair]) => [pair.A, pair.B]);
   return checkpoint(([input, ...weights]) => {
     const rebuilt = Object.fromEntries(
@@ -387,7 +388,7 @@ export const initLora = (
 
 /** Merged weights W + scaling · B A, for exporting a plain model. */
 export const mergeAdapter = (params: DecoderParams, adapter: Adapter): DecoderParams => {
-  const merge = (p: LinearParams, pair: LoraPair | undefined): LinearParams =>
+  const merge = (p: LinearParams, pair: LoraPair<Tensor> | undefined): LinearParams =>
     pair ? { ...p, weight: add(p.weight, mul(matmul(pair.B, pair.A), adapter.scaling)) } : p;
   return {
     ...params,

@@ -1,6 +1,7 @@
 /** Dense layers in Hugging Face layout (weight [out, in]) with an optional LoRA branch. */
 import { add, matmul, mul } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { LoraPair } from "../io/peft.ts";
 import { type Key, uniform } from "../random/prng.ts";
 
 export interface LinearParams {
@@ -8,14 +9,9 @@ export interface LinearParams {
   readonly bias?: Tensor | null; // [out]
 }
 
-/** A LoRA pair: A [r, in], B [out, r]; the branch adds scaling · (x Aᵀ) Bᵀ. */
-export interface LoraPair {
-  readonly A: Tensor;
-  readonly B: Tensor;
-}
-
+/** A LoRA branch adds scaling · (x Aᵀ) Bᵀ for its pair A [r, in], B [out, r]. */
 export interface LoraBranch {
-  readonly pair: LoraPair;
+  readonly pair: LoraPair<Tensor>;
   readonly scaling: number;
   /** Dropout on the branch input while training: probability and the key that draws the mask. */
   readonly dropout?: { readonly rate: number; readonly key: Key } | null;
