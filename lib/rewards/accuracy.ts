@@ -4,7 +4,7 @@
  * answer itself cannot be parsed (the example is skipped, not rewarded).
  */
 import { isFullyParsed, parseAnswer, type ParsedAnswer, parsedAnswersEqual } from "./equal.ts";
-import { extractAnswer } from "./extract.ts";
+import { extractAnswer, lastPlainNumber } from "./extract.ts";
 import { type BatchRewardFn, checkBatch, type Example, goldAnswer } from "./types.ts";
 
 // Gold answers recur (one per group of completions): parsed ones are remembered, a bounded
@@ -23,10 +23,21 @@ export const parseGold = (solution: string): ParsedAnswer | null => {
   return gold;
 };
 
+/**
+ * The completion's answer, parsed; when what was extracted does not parse, its last plain
+ * number is the second candidate (as Math-Verify falls back to its expression extraction).
+ */
+const parsePrediction = (completion: string): ParsedAnswer | null => {
+  const answer = extractAnswer(completion);
+  const parsed = answer === null ? null : parseAnswer(answer);
+  if (parsed !== null && isFullyParsed(parsed)) return parsed;
+  const number = lastPlainNumber(completion);
+  return number === null || number === answer ? parsed : parseAnswer(number) ?? parsed;
+};
+
 /** Whether the completion's answer equals the parsed gold answer. Never throws. */
 export const isCorrect = (completion: string, gold: ParsedAnswer): boolean => {
-  const answer = extractAnswer(completion);
-  const predicted = answer === null ? null : parseAnswer(answer);
+  const predicted = parsePrediction(completion);
   return predicted !== null && parsedAnswersEqual(gold, predicted);
 };
 

@@ -131,13 +131,22 @@ const digit = (c: Cursor): Rational | null => {
   return parseDecimal(t);
 };
 
-/** `2\frac{1}{3}` is the mixed number 2 + 1/3, as Math-Verify reads it. */
+const isInteger = (t: string | undefined) => t !== undefined && /^\d+$/.test(t);
+
+/** `2\frac{1}{3}` and `4 4/9` are mixed numbers (2 + 1/3, 4 + 4/9), as Math-Verify reads them. */
 const mixedNumber = (c: Cursor): Rational | null => {
   const whole = peek(c);
   const value = atom(c);
-  if (value && /^\d+$/.test(whole ?? "") && peek(c) === "\\frac") {
+  if (!value || !isInteger(whole)) return value;
+  if (peek(c) === "\\frac") {
     const fraction = atom(c);
     return fraction && fraction.num >= 0n ? add(value, fraction) : null;
+  }
+  const [p, slash, q] = c.tokens.slice(c.at, c.at + 3);
+  if (isInteger(p) && slash === "/" && isInteger(q) && c.at + 3 === c.tokens.length) {
+    c.at += 3;
+    const fraction = div({ num: BigInt(p), den: 1n }, { num: BigInt(q), den: 1n });
+    return fraction && add(value, fraction);
   }
   return value;
 };

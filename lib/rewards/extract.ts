@@ -102,7 +102,8 @@ export const answerTag = (text: string): string | null => {
   return open === -1 ? null : nonEmpty(text.slice(open + ANSWER_OPEN.length, close));
 };
 
-const trailingHope = /\s*I hope it is correct.*$/is;
+// What ends a final-answer line: the model's sign-off or a chat-template token.
+const trailingHope = /\s*(?:I hope it is correct|<\|[a-z_]+\|>).*$/is;
 
 /**
  * The answer in a phrase: what follows the last "final answer" (`Final Answer: The final
@@ -197,11 +198,17 @@ const isProse = (text: string): boolean =>
   (text.slice(-maxPlainNumberScan).replace(/\\[a-zA-Z]+/g, " ").match(/[A-Za-z]{2,}/g)
     ?.length ?? 0) >= 3;
 
+const maxBareAnswerLength = 200;
+
 /**
- * The completion's final answer as LaTeX text, or null when it gives none. The last plain
- * number is the answer of prose only: a bare answer such as `\frac{14}{3}` is not mined
- * for the number in it.
+ * The completion's final answer as LaTeX text, or null when it gives none. Unmarked prose
+ * answers with its last number; an unmarked short text without prose (`-5`, `1 000`,
+ * `\frac{14}{3}`) is an answer as a whole, not mined for the number in it.
  */
 export const extractAnswer = (text: string): string | null =>
   lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpan(text) ??
-    (isProse(text) ? lastPlainNumber(text) : null);
+    (isProse(text)
+      ? lastPlainNumber(text)
+      : text.length <= maxBareAnswerLength
+      ? nonEmpty(text)
+      : null);

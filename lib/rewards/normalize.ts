@@ -170,8 +170,8 @@ const dropApproximation = (s: string): string => {
  * `41, 275` (a comma and a space) stays a list of two numbers.
  */
 const plainNumber = (s: string): string => {
-  if (/^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/,/g, "");
-  if (/^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/ /g, "");
+  if (/^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/,/g, "");
+  if (/^-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?$/.test(s)) return s.replace(/ /g, "");
   if (/^-?(?:\d+,\d{2}|0,\d+)$/.test(s)) return s.replace(",", ".");
   return s;
 };

@@ -58,19 +58,17 @@ const expandPlusMinus = (s: string): readonly string[] => {
   return [`${a}+${b}`, `${a}-${b}`];
 };
 
-const items = (inner: string, depth: number): AnswerTree[] | null => {
-  if (inner.trim() === "") return [];
-  const split = splitTopLevel(inner, /,/);
-  return split && split.parts.map((p) => parseStructure(p.trim(), depth + 1));
-};
+/** The comma-separated parts of `inner`; empty ones (`19, 46, and 82` → `19,46,,82`) dropped. */
+const commaParts = (inner: string): string[] | null =>
+  splitTopLevel(inner, /,/)?.parts.map((p) => p.trim()).filter((p) => p !== "") ?? null;
+
+const items = (inner: string, depth: number): AnswerTree[] | null =>
+  commaParts(inner)?.map((p) => parseStructure(p, depth + 1)) ?? null;
 
 /** Items of an unordered collection, each `\pm` spread into its two answers. */
-const setItems = (inner: string, depth: number): AnswerTree[] | null => {
-  if (inner.trim() === "") return [];
-  const split = splitTopLevel(inner, /,/);
-  return split &&
-    split.parts.flatMap(expandPlusMinus).map((p) => parseStructure(p.trim(), depth + 1));
-};
+const setItems = (inner: string, depth: number): AnswerTree[] | null =>
+  commaParts(inner)?.flatMap(expandPlusMinus).map((p) => parseStructure(p.trim(), depth + 1)) ??
+    null;
 
 const parseMatrix = (body: string, depth: number): AnswerTree | null => {
   const rows = splitTopLevel(body.trim(), /\\\\/)?.parts.filter((r) => r.trim() !== "");

@@ -24,7 +24,23 @@ test("priority: boxed, then <answer>, then 'final answer is', then the last math
   assert.is(extractAnswer("<answer>\n2\n</answer> The final answer is $3$. $4$"), "2");
   assert.is(extractAnswer("The final answer is $3$. I hope it is correct. $4$"), "3");
   assert.is(extractAnswer("so $x=1$ and then $y = 4$."), "y = 4");
-  assert.is(extractAnswer("nothing here"), null);
+  assert.is(extractAnswer("there is nothing to see here"), null);
+});
+
+test("several boxes divided only by separators are one answer", () => {
+  assert.is(extractAnswer("roots \\boxed{1}, \\boxed{2}"), "1, 2");
+  assert.is(extractAnswer("$\\boxed{-2}$ \\quad \\text{and} \\quad $\\boxed{1}$"), "-2, 1");
+  assert.is(extractAnswer("first \\boxed{4}; we check it, then \\boxed{5}"), "5");
+});
+
+test("unmarked answers: a final-answer sentence, prose's last number, a bare answer whole", () => {
+  assert.is(extractAnswer("Final answer: the smallest $k$ is 12."), "12");
+  assert.is(extractAnswer("Final Answer: The volume is 120. I hope it is correct."), "120");
+  assert.is(extractAnswer("So the answer is 19 <|im_start|>user"), "19");
+  assert.is(extractAnswer("Le prix est donc de 4,15 €."), "4,15");
+  assert.is(extractAnswer("the number is 10 which is 1,000.99m²"), "1,000.99");
+  assert.is(extractAnswer("-5"), "-5");
+  assert.is(extractAnswer("\\frac{14}{3}"), "\\frac{14}{3}");
 });
 
 test("answer tag takes the last complete block", () => {
