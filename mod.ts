@@ -34,6 +34,7 @@ export {
   toScalar,
   zeros,
 } from "./lib/autodiff/tensor.ts";
+/** Differentiable tensor operations (matmul, softmax, gather, ...), each with its gradient rule. */
 export * as ops from "./lib/autodiff/ops.ts";
 export { stopGradient } from "./lib/autodiff/ops.ts";
 export { grad, isTensor, valueAndGrad, valueAndGradWithAux } from "./lib/autodiff/grad.ts";

@@ -37,6 +37,7 @@ import type { TrainContext, TrainState } from "./step.ts";
 export interface TrainerOptions<Columns extends object = object> {
   /** A loaded model (`loadModel`): its config, base weights and backend. */
   readonly model: Model;
+  /** The model's tokenizer (`loadTokenizer`): its chat template poses the prompts. */
   readonly tokenizer: Tokenizer;
   /** The training problems; each needs a `problem` string, rewards may read any column. */
   readonly data: readonly Example<Columns>[];
@@ -84,6 +85,11 @@ export interface TrainOptions<Columns extends object = object> extends TrainerOp
   readonly signal?: AbortSignal;
   /** Called every `checkpointEvery` updates and at the end (e.g. `saveCheckpoint`). */
   readonly checkpoint?: (state: TrainState) => Promise<void>;
+  /**
+   * The state to start from, given the fresh one (e.g. a checkpoint loaded into its shapes with
+   * `loadCheckpoint`, to resume); default: the fresh state.
+   */
+  readonly start?: (fresh: TrainState) => TrainState | Promise<TrainState>;
 }
 
 /** How a run ended. */
@@ -97,7 +103,9 @@ export interface TrainResult {
   readonly state: TrainState;
   /** One row per optimizer update, TRL's metric names (`reward`, `rewards/<name>/mean`, `kl`, ...). */
   readonly metrics: readonly MetricsRow[];
+  /** The resolved config the run used (save it beside the adapter). */
   readonly config: TrainConfig;
+  /** Whether the run did all `maxSteps` updates, was aborted, or diverged. */
   readonly stopped: TrainStop;
   /** Why a diverged run stopped. */
   readonly failure: string | null;
@@ -233,7 +241,13 @@ export const train = async <Columns extends object = object>(
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) {
     fail("signal must be an AbortSignal");
   }
-  let state = initialState(context);
+  for (const name of ["onStep", "checkpoint", "start"] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== "function") {
+      fail(`${name} must be a function`);
+    }
+  }
+  const fresh = initialState(context);
+  let state = opts.start ? await opts.start(fresh) : fresh;
   const metrics: MetricsRow[] = [];
   let stopped: TrainStop = "completed";
   let failure: string | null = null;

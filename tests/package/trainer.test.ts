@@ -2,6 +2,12 @@
 // metrics, train() and createTrainer().step() agree, abort stops after a step, and wrong
 // arguments fail with a message naming them.
 import { test } from "uvu";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import * as assert from "uvu/assert";
 import {
   arithmeticSplits,
@@ -15,6 +21,22 @@ import {
   train,
   type TrainOptions,
 } from "../../mod.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const runProgram = (file: string, args: readonly string[]) => {
+  const [cmd, pre] = runtimeCommand();
+  return promisify(execFile)(cmd, [...pre, join(root, file), ...args], {
+    cwd: root,
+    maxBuffer: 64 << 20,
+  });
+};
+const runtimeCommand = (): [string, string[]] => {
+  const runtime = process.env.TINA_RUNTIME ?? "node";
+  const bin = (name: string) => join(root, "node_modules", ".bin", name);
+  if (runtime === "deno") return [bin("deno"), ["run", "-A"]];
+  if (runtime === "bun") return [bin("bun"), []];
+  return ["node", ["--import", "tsx"]];
+};
 
 const dir = tinyModelDir();
 const model = await loadModel(dir, { backend: "ts" });
@@ -48,10 +70,11 @@ const options: TrainOptions<Row> = {
   config,
   now: () => 0,
 };
-// Timing columns differ between runs; every other number must match exactly.
+// Timing columns (and the cost in dollars, priced by the second) differ between runs; every
+// other number must match exactly.
 const withoutTimes = (rows: readonly MetricsRow[]) =>
   rows.map((r) =>
-    Object.fromEntries(Object.entries(r).filter(([k]) => !/second|per_s|time/i.test(k)))
+    Object.fromEntries(Object.entries(r).filter(([k]) => !/second|per_s|time|dollars/i.test(k)))
   );
 
 const result = await train(options);
@@ -97,6 +120,30 @@ test("an aborted signal stops after the step in progress", async () => {
   assert.equal(seen, [1]);
   assert.is(stopped.state.step, 1);
   assert.is(stopped.metrics.length, 1);
+});
+
+test("train() reproduces the CLI's main job numbers for the same config and seed", async () => {
+  const out = await mkdtemp(join(tmpdir(), "tina-trainer-cli-"));
+  try {
+    const flags = ["--steps", "2", "--eval-problems", "1", "--eval-samples", "1"];
+    await runProgram("examples/train.ts", [...flags, "--backend", "ts", "--out", out]);
+    const cliConfig = JSON.parse(await readFile(join(out, "config.json"), "utf8"));
+    const cliRows = (await readFile(join(out, "metrics.jsonl"), "utf8")).trim().split("\n")
+      .map((line) => JSON.parse(line));
+    // The CLI's main job: the built-in task (its split with 1 held-out problem), task prompt.
+    const { train: builtIn } = arithmeticSplits(0, { train: 5000, heldOut: 1 });
+    const ours = await train({
+      model,
+      tokenizer,
+      data: builtIn,
+      prompt: taskPrompt,
+      config: cliConfig,
+    });
+    assert.is(cliRows.length, 2);
+    assert.equal(withoutTimes(ours.metrics), withoutTimes(cliRows));
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
 });
 
 test("wrong arguments fail at the entry with a message naming them", async () => {
