@@ -103,6 +103,8 @@ export interface BackendBudget {
   readonly backend: BackendName;
   readonly bytes: number;
   readonly limit: string;
+  /** Copies of the weights the backend holds (XNNPACK packs its own). */
+  readonly weightCopies: number;
 }
 
 /** WebAssembly memory is 32-bit: tfjs-wasm's tensors, weights included, share 4 GiB. */
@@ -112,7 +114,9 @@ const WASM_TRANSPOSE_CACHE_BYTES = 256 * 1024 ** 2;
 
 /**
  * What each backend can hold given `freeBytes` of free host memory: the host's free memory for
- * the CPU backends, and no more than the wasm heap for tfjs-wasm.
+ * the CPU backends; for tfjs-wasm no more than its heap, which also holds XNNPACK's packed copy
+ * of each weight it multiplies by (measured: the 0.5B shape, 3.4 GB of estimated tensors, ran
+ * out of the heap at its first product), so there the weights count twice.
  */
 export const backendBudget = (backend: BackendName, freeBytes: number): BackendBudget =>
   backend === "tfjs-wasm"
@@ -120,23 +124,30 @@ export const backendBudget = (backend: BackendName, freeBytes: number): BackendB
       backend,
       bytes: Math.min(freeBytes, WASM_HEAP_BYTES - WASM_TRANSPOSE_CACHE_BYTES),
       limit: freeBytes < WASM_HEAP_BYTES ? "free memory" : "its 4 GiB WebAssembly heap",
+      weightCopies: 2,
     }
-    : { backend, bytes: freeBytes, limit: "free memory" };
+    : { backend, bytes: freeBytes, limit: "free memory", weightCopies: 1 };
+
+/** The bytes a run needs on a backend: its weights as many times as the backend holds them. */
+export const neededBytes = (e: MemoryEstimate, weightCopies: number): number =>
+  e.total + (weightCopies - 1) * e.weights;
 
 const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(2)} GB`;
 
-/** One line: what the run needs, by part. */
-export const describeEstimate = (e: MemoryEstimate): string =>
-  `${gb(e.total)} (weights ${gb(e.weights)}, LoRA/optimizer ${gb(e.training)}, activations ${
-    gb(e.activations)
-  }, KV cache ${gb(e.kvCache)})`;
+/** One line: what the run needs on a backend holding `weightCopies` of its weights, by part. */
+export const describeEstimate = (e: MemoryEstimate, weightCopies = 1): string => {
+  const weights = `${gb(e.weights)}${weightCopies > 1 ? ` x ${weightCopies}` : ""}`;
+  return `${gb(neededBytes(e, weightCopies))} (weights ${weights}, LoRA/optimizer ${
+    gb(e.training)
+  }, activations ${gb(e.activations)}, KV cache ${gb(e.kvCache)})`;
+};
 
 /** null when the run fits the budget, else the one-line reason. */
 export const refusal = (e: MemoryEstimate, budget: BackendBudget): string | null =>
-  e.total <= budget.bytes
+  neededBytes(e, budget.weightCopies) <= budget.bytes
     ? null
     : `backend ${budget.backend} cannot hold this run: it needs ${
-      describeEstimate(e)
+      describeEstimate(e, budget.weightCopies)
     }, over ${budget.limit} (${gb(budget.bytes)}); try gradientCheckpointing, fewer or shorter ` +
       `sequences per step (gradientAccumulationSteps), or another backend`;
 
