@@ -191,9 +191,20 @@ type Relation = Extract<AnswerTree, { kind: "relation" }>;
 const isEquation = (tree: AnswerTree): tree is Relation =>
   tree.kind === "relation" && tree.ops.every((op) => op === "=");
 
-/** `x = 5`, `(p, q) = (1, 2)`, `x = 1 + 4 = 5`: an equation that names its value. */
+/**
+ * A left-hand side made of symbols only (`AB`, `\frac{NO}{BO}`, `V_1:V_2`, `|PQ|`), as
+ * Math-Verify's `is_expr_of_only_symbols`: letters, no numbers outside subscripts.
+ */
+const isSymbolsOnly = (tree: AnswerTree): boolean => {
+  if (tree.kind !== "expr") return false;
+  const bare = tree.latex.replace(/_(?:\{[^{}]*\}|[A-Za-z0-9])/g, "")
+    .replace(/\\(?:frac|dfrac|cdot|left|right|overline|mathrm|text)(?![a-zA-Z])/g, "");
+  return /[A-Za-z]/.test(bare) && !/\d/.test(bare);
+};
+
+/** `x = 5`, `(p, q) = (1, 2)`, `AB = 4`, `x = 1 + 4 = 5`: an equation naming its value. */
 const isAssignment = (tree: AnswerTree): tree is Relation =>
-  isEquation(tree) && isName(tree.sides[0]);
+  isEquation(tree) && (isName(tree.sides[0]) || isSymbolsOnly(tree.sides[0]));
 
 const lastSide = (tree: Relation): AnswerTree => tree.sides[tree.sides.length - 1];
 

@@ -71,7 +71,7 @@ export const lastBoxed = (text: string): string | null => {
 // What may stand between boxes that give one answer together: `\boxed{1}, \boxed{2}`,
 // `\boxed{1} and \boxed{2}`, `$\boxed{1}$ \quad \text{or} \quad $\boxed{2}$`.
 const boxSeparator =
-  /^(?:\s|\$|,|;|&|\\[,;: ]|\\quad|\\qquad|\\text\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b)*$/;
+  /^(?:\s|\$|,|;|&|\\[,;: ()[\]]|\\quad|\\qquad|\\text\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b)*$/;
 const maxBoxes = 16;
 
 /**
@@ -138,13 +138,20 @@ const closers: Readonly<Record<string, string>> = {
   "\\[": "\\]",
 };
 
+/** One complete math span: where its opening delimiter starts, where its closer ends. */
+interface Span {
+  readonly open: number;
+  readonly end: number;
+  readonly content: string;
+}
+
 /**
- * Contents of the last (or, with `first`, the first) complete math span. Inline spans
- * (`$`, `\(`) may not cross a line break; display spans may.
+ * Calls `visit` on each non-empty complete math span in order until it returns true.
+ * Inline spans (`$`, `\(`) may not cross a line break; display spans may.
  */
-export const lastMathSpan = (text: string, first = false): string | null => {
-  let found: string | null = null;
+const scanMathSpans = (text: string, visit: (span: Span) => boolean): void => {
   let open = ""; // the delimiter of the span we are in, "" outside math
+  let openAt = 0;
   let start = 0;
   // The regex jumps between the only characters that matter ($, \, newline); its
   // lastIndex is the scan position, moved past whatever a step consumes.
@@ -160,24 +167,47 @@ export const lastMathSpan = (text: string, first = false): string | null => {
         const content = i === start ? null : nonEmpty(text.slice(start, i));
         special.lastIndex = i + close.length;
         open = "";
-        if (content !== null) {
-          if (first) return content;
-          found = content;
-        }
+        if (content !== null && visit({ open: openAt, end: i + close.length, content })) return;
       } else if (c === "\\") special.lastIndex = i + 2; // skip the escaped character (\$)
       continue;
     }
     if (c === "\\") {
       const next = text[i + 1];
-      if (next === "(" || next === "[") [open, start] = [`\\${next}`, i + 2];
+      if (next === "(" || next === "[") [open, openAt, start] = [`\\${next}`, i, i + 2];
       special.lastIndex = i + 2;
     } else if (c === "$") {
       open = text[i + 1] === "$" ? "$$" : "$";
+      openAt = i;
       start = i + open.length;
       special.lastIndex = start;
     }
   }
+};
+
+/** Contents of the last (or, with `first`, the first) complete math span. */
+export const lastMathSpan = (text: string, first = false): string | null => {
+  let found: string | null = null;
+  scanMathSpans(text, (span) => {
+    found = span.content;
+    return first;
+  });
   return found;
+};
+
+/**
+ * The last math span together with the spans just before it that only separators divide
+ * from it (`$1$ and $2$ and $3$`, `$21, 16$ or $11$`), joined by commas.
+ */
+export const lastMathSpans = (text: string): string | null => {
+  let group: Span[] = [];
+  scanMathSpans(text, (span) => {
+    const previous = group[group.length - 1];
+    const joined = previous !== undefined && group.length < maxBoxes &&
+      boxSeparator.test(text.slice(previous.end, span.open));
+    group = joined ? [...group, span] : [span];
+    return false;
+  });
+  return group.length === 0 ? null : group.map((span) => span.content).join(", ");
 };
 
 // A number in running text: `1,000.99`, `1 000`, `4,15`, `-3`, `.4`, `2/3`.
@@ -206,7 +236,7 @@ const maxBareAnswerLength = 200;
  * `\frac{14}{3}`) is an answer as a whole, not mined for the number in it.
  */
 export const extractAnswer = (text: string): string | null =>
-  lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpan(text) ??
+  lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpans(text) ??
     (isProse(text)
       ? lastPlainNumber(text)
       : text.length <= maxBareAnswerLength

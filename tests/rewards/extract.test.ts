@@ -31,6 +31,9 @@ test("several boxes divided only by separators are one answer", () => {
   assert.is(extractAnswer("roots \\boxed{1}, \\boxed{2}"), "1, 2");
   assert.is(extractAnswer("$\\boxed{-2}$ \\quad \\text{and} \\quad $\\boxed{1}$"), "-2, 1");
   assert.is(extractAnswer("first \\boxed{4}; we check it, then \\boxed{5}"), "5");
+  assert.is(extractAnswer("\\(\\boxed{1}\\) and \\(\\boxed{-2}\\)."), "1, -2");
+  assert.is(extractAnswer("so $1$ and $2$ and $3$"), "1, 2, 3");
+  assert.is(extractAnswer("$21,16$ or $11$"), "21,16, 11");
 });
 
 test("unmarked answers: a final-answer sentence, prose's last number, a bare answer whole", () => {
