@@ -3,7 +3,14 @@ import * as assert from "uvu/assert";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { appendJsonl, formatJsonl, parseJsonl, readJsonl, writeJsonl } from "../../lib/io/jsonl.ts";
+import {
+  appendJsonl,
+  formatJsonl,
+  parseJsonl,
+  parseMetricsLog,
+  readJsonl,
+  writeJsonl,
+} from "../../lib/io/jsonl.ts";
 
 const text = [
   '{"id": "a", "problem": "1+1?", "answer": "2", "level": 1}',
@@ -71,6 +78,18 @@ test("write, append and read back through files", async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test("a metrics log with a torn last line is repaired, saying so; damage before it is refused", () => {
+  const torn = '{"step": 1, "reward": 0.5}\n{"step": 2, "reward": 0.7}\n{"step": 3, "rew';
+  const { rows, repaired } = parseMetricsLog(torn, "m.jsonl");
+  assert.equal(rows.map((r) => r.step), [1, 2]);
+  assert.equal(repaired, ["m.jsonl:3: torn last line dropped (the run was stopped mid-write)"]);
+  assert.equal(parseMetricsLog('{"step": 1}\n\n', "m.jsonl").repaired, []);
+  assert.throws(
+    () => parseMetricsLog('{"step": 1}\n{"ste\n{"step": 3}\n', "m.jsonl"),
+    /m\.jsonl:2: not a metrics row/,
+  );
 });
 
 test.run();
