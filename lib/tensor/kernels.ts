@@ -7,6 +7,7 @@
  * travel beside handles and are validated by lib/autodiff before any kernel runs, so a kernel
  * may assume its inputs are well-formed and its `out` shape is right.
  */
+import type { HalfFormat } from "./half.ts";
 
 export type Shape = readonly number[];
 export type DType = "float32" | "int32";
@@ -32,6 +33,11 @@ export type ReduceOp = "sum" | "max";
 export interface Kernels<H = unknown> {
   readonly name: string;
   upload(data: HostArray, shape: Shape): H;
+  /**
+   * Present where 16-bit weights stay 16-bit in memory (lib/tensor/half.ts): takes `bits` (not
+   * copied: the caller hands them over) as a float32 tensor whose values are widened on use.
+   */
+  readonly uploadHalf?: (bits: Uint16Array, format: HalfFormat, shape: Shape) => H;
   download(h: H, shape: Shape, dtype: DType): Promise<HostArray>;
   /** Present where reading back never waits on a device queue (CPU backends). */
   readonly downloadSync?: (h: H, shape: Shape, dtype: DType) => HostArray;

@@ -4,6 +4,7 @@
  * are checked against what the code really holds.
  */
 import type { Backend } from "./backends.ts";
+import { HalfMatrix } from "./half.ts";
 import type { Kernels } from "./kernels.ts";
 
 export interface Meter {
@@ -15,9 +16,9 @@ export interface Meter {
   readonly resetPeak: () => void;
 }
 
-/** Bytes of a host buffer (the pure-TS backend's handles are typed arrays). */
+/** Bytes of a host buffer (the pure-TS backend's handles: typed arrays, 16-bit matrices). */
 const typedArrayBytes = (handle: unknown): number =>
-  ArrayBuffer.isView(handle) ? handle.byteLength : 0;
+  ArrayBuffer.isView(handle) || handle instanceof HalfMatrix ? handle.byteLength : 0;
 
 /** Kernels that free or read buffers rather than make them. */
 const NOT_MAKING = new Set(["name", "dispose", "download", "downloadSync"]);

@@ -10,7 +10,8 @@ import type {
   UnaryOp,
 } from "../kernels.ts";
 import { sameShape, sizeOf, stridesOf } from "../shape.ts";
-import { matmul as tiledMatmul } from "./matmul.ts";
+import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
+import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
 
 type Buf = HostArray;
 
@@ -296,7 +297,48 @@ const copyBox = (
   }
 };
 
-export const tsKernels: Kernels<Buf> = {
+/** [...batch, M, K] x [..., K, N] over host buffers; b may be 16-bit (see tsKernels). */
+const matmulBuffers = (
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array | HalfOperand,
+  bShape: Shape,
+  transposeA: boolean,
+  transposeB: boolean,
+): Float32Array => {
+  const r = aShape.length;
+  const [m, k] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
+  const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
+  const batch = sizeOf(aShape.slice(0, -2));
+  const bBatched = bShape.length > 2;
+  // A shared right operand and an untransposed left one: fold the batch into M.
+  if (!bBatched && !transposeA) {
+    return tiledMatmul(
+      a,
+      b,
+      1,
+      false,
+      batch * m,
+      n,
+      k,
+      false,
+      transposeB,
+    );
+  }
+  return tiledMatmul(
+    a,
+    b,
+    batch,
+    bBatched,
+    m,
+    n,
+    k,
+    transposeA,
+    transposeB,
+  );
+};
+
+const floatKernels: Kernels<Buf> = {
   name: "ts",
   upload: (data) => data.slice(),
   download: (h) => Promise.resolve(h.slice()),
@@ -327,38 +369,8 @@ export const tsKernels: Kernels<Buf> = {
   },
   reduce,
   broadcastTo: (x, shape, out) => expand(x, shape, out),
-  matmul: (a, aShape, b, bShape, transposeA, transposeB) => {
-    const r = aShape.length;
-    const [m, k] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
-    const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
-    const batch = sizeOf(aShape.slice(0, -2));
-    const bBatched = bShape.length > 2;
-    // A shared right operand and an untransposed left one: fold the batch into M.
-    if (!bBatched && !transposeA) {
-      return tiledMatmul(
-        a as Float32Array,
-        b as Float32Array,
-        1,
-        false,
-        batch * m,
-        n,
-        k,
-        false,
-        transposeB,
-      );
-    }
-    return tiledMatmul(
-      a as Float32Array,
-      b as Float32Array,
-      batch,
-      bBatched,
-      m,
-      n,
-      k,
-      transposeA,
-      transposeB,
-    );
-  },
+  matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
+    matmulBuffers(a as Float32Array, aShape, b as Float32Array, bShape, transposeA, transposeB),
   reshape: (x) => x,
   transpose,
   slice: (x, shape, begin, size) => {
@@ -446,4 +458,62 @@ const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => 
     }
   }
   return out;
+};
+
+/** The matmul right operand a handle gives: float32 as is, 16-bit widened while packed. */
+const rightOperand = (b: Buf | HalfMatrix): Float32Array | HalfOperand =>
+  b instanceof HalfMatrix ? { bits: b.bits, table: halfTable(b.format) } : b as Float32Array;
+
+const floatOf = (x: unknown): unknown => (x instanceof HalfMatrix ? widenHalf(x) : x);
+
+/** Rows of a 16-bit [dim, inner] matrix (the embedding lookup), widened as they are copied. */
+const gatherHalf = (x: HalfMatrix, shape: Shape, indices: Buf, axis: number): Float32Array => {
+  if (axis !== 0 || shape.length !== 2) {
+    return floatKernels.gather(
+      widenHalf(x),
+      shape,
+      indices,
+      [indices.length],
+      axis,
+    ) as Float32Array;
+  }
+  const inner = shape[1];
+  const table = halfTable(x.format);
+  const out = new Float32Array(indices.length * inner);
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i] * inner;
+    for (let j = 0; j < inner; j++) out[i * inner + j] = table[x.bits[src + j]];
+  }
+  return out;
+};
+
+/**
+ * The pure-TS backend: Float32Array / Int32Array buffers, and 16-bit weights (HalfMatrix) that
+ * stay 16-bit: matmul widens them while packing, the embedding lookup while copying rows, and any
+ * other kernel gets them widened first (correct, not fast: only weights are 16-bit).
+ */
+export const tsKernels: Kernels<Buf | HalfMatrix> = {
+  ...(Object.fromEntries(
+    Object.entries(floatKernels).map(([name, kernel]) => [
+      name,
+      typeof kernel === "function"
+        ? (...args: unknown[]) => (kernel as (...a: unknown[]) => unknown)(...args.map(floatOf))
+        : kernel,
+    ]),
+  ) as unknown as Kernels<Buf | HalfMatrix>),
+  uploadHalf: (bits, format) => new HalfMatrix(bits, format),
+  reshape: (x) => x,
+  matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
+    matmulBuffers(
+      floatOf(a) as Float32Array,
+      aShape,
+      rightOperand(b as Buf | HalfMatrix),
+      bShape,
+      transposeA,
+      transposeB,
+    ),
+  gather: (x, shape, indices, iShape, axis) =>
+    x instanceof HalfMatrix
+      ? gatherHalf(x, shape, indices as Buf, axis)
+      : floatKernels.gather(x, shape, floatOf(indices) as Buf, iShape, axis),
 };

@@ -22,8 +22,23 @@ interface View {
   readonly colStride: number;
 }
 
+/** B as 16-bit patterns widened through `table` (lib/tensor/half.ts) while it is packed. */
+export interface HalfOperand {
+  readonly bits: Uint16Array;
+  readonly table: Float32Array;
+}
+
+interface HalfView {
+  readonly data: Uint16Array;
+  readonly table: Float32Array;
+  readonly offset: number;
+  readonly rowStride: number;
+  readonly colStride: number;
+}
+
 /** B[p0 : p0+kc, :] as NR-column panels, each [kc][NR]; columns past n are zero. */
-const packB = (b: View, p0: number, kc: number, n: number, into: Float64Array): void => {
+const packB = (b: View | HalfView, p0: number, kc: number, n: number, into: Float64Array): void => {
+  if ("table" in b) return packHalfB(b, p0, kc, n, into);
   const { data, offset, rowStride, colStride } = b;
   let w = 0;
   for (let j0 = 0; j0 < n; j0 += NR) {
@@ -31,6 +46,21 @@ const packB = (b: View, p0: number, kc: number, n: number, into: Float64Array): 
     for (let p = 0; p < kc; p++) {
       const row = offset + (p0 + p) * rowStride + j0 * colStride;
       for (let c = 0; c < cols; c++) into[w + c] = data[row + c * colStride];
+      for (let c = cols; c < NR; c++) into[w + c] = 0;
+      w += NR;
+    }
+  }
+};
+
+/** packB for 16-bit B: the same panels, each value widened by one table read. */
+const packHalfB = (b: HalfView, p0: number, kc: number, n: number, into: Float64Array): void => {
+  const { data, table, offset, rowStride, colStride } = b;
+  let w = 0;
+  for (let j0 = 0; j0 < n; j0 += NR) {
+    const cols = Math.min(NR, n - j0);
+    for (let p = 0; p < kc; p++) {
+      const row = offset + (p0 + p) * rowStride + j0 * colStride;
+      for (let c = 0; c < cols; c++) into[w + c] = table[data[row + c * colStride]];
       for (let c = cols; c < NR; c++) into[w + c] = 0;
       w += NR;
     }
@@ -94,7 +124,7 @@ const tile = new Float64Array(MR * NR);
 /** out[outOffset + i·n + j] += (A · B)[i, j] for the logical A [m, k] and B [k, n]. */
 const gemm = (
   a: View,
-  b: View,
+  b: View | HalfView,
   out: Float32Array,
   outOffset: number,
   m: number,
@@ -125,10 +155,11 @@ const gemm = (
 
 /**
  * Batched matmul over row-major buffers. `batch` products; b is shared when `bBatched` is false.
+ * b may be 16-bit (frozen weights), widened as it is packed.
  */
 export const matmul = (
   a: Float32Array,
-  b: Float32Array,
+  b: Float32Array | HalfOperand,
   batch: number,
   bBatched: boolean,
   m: number,
@@ -143,9 +174,12 @@ export const matmul = (
       ? { data: a, offset: t * m * k, rowStride: 1, colStride: m }
       : { data: a, offset: t * m * k, rowStride: k, colStride: 1 };
     const bOffset = bBatched ? t * k * n : 0;
-    const bView: View = transposeB // stored [n, k] or [k, n]
-      ? { data: b, offset: bOffset, rowStride: 1, colStride: k }
-      : { data: b, offset: bOffset, rowStride: n, colStride: 1 };
+    const strides = transposeB // stored [n, k] or [k, n]
+      ? { offset: bOffset, rowStride: 1, colStride: k }
+      : { offset: bOffset, rowStride: n, colStride: 1 };
+    const bView: View | HalfView = b instanceof Float32Array
+      ? { data: b, ...strides }
+      : { data: b.bits, table: b.table, ...strides };
     gemm(aView, bView, out, t * m * n, m, n, k);
   }
   return out;
