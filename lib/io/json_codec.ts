@@ -49,11 +49,25 @@ export const MAX_QUOTED_CHARS = 80;
 export const MAX_PROBLEM_LINES = 8;
 
 /** Longest message from a library or the runtime (a JSON.parse error, say) passed on. */
-export const MAX_FOREIGN_MESSAGE_CHARS = 400;
+const MAX_FOREIGN_MESSAGE_CHARS = 400;
 
 /** `text`, cut to `max` characters with a note of its full length. */
 export const capText = (text: string, max = MAX_QUOTED_CHARS): string =>
   text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
+
+/**
+ * The message of an error thrown by a library or the runtime, to pass on inside ours: cut short,
+ * with control characters (a JSON.parse error may quote a form feed from the file) escaped.
+ */
+export const foreignMessage = (error: unknown): string =>
+  capText(
+    String((error as Error)?.message ?? error).replace(
+      // deno-lint-ignore no-control-regex
+      /[\u0000-\u0009\u000b-\u001f\u007f]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    ),
+    MAX_FOREIGN_MESSAGE_CHARS,
+  );
 
 /** A string as a JSON literal for messages, cut short when long. */
 export const quote = (text: string): string => capText(JSON.stringify(text));
@@ -133,7 +147,7 @@ export const parseJson = (text: string, file: string): Either<string, unknown> =
     return right(JSON.parse(text));
   } catch (e) {
     return left(
-      `${file}: invalid JSON: ${capText((e as Error).message, MAX_FOREIGN_MESSAGE_CHARS)}`,
+      `${file}: invalid JSON: ${foreignMessage(e)}`,
     );
   }
 };
@@ -188,11 +202,7 @@ export const scanJson = (text: string): { readonly keys: string[]; readonly dept
 };
 
 const cannotRead = (path: string, error: unknown): Error =>
-  new Error(
-    `${path}: cannot read: ${
-      capText(String((error as Error).message ?? error), MAX_FOREIGN_MESSAGE_CHARS)
-    }`,
-  );
+  new Error(`${path}: cannot read: ${foreignMessage(error)}`);
 
 /**
  * True when `path` is a regular file, false when nothing is there; anything else is an error

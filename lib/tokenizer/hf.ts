@@ -7,14 +7,7 @@
 import { Tokenizer as HfTokenizerImpl } from "@huggingface/tokenizers";
 import { Template } from "@huggingface/jinja";
 import * as t from "io-ts";
-import {
-  capText,
-  decodeWith,
-  MAX_FOREIGN_MESSAGE_CHARS,
-  named,
-  NonNegativeInt,
-  orThrow,
-} from "../io/json_codec.ts";
+import { decodeWith, foreignMessage, named, NonNegativeInt, orThrow } from "../io/json_codec.ts";
 import { renderTemplate } from "./template.ts";
 import { validateVocabulary } from "./vocab.ts";
 
@@ -136,7 +129,7 @@ const compileChatTemplate = (
     return () => template;
   } catch (e) {
     const where = files.chatTemplate ?? `${files.config}: field "chat_template"`;
-    const message = capText(String((e as Error).message), MAX_FOREIGN_MESSAGE_CHARS);
+    const message = foreignMessage(e);
     return () => {
       throw new Error(`${where}: ${message}`);
     };
@@ -147,7 +140,7 @@ const constructImpl = (tokenizerJson: object, config: object, file: string): HfT
   try {
     return new HfTokenizerImpl(tokenizerJson, config);
   } catch (e) {
-    throw new Error(`${file}: ${capText(String((e as Error).message), MAX_FOREIGN_MESSAGE_CHARS)}`);
+    throw new Error(`${file}: ${foreignMessage(e)}`);
   }
 };
 

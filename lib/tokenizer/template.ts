@@ -6,7 +6,7 @@
  * are those transformers gives templates, with `range` refusing lists no budget could iterate.
  */
 import { Environment, Interpreter, type Template } from "@huggingface/jinja";
-import { capText, MAX_FOREIGN_MESSAGE_CHARS } from "../io/json_codec.ts";
+import { foreignMessage } from "../io/json_codec.ts";
 
 export type TemplateBudget = {
   /** Expressions and statements evaluated; also the longest `range(...)` allowed. */
@@ -144,7 +144,7 @@ export const renderTemplate = (
   try {
     return String(new BudgetedInterpreter(env, budget).run(template.parsed).value);
   } catch (e) {
-    const message = capText(String((e as Error).message), MAX_FOREIGN_MESSAGE_CHARS);
+    const message = foreignMessage(e);
     throw new Error(
       e instanceof BudgetExceeded
         ? `${file}: chat template stopped: ${message} (the budget for one rendering)`

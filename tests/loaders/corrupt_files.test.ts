@@ -86,6 +86,8 @@ const judge = async (dir: string, corruption: Corruption): Promise<string | null
   if (!message.includes(expected)) return `does not name ${expected}: ${message.slice(0, 300)}`;
   if (message.length > MAX_MESSAGE_CHARS) return `a ${message.length}-character message`;
   if (INTERNAL.test(message)) return `an internal error: ${message.slice(0, 300)}`;
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0009\u000b-\u001f]/.test(message)) return `control characters in ${message}`;
   return null;
 };
 

@@ -60,10 +60,8 @@ test("the time budget holds on its own", () => {
     "t.jinja: chat template stopped: more than 0 ms (the budget for one rendering)",
   );
   // Within budget, it renders as the library does.
-  assert.is(
-    renderTemplate(template, {}, "t.jinja"),
-    new Template("{% for i in range(50000) %}{{ i }}{% endfor %}").render(),
-  );
+  const small = new Template("{% for i in range(500) %}{{ i }}{% endfor %}");
+  assert.is(renderTemplate(small, {}, "t.jinja"), small.render());
 });
 
 test("range() and strftime_now behave as in transformers", () => {
