@@ -19,7 +19,7 @@ import { treeFlatten } from "../../lib/tree.ts";
 const dir = fileURLToPath(new URL("../fixtures/qwen2-tiny", import.meta.url));
 const ids = [[1, 5, 9, 3, 7, 2], [4, 4, 8, 6, 1, 0]];
 
-const hostTree = async (tree: unknown): Promise<[string, number[]][]> =>
+const hostTree = (tree: unknown): Promise<[string, number[]][]> =>
   Promise.all(
     treeFlatten(tree, isTensor).map(async ([path, t]) => [path, Array.from(await toArray(t))]),
   );
