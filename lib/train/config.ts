@@ -346,18 +346,21 @@ const editDistance = (a: string, b: string): number => {
 
 const squash = (name: string): string => name.toLowerCase().replace(/[_-]/g, "");
 
-/** The known name closest to `name` within `maxDistance` edits (case and _ - ignored), or null. */
+/**
+ * The known name closest to `name` within `maxDistance` edits (case, _ and - ignored), or null.
+ * With `prefixes`, a name that starts the other counts as one edit ("rank" for "r").
+ */
 export const closestName = (
   name: string,
   known: readonly string[],
-  maxDistance: number = Math.max(2, Math.floor(name.length / 3)),
+  maxDistance = Math.max(2, Math.floor(name.length / 3)),
+  prefixes = true,
 ): string | null => {
   const scored = known.map((k) => ({
     k,
-    // A prefix counts as one edit: "rank" for "r", "learning" for "learningRate".
     d: squash(k) === squash(name)
       ? 0
-      : squash(name).startsWith(squash(k)) || squash(k).startsWith(squash(name))
+      : prefixes && (squash(name).startsWith(squash(k)) || squash(k).startsWith(squash(name)))
       ? 1
       : editDistance(name.toLowerCase(), k.toLowerCase()),
   })).sort((a, b) => a.d - b.d);

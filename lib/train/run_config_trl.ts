@@ -190,10 +190,17 @@ const scaleRewardsOf = (v: unknown): unknown => v === true ? "group" : v === fal
  */
 export const translateRecipe = (values: Record<string, unknown>): TranslatedRecipe => {
   const known = [...NATIVE_NAMES, ...TRL_NAMES];
+  // Our own fields in snake_case (gradient_checkpointing, max_bad_steps) are ours.
+  const snakeNative = Object.fromEntries(
+    Object.keys(values).flatMap((k) => {
+      const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+      return k.includes("_") && NATIVE_NAMES.includes(camel) ? [[k, camel]] : [];
+    }),
+  );
   const keys = Object.keys(values);
-  const leftover = keys.filter((k) => !known.includes(k));
+  const leftover = keys.filter((k) => !known.includes(k) && snakeNative[k] === undefined);
   // One edit from a name we read is a typo, not a TRL setting (eval_steps is not save_steps).
-  const typos = leftover.filter((k) => /[A-Z]/.test(k) || closestName(k, known, 1) !== null);
+  const typos = leftover.filter((k) => /[A-Z]/.test(k) || closestName(k, known, 1, false) !== null);
   const ignored = leftover.filter((k) => !typos.includes(k));
   const lora: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -212,9 +219,10 @@ export const translateRecipe = (values: Record<string, unknown>): TranslatedReci
   const minLr = isRecord(values.lr_scheduler_kwargs)
     ? values.lr_scheduler_kwargs.min_lr_rate
     : undefined;
-  const native = Object.fromEntries(
-    keys.filter((k) => NATIVE_NAMES.includes(k) || typos.includes(k)).map((k) => [k, values[k]]),
-  );
+  const native = Object.fromEntries([
+    ...keys.filter((k) => NATIVE_NAMES.includes(k) || typos.includes(k)).map((k) => [k, values[k]]),
+    ...Object.entries(snakeNative).map(([k, camel]) => [camel, values[k]]),
+  ]);
   const renamed = Object.fromEntries(
     Object.entries(RENAMES).filter(([trl]) => values[trl] !== undefined)
       .map(([trl, ours]) => [ours, values[trl]]),
