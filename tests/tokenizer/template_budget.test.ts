@@ -69,6 +69,10 @@ test("range() and strftime_now behave as in transformers", () => {
   assert.is(render("{{ range(3) | join(',') }}|{{ range(2, 8, 3) | join(',') }}"), "0,1,2|2,5");
   assert.is(render("{{ range(5, 0, -2) | join(',') }}|{{ range(3, 1) | length }}"), "5,3,1|0");
   assert.match(render("{{ strftime_now('%d %b %Y') }}"), /^\d\d [A-Z][a-z]{2} \d{4}$/);
+  assert.is(
+    failure(() => render("{{ range(1.5) | length }}")).message,
+    "t.jinja: chat template failed: range() takes integers",
+  );
 });
 
 test("errors inside chat_template.jinja are reported against that file", async () => {
