@@ -353,7 +353,7 @@ const squash = (name: string): string => name.toLowerCase().replace(/[_-]/g, "")
 export const closestName = (
   name: string,
   known: readonly string[],
-  maxDistance = Math.max(2, Math.floor(name.length / 3)),
+  maxDistance: number = Math.max(2, Math.floor(name.length / 3)),
   prefixes = true,
 ): string | null => {
   const scored = known.map((k) => ({
