@@ -386,7 +386,7 @@ export const describeRun = (run: RunSettings, context: number): string => {
     ? "none (no --eval-data)"
     : `${
       dataName(run.evalData, "built-in held-out split")
-    }: ${e.problems} problems × ${e.samples} samples`;
+    }: up to ${e.problems} problems × ${e.samples} sample${e.samples === 1 ? "" : "s"}`;
   return [
     `effective config (recipe ${run.recipe}; precedence: recipe < config file < flags, or saved run < flags on --resume):`,
     `  model      ${run.model} (${context} positions)`,
