@@ -146,6 +146,25 @@ if (runtime === "deno") {
     checkRun(await run(bin("deno"), ["run", "-A", "consumer.mjs"], scratch));
   });
 
+  test("deno publish --dry-run: no slow types, nothing but the library, its model and LICENSE", async () => {
+    // Deno prints its report on stderr: merge the streams to read it.
+    const report = await run(
+      "sh",
+      ["-c", `"${bin("deno")}" publish --dry-run --allow-dirty 2>&1`],
+      root,
+    );
+    assert.match(report, /Success Dry run complete/);
+    assert.not.match(report, /warning|error/i);
+    const files = [...report.matchAll(/file:\/\/\S+/g)].map((m) =>
+      m[0].slice(`file://${root}`.length)
+    );
+    assert.ok(files.includes("LICENSE") && files.includes("mod.ts"), files.join(" "));
+    const stray = files.filter((f) =>
+      !/^(LICENSE|README\.md|deno\.json|mod\.ts|lib\/.*\.ts|models\/tiny-arith\/.*)$/.test(f)
+    );
+    assert.equal(stray, []);
+  });
+
   test("Deno imports the sources as a linked JSR package and trains", async () => {
     const jsr = join(work, "jsr");
     await run("mkdir", ["-p", jsr], work);
