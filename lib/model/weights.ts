@@ -26,14 +26,28 @@ export const paramsFromWeights = (
   file: string,
 ): DecoderParams => {
   validateWeights(cfg, weights, file);
-  const up = (name: string): Tensor => {
-    const w = weights.get(name)!;
-    return tensor(backend, w.data, w.shape);
-  };
-  const rows = (name: string): Tensor[] => {
-    const w = weights.get(name)!;
-    return splitRows(backend, w.data, w.shape);
-  };
+  return paramsFromTensors(cfg, (name) => uploadWeight(backend, name, weights.get(name)!));
+};
+
+/** The vocabulary-sized matrices, kept as row blocks (lib/nn/vocab_blocks.ts). */
+export const VOCAB_MATRICES: readonly string[] = ["model.embed_tokens.weight", "lm_head.weight"];
+
+/** One host weight on the backend: row blocks for a vocabulary matrix, else one tensor. */
+export const uploadWeight = (backend: Backend, name: string, w: HostTensor): readonly Tensor[] =>
+  VOCAB_MATRICES.includes(name)
+    ? splitRows(backend, w.data, w.shape)
+    : [tensor(backend, w.data, w.shape)];
+
+/**
+ * The params tree from weights already on the backend, by HF name (as uploadWeight gives them):
+ * what a streaming loader builds once every tensor is uploaded.
+ */
+export const paramsFromTensors = (
+  cfg: ModelConfig,
+  get: (name: string) => readonly Tensor[],
+): DecoderParams => {
+  const up = (name: string): Tensor => get(name)[0];
+  const rows = get;
   const lin = (layer: number, proj: Proj): LinearParams => {
     const base = `${layerPrefix(layer)}.${projModule(proj)}`;
     return {

@@ -1,0 +1,45 @@
+/**
+ * The raw 16-bit patterns of one BF16 or F16 tensor of a safetensors file, read at its offset
+ * without widening: for backends that keep frozen weights 16-bit in memory (Kernels.uploadHalf).
+ * Like the widening reader, it refuses NaN and infinities, naming the file and tensor.
+ */
+import { open } from "node:fs/promises";
+import { type HalfFormat, nonFiniteHalves } from "../tensor/half.ts";
+import type { TensorInfo } from "./safetensors.ts";
+
+/** The half format of a safetensors dtype, or null for the others. */
+export const halfFormatOf = (dtype: TensorInfo["dtype"]): HalfFormat | null =>
+  dtype === "BF16" ? "bf16" : dtype === "F16" ? "f16" : null;
+
+export const readHalfBits = async (name: string, info: TensorInfo): Promise<Uint16Array> => {
+  const format = halfFormatOf(info.dtype);
+  if (format === null) {
+    throw new Error(`${info.file}: tensor "${name}" is ${info.dtype}, not BF16 or F16`);
+  }
+  const bits = new Uint16Array(info.byteLength / 2);
+  const bytes = new Uint8Array(bits.buffer);
+  const handle = await open(info.file, "r");
+  try {
+    for (let done = 0; done < bytes.length;) {
+      const { bytesRead } = await handle.read(
+        bytes,
+        done,
+        bytes.length - done,
+        info.byteOffset + done,
+      );
+      if (bytesRead === 0) {
+        throw new Error(
+          `${info.file}: tensor "${name}" is cut short at byte ${info.byteOffset + done}`,
+        );
+      }
+      done += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  const bad = nonFiniteHalves(bits, format);
+  if (bad > 0) {
+    throw new Error(`${info.file}: tensor "${name}" holds ${bad} NaN or infinite values`);
+  }
+  return bits;
+};
