@@ -14,6 +14,7 @@ import { formatShape, type HostTensor, sameShape } from "./host_tensor.ts";
 import {
   decodeWith,
   formatProblems,
+  MAX_PROBLEM_LINES,
   orThrow,
   PositiveInt,
   PositiveNumber,
@@ -194,6 +195,25 @@ const expectedShape = (
   return matrix === "A" ? [config.r, features.in] : [features.out, config.r];
 };
 
+/** The first `limit` expected keys absent from `tensors`, in layer order. */
+const firstMissing = (
+  tensors: ReadonlyMap<string, HostTensor>,
+  layerCount: number,
+  targets: readonly Proj[],
+  limit: number,
+): string[] => {
+  const missing: string[] = [];
+  for (let layer = 0; layer < layerCount && missing.length < limit; layer++) {
+    for (const proj of targets) {
+      for (const matrix of ["A", "B"] as const) {
+        const key = adapterKey(layer, proj, matrix);
+        if (!tensors.has(key)) missing.push(`missing ${quote(key)}`);
+      }
+    }
+  }
+  return missing;
+};
+
 /**
  * Builds an adapter from PEFT-named tensors, checking every key and shape (against `model`,
  * when given, so an adapter for another architecture or size is refused naming the key; else
@@ -240,19 +260,17 @@ export const adapterFromTensors = (
   }
   const layerCount = model?.numHiddenLayers ?? lastLayer + 1;
   const targets = PROJS.filter((proj) => config.targetModules.includes(proj));
-  const missing = Array.from(
-    { length: layerCount },
-    (_, layer) =>
-      targets.flatMap((proj) =>
-        (["A", "B"] as const).map((matrix) => adapterKey(layer, proj, matrix))
-          .filter((key) => !tensors.has(key))
-      ),
-  ).flat();
-  if (missing.length > 0) {
-    const summary = `${missing.length} of ${layerCount * targets.length * 2} LoRA tensors ` +
-      "missing (every layer adapts every target module, with lora_A and lora_B)";
+  // Every parsed key is distinct and one of these, so fewer tensors means some are missing;
+  // the first few are named without listing the rest (a key may claim layer 10^9).
+  const expectedCount = layerCount * targets.length * 2;
+  if (tensors.size < expectedCount) {
+    const summary = `${expectedCount - tensors.size} of ${expectedCount} LoRA tensors missing ` +
+      "(every layer adapts every target module, with lora_A and lora_B)";
     throw new Error(
-      formatProblems(file, [summary, ...missing.map((key) => `missing ${quote(key)}`)]),
+      formatProblems(file, [
+        summary,
+        ...firstMissing(tensors, layerCount, targets, MAX_PROBLEM_LINES - 1),
+      ]),
     );
   }
   const layers = Array.from(

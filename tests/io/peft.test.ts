@@ -236,6 +236,14 @@ test("partial adapters are refused, listing what is missing; an empty one too", 
     () => adapterFromTensors(adapter.config, keep((key) => key.includes("layers.1.")), "a", model),
     /14 of 28 LoRA tensors missing/,
   );
+  // Without a model, a key claiming layer 10^9 is refused at once, naming the first missing keys.
+  const far = new Map([[adapterKey(1e9, "q", "A"), adapter.layers[0].q!.A]]);
+  assert.throws(
+    () => adapterFromTensors(adapter.config, far, "a"),
+    (e: Error) =>
+      e.message.includes("14000000013 of 14000000014 LoRA tensors missing") &&
+      e.message.includes(`missing "${adapterKey(0, "q", "A")}"`) && e.message.length < 2000,
+  );
   // Without a model, layers must agree with each other on features.
   const wider = new Map([...tensors, [adapterKey(1, "q", "A"), {
     shape: [4, 33],
