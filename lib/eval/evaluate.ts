@@ -24,21 +24,29 @@ export type EvalExample = {
 export type PromptStyle = "paper" | "task";
 
 /** The instruction the paper puts before each question (one user message, no system prompt). */
-export const PAPER_INSTRUCTION = "Solve the following math problem efficiently and clearly. " +
+export const PAPER_INSTRUCTION: string =
+  "Solve the following math problem efficiently and clearly. " +
   "The last line of your response should be of the following format: " +
   "'Therefore, the final answer is: $\\boxed{ANSWER}$. I hope it is correct' (without quotes) " +
   "where ANSWER is just the final number or expression that solves the problem. " +
   "Think step by step before answering.";
 
+/**
+ * The paper's evaluation prompt: the instruction, a blank line, the problem, as one user message.
+ */
 export const paperPrompt = (example: { readonly problem: string }): readonly ChatMessage[] => [
   { role: "user", content: `${PAPER_INSTRUCTION}\n\n${example.problem}` },
 ];
 
+/**
+ * The chat messages posing a problem in the given style: the paper's prompt or the built-in task's.
+ */
 export const promptMessages = (
   example: { readonly problem: string },
   style: PromptStyle,
 ): readonly ChatMessage[] => style === "paper" ? paperPrompt(example) : taskPrompt(example);
 
+/** One problem's completions, extracted answers and verdicts. */
 export type ProblemResult = {
   readonly problem: string;
   readonly gold: string;
@@ -49,6 +57,7 @@ export type ProblemResult = {
   readonly correct: readonly boolean[] | null;
 };
 
+/** Every problem's result and the pass@k / maj@k summary over them. */
 export type Scores = {
   readonly perProblem: readonly ProblemResult[];
   /** Over the scorable problems only; null when none is scorable. */
@@ -124,15 +133,21 @@ export const scoreCompletions = (
   };
 };
 
+/** Sampling, batching and prompt settings of an evaluation. */
 export type EvaluateOptions = {
+  /** LoRA adapter applied while sampling, or none (the base model). */
   readonly adapter?: LoadedAdapter | null;
   /** n: completions sampled per problem. */
   readonly samplesPerProblem: number;
   /** For pass@k and maj@k; default n. */
   readonly k?: number;
+  /** Sampling temperature (the paper's evaluation: 0.6). */
   readonly temperature: number;
+  /** Nucleus sampling mass (the paper's evaluation: 0.95). */
   readonly topP: number;
+  /** Completion length limit in tokens. */
   readonly maxNewTokens: number;
+  /** The paper's prompt or the built-in task's. */
   readonly promptStyle: PromptStyle;
   /** Overrides promptStyle: the messages a problem is posed in (a run's custom prompt). */
   readonly promptOf?: (example: EvalExample) => readonly ChatMessage[];
@@ -146,8 +161,11 @@ export type EvaluateOptions = {
   readonly onProgress?: (done: number, total: number) => void;
 };
 
+/** Scores plus what the evaluation cost: tokens generated and seconds. */
 export type EvalResult = Scores & {
+  /** New tokens sampled over all problems. */
   readonly tokensGenerated: number;
+  /** Wall time by the injected clock (0 without one). */
   readonly seconds: number;
 };
 
@@ -164,6 +182,10 @@ const chunks = <T>(items: readonly T[], size: number): T[][] =>
     (_, b) => items.slice(b * size, (b + 1) * size),
   );
 
+/**
+ * pass@1 (mean over n), pass@k and maj@k of a model (optionally with an adapter) on problems with
+ * gold answers: samples n completions per problem, extracts and checks each answer.
+ */
 export const evaluate = async (
   model: Pick<Model, "config" | "params">,
   tokenizer: Tokenizer,

@@ -6,6 +6,7 @@ import { loraScaling } from "../io/peft.ts";
 import type { Proj } from "../io/weight_layout.ts";
 import type { LoraWeights } from "./decoder.ts";
 
+/** A PEFT adapter's host tensors uploaded to a backend, as the LoRA weights a forward applies. */
 export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeights => ({
   layers: host.layers.map((layer) =>
     Object.fromEntries(
@@ -17,6 +18,10 @@ export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeight
   ),
 });
 
+/**
+ * LoRA weights read back from a backend into a PEFT adapter (config + host tensors), ready for
+ * writeAdapter.
+ */
 export const adapterToHost = async (
   config: LoraConfig,
   weights: LoraWeights,

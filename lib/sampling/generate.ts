@@ -24,13 +24,23 @@ import {
   type SamplingParams,
 } from "./processors.ts";
 
+/** Why a sequence ended: it drew a stop token, or reached maxNewTokens. */
 export type FinishReason = "stop" | "length";
 
+/**
+ * How to sample: the processors' settings (temperature, top-k/p, min-p, repetition penalty) plus
+ * these.
+ */
 export interface GenerateOptions extends SamplingParams {
+  /** New tokens per sequence at most. */
   readonly maxNewTokens: number;
+  /** Ids that end a sequence (EOS and the chat template's end-of-turn); the stop token is kept. */
   readonly stopTokens: readonly number[];
+  /** Fills the left of shorter prompts (masked out of attention). */
   readonly padToken: number;
+  /** The PRNG key every draw derives from: same key, same completions. */
   readonly key: Key;
+  /** LoRA weights applied in every forward, or none. */
   readonly adapter?: Adapter | null;
   /**
    * Draw tokens on the tensor backend instead of the host. Default: on backends that read back
@@ -40,11 +50,13 @@ export interface GenerateOptions extends SamplingParams {
   readonly onDevice?: boolean;
 }
 
+/** What generate returns: the new tokens, their log-probs and why each sequence ended. */
 export interface Generation {
   /** New tokens per sequence, up to and including the stop token. */
   readonly tokens: readonly (readonly number[])[];
   /** log-prob of each new token under the distribution it was drawn from. */
   readonly logprobs: readonly (readonly number[])[];
+  /** One per sequence, in prompt order. */
   readonly finishReasons: readonly FinishReason[];
 }
 
@@ -97,6 +109,10 @@ const checkOptions = (prompts: readonly (readonly number[])[], opts: GenerateOpt
   }
 };
 
+/**
+ * Samples a completion for every prompt (ids, batched, left-padded) with a KV cache; completions
+ * stop at a stop token or maxNewTokens.
+ */
 export const generate = async (
   cfg: ModelConfig,
   params: DecoderParams,

@@ -11,12 +11,19 @@ import { decodeWith, foreignMessage, named, NonNegativeInt, orThrow } from "../i
 import { renderTemplate } from "./template.ts";
 import { validateVocabulary } from "./vocab.ts";
 
+/** One turn of a conversation: a role (system, user, assistant) and its text. */
 export type ChatMessage = { readonly role: string; readonly content: string };
 
+/**
+ * Text to ids and back, and the chat template, over a Hugging Face tokenizer.json or the character
+ * tokenizer.
+ */
 export interface Tokenizer {
   /** Number of token ids (largest id + 1, added tokens included); a model may pad beyond it. */
   readonly vocabSize: number;
+  /** The end-of-sequence id (a sampling stop token). */
   readonly eosTokenId: number;
+  /** The beginning-of-sequence id, when the tokenizer has one. */
   readonly bosTokenId: number | null;
   /** `pad_token`, else the EOS token. */
   readonly padTokenId: number;

@@ -12,6 +12,10 @@ import { hfTokenizer, type Tokenizer } from "./hf.ts";
 const isRecord = (u: unknown): u is Record<string, unknown> =>
   typeof u === "object" && u !== null && !Array.isArray(u);
 
+/**
+ * The tokenizer of a Hugging Face directory: tokenizer.json, with tokenizer_config.json's chat
+ * template and special tokens.
+ */
 export const loadTokenizer = async (dir: string): Promise<Tokenizer> => {
   const tokenizerPath = join(dir, "tokenizer.json");
   const configPath = join(dir, "tokenizer_config.json");
