@@ -14,11 +14,10 @@
  */
 import { createHash } from "node:crypto";
 import { freemem } from "node:os";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isLeft } from "fp-ts/lib/Either.js";
-import { readFile } from "node:fs/promises";
 import { isTensor } from "../lib/autodiff/grad.ts";
 import { toArray } from "../lib/autodiff/tensor.ts";
 import { arithmeticSplits, type JsonlExample } from "../lib/data/mod.ts";
@@ -289,7 +288,8 @@ const plannedBackend = async (
   cfg: TrainConfig,
   asked: BackendName | null,
 ): Promise<BackendName> => {
-  const estimate = estimateMemory(await readModelConfig(dir), {
+  const modelConfig = await readModelConfig(dir);
+  const estimate = estimateMemory(modelConfig, {
     sequences: cfg.promptsPerStep * cfg.numGenerations / cfg.gradientAccumulationSteps,
     promptLength: cfg.maxPromptLength,
     completionLength: cfg.maxCompletionLength,
@@ -297,7 +297,8 @@ const plannedBackend = async (
     gradientCheckpointing: cfg.gradientCheckpointing,
   });
   const fastest = await bestCpuBackend() as BackendName;
-  return chooseBackend(estimate, asked, [...new Set([fastest, "ts" as const])], freemem());
+  const preferred = [...new Set([fastest, "ts" as const])];
+  return chooseBackend(estimate, asked, preferred, freemem(), modelConfig.dtype !== "float32");
 };
 
 /** sha256 over every base tensor, to prove the base weights never change. */
