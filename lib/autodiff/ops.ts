@@ -57,6 +57,7 @@ export const unbroadcast = (g: Tensor, shape: Shape): Tensor => {
   return reshape(sum(g, axes, true), shape);
 };
 
+/** The same values in a new shape (same element count). */
 export const reshape = (x: Tensor, shape: Shape): Tensor => {
   const b = backendOf("reshape", x);
   const known = shape.filter((d) => d !== -1);
@@ -72,6 +73,7 @@ export const reshape = (x: Tensor, shape: Shape): Tensor => {
   return record("reshape", out, [x], null);
 };
 
+/** Axes permuted by `perm` (default: reversed). */
 export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
   const b = backendOf("transpose", x);
   const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
@@ -85,6 +87,7 @@ export const transpose = (x: Tensor, perm?: readonly number[]): Tensor => {
   return record("transpose", out, [x], { perm: p });
 };
 
+/** The block of `size` starting at `begin` (-1 in size: to the end of that axis). */
 export const slice = (x: Tensor, begin: readonly number[], size: readonly number[]): Tensor => {
   const b = backendOf("slice", x);
   const sz = size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
@@ -102,6 +105,7 @@ export const slice = (x: Tensor, begin: readonly number[], size: readonly number
   return record("slice", out, [x], { begin, size: sz });
 };
 
+/** Zeros added before/after each axis, by `paddings` [before, after] per axis. */
 export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[]): Tensor => {
   const b = backendOf("pad", x);
   if (paddings.length !== x.rank || paddings.some(([l, r]) => l < 0 || r < 0)) {
@@ -112,6 +116,7 @@ export const pad = (x: Tensor, paddings: readonly (readonly [number, number])[])
   return record("pad", out, [x], { paddings });
 };
 
+/** Tensors joined along an existing axis. */
 export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
   if (xs.length === 0) throw new Error("concat: needs at least one tensor");
   const b = backendOf("concat", ...xs);
@@ -135,14 +140,17 @@ export const concat = (xs: readonly Tensor[], axis: number): Tensor => {
   return record("concat", out, xs, { axis: ax });
 };
 
+/** Tensors of one shape joined along a new axis. */
 export const stack = (xs: readonly Tensor[], axis = 0): Tensor =>
   concat(xs.map((t) => expandDims(t, axis)), axis);
 
+/** A new axis of size 1 inserted at `axis`. */
 export const expandDims = (x: Tensor, axis: number): Tensor => {
   const ax = axis < 0 ? x.rank + 1 + axis : axis;
   return reshape(x, [...x.shape.slice(0, ax), 1, ...x.shape.slice(ax)]);
 };
 
+/** Repeated along size-1 (or missing leading) axes to `shape`; the gradient sums back. */
 export const broadcastTo = (x: Tensor, shape: Shape): Tensor => {
   const b = backendOf("broadcastTo", x);
   const out = broadcastShapes("broadcastTo", x.shape, shape);
@@ -164,15 +172,25 @@ const unary = (op: Exclude<UnaryOp, "step">, x: Tensor): Tensor => {
   return record(op, out, [x], null);
 };
 
+/** Elementwise −x. */
 export const neg = (x: Tensor): Tensor => unary("neg", x);
+/** Elementwise eˣ. */
 export const exp = (x: Tensor): Tensor => unary("exp", x);
+/** Elementwise natural logarithm. */
 export const log = (x: Tensor): Tensor => unary("log", x);
+/** Elementwise square root. */
 export const sqrt = (x: Tensor): Tensor => unary("sqrt", x);
+/** Elementwise 1/√x. */
 export const rsqrt = (x: Tensor): Tensor => unary("rsqrt", x);
+/** Elementwise x². */
 export const square = (x: Tensor): Tensor => unary("square", x);
+/** Elementwise |x|. */
 export const abs = (x: Tensor): Tensor => unary("abs", x);
+/** Elementwise 1/(1 + e⁻ˣ). */
 export const sigmoid = (x: Tensor): Tensor => unary("sigmoid", x);
+/** Elementwise hyperbolic tangent. */
 export const tanh = (x: Tensor): Tensor => unary("tanh", x);
+/** Elementwise max(x, 0). */
 export const relu = (x: Tensor): Tensor => unary("relu", x);
 /** x · sigmoid(x). */
 export const silu = (x: Tensor): Tensor => unary("silu", x);
@@ -181,6 +199,7 @@ export const step = (x: Tensor): Tensor => {
   const b = backendOf("step", x);
   return make(b, b.kernels.unary("step", x.handle, x.shape), x.shape, "float32");
 };
+/** Elementwise −1, 0 or 1. */
 export const sign = (x: Tensor): Tensor => sub(step(x), step(neg(x)));
 
 const binary = (op: BinaryOp, a: Operand, c: Operand): Tensor => {
@@ -203,15 +222,21 @@ const binary = (op: BinaryOp, a: Operand, c: Operand): Tensor => {
   return record(op, out, [ta, tb], null);
 };
 
+/** Elementwise a + b, broadcasting (numbers act as scalars). */
 export const add = (a: Operand, b: Operand): Tensor => binary("add", a, b);
+/** Elementwise a − b, broadcasting. */
 export const sub = (a: Operand, b: Operand): Tensor => binary("sub", a, b);
+/** Elementwise a · b, broadcasting. */
 export const mul = (a: Operand, b: Operand): Tensor => binary("mul", a, b);
+/** Elementwise a / b, broadcasting. */
 export const div = (a: Operand, b: Operand): Tensor => binary("div", a, b);
 /** Elementwise max; the gradient goes to a on ties. */
 export const maximum = (a: Operand, b: Operand): Tensor => binary("maximum", a, b);
 /** Elementwise min; the gradient goes to a on ties. */
 export const minimum = (a: Operand, b: Operand): Tensor => binary("minimum", a, b);
+/** Elementwise aᵇ, broadcasting. */
 export const pow = (a: Operand, b: Operand): Tensor => binary("pow", a, b);
+/** Values limited to [lo, hi]. */
 export const clip = (x: Tensor, lo: number, hi: number): Tensor => minimum(maximum(x, lo), hi);
 
 /** A float32 0/1 mask; comparisons carry no gradient. */
@@ -228,8 +253,11 @@ export const compare = (op: CompareOp, a: Operand, c: Operand): Tensor => {
     "float32",
   );
 };
+/** 1 where a > b, else 0 (no gradient). */
 export const greater = (a: Operand, b: Operand): Tensor => compare("greater", a, b);
+/** 1 where a < b, else 0 (no gradient). */
 export const less = (a: Operand, b: Operand): Tensor => compare("less", a, b);
+/** 1 where a = b, else 0 (no gradient). */
 export const equal = (a: Operand, b: Operand): Tensor => compare("equal", a, b);
 
 /** cond ? a : b, where cond is a 0/1 mask. */
@@ -251,6 +279,7 @@ export const where = (cond: Tensor, a: Operand, c: Operand): Tensor => {
   return record("where", out, [ta, tb], { cond });
 };
 
+/** The values converted to `dtype` (to int32 truncates; no gradient through int32). */
 export const cast = (x: Tensor, dtype: DType): Tensor => {
   const b = backendOf("cast", x);
   if (x.dtype === dtype) return x;
@@ -271,6 +300,7 @@ const keptShape = (shape: Shape, axes: readonly number[]): number[] =>
 const droppedShape = (shape: Shape, axes: readonly number[]): number[] =>
   shape.filter((_, i) => !axes.includes(i));
 
+/** Sum over `axes` (default: all). */
 export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
   const b = backendOf("sum", x);
   const ax = normalizeAxes("sum", axes, x.rank);
@@ -280,6 +310,7 @@ export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = fal
   return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
 };
 
+/** Mean over `axes` (default: all). */
 export const mean = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
   const ax = normalizeAxes("mean", axes, x.rank);
   const count = ax.reduce((p, a) => p * x.shape[a], 1);
@@ -296,6 +327,7 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepDims = fal
   return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
 };
 
+/** log Σ eˣ along `axis`, computed stably (shifted by the maximum). */
 export const logSumExp = (x: Tensor, axis = -1, keepDims = false): Tensor => {
   const ax = normalizeAxis("logSumExp", axis, x.rank);
   const m = stopGradient(max(x, ax, true));
@@ -306,6 +338,10 @@ export const logSumExp = (x: Tensor, axis = -1, keepDims = false): Tensor => {
 // ---------------------------------------------------------------------------------------------
 // Linear algebra, indexing, softmax
 
+/**
+ * Matrix product over the last two axes (batched over the leading ones), optionally with either
+ * operand transposed.
+ */
 export const matmul = (
   a: Tensor,
   c: Tensor,
@@ -379,6 +415,7 @@ export const scatterAdd = (
   return record("scatterAdd", out, [updates], { indices, axis, shape });
 };
 
+/** Softmax over the last axis. */
 export const softmax = (x: Tensor): Tensor => {
   const b = backendOf("softmax", x);
   requireFloat("softmax", x);
@@ -394,6 +431,7 @@ export const cumsum = (x: Tensor): Tensor => {
   return record("cumsum", y, [x], null);
 };
 
+/** Log-softmax over the last axis, computed stably. */
 export const logSoftmax = (x: Tensor): Tensor => {
   const b = backendOf("logSoftmax", x);
   requireFloat("logSoftmax", x);
@@ -410,7 +448,7 @@ export const logSoftmax = (x: Tensor): Tensor => {
 export const customVjp = <A extends readonly Tensor[], X = null>(
   fwd: (...inputs: A) => { readonly output: Tensor; readonly aux: X },
   vjp: (inputs: A, g: Tensor, needs: readonly boolean[]) => readonly (Tensor | null)[],
-) =>
+): (...inputs: A) => { output: Tensor; aux: X } =>
 (...inputs: A): { output: Tensor; aux: X } => {
   const { output, aux } = untraced(() => fwd(...inputs));
   const rule: Vjp = (g, needs) => untraced(() => vjp(inputs, g, needs));
