@@ -9,7 +9,9 @@
  */
 import type { HalfFormat } from "./half.ts";
 
+/** A tensor's dimensions, outermost first. */
 export type Shape = readonly number[];
+/** The element types tensors hold. */
 export type DType = "float32" | "int32";
 export type HostArray = Float32Array | Int32Array;
 
@@ -30,21 +32,32 @@ export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "
 export type CompareOp = "greater" | "greaterEqual" | "less" | "lessEqual" | "equal";
 export type ReduceOp = "sum" | "max";
 
+/**
+ * What a tensor backend implements: storage (upload, download, dispose) and the primitive kernels
+ * autodiff's ops are built from, on opaque handles H.
+ */
 export interface Kernels<H = unknown> {
+  /** The backend's name (one of backendNames). */
   readonly name: string;
+  /** Copies host values to the device. */
   upload(data: HostArray, shape: Shape): H;
   /**
    * Present where 16-bit weights stay 16-bit in memory (lib/tensor/half.ts): takes `bits` (not
    * copied: the caller hands them over) as a float32 tensor whose values are widened on use.
    */
   readonly uploadHalf?: (bits: Uint16Array, format: HalfFormat, shape: Shape) => H;
+  /** Reads values back to the host. */
   download(h: H, shape: Shape, dtype: DType): Promise<HostArray>;
   /** Present where reading back never waits on a device queue (CPU backends). */
   readonly downloadSync?: (h: H, shape: Shape, dtype: DType) => HostArray;
+  /** Frees a handle's memory. */
   dispose(h: H): void;
 
+  /** A new tensor with every element `value`. */
   fill(shape: Shape, value: number, dtype: DType): H;
+  /** Converts element types. */
   cast(x: H, shape: Shape, from: DType, to: DType): H;
+  /** An elementwise function of one tensor. */
   unary(op: UnaryOp, x: H, shape: Shape): H;
   /** Elementwise with numpy broadcasting; `out` is the broadcast shape. */
   binary(op: BinaryOp, a: H, aShape: Shape, b: H, bShape: Shape, out: Shape, dtype: DType): H;
@@ -54,17 +67,22 @@ export interface Kernels<H = unknown> {
   where(cond: H, cShape: Shape, a: H, aShape: Shape, b: H, bShape: Shape, out: Shape): H;
   /** Reduces over `axes` (sorted, unique); the result keeps those axes with size 1. */
   reduce(op: ReduceOp, x: H, shape: Shape, axes: readonly number[]): H;
+  /** Repeats along size-1 axes to `out`. */
   broadcastTo(x: H, shape: Shape, out: Shape): H;
   /**
    * [...batch, M, K] x [...batch, K, N] -> [...batch, M, N] (after the optional transposes of
    * the last two axes). b may also be rank 2, shared by every batch entry.
    */
   matmul(a: H, aShape: Shape, b: H, bShape: Shape, transposeA: boolean, transposeB: boolean): H;
+  /** The same elements in shape `out`. */
   reshape(x: H, shape: Shape, out: Shape): H;
+  /** Axes permuted by `perm`. */
   transpose(x: H, shape: Shape, perm: readonly number[]): H;
+  /** The block of `size` at `begin`. */
   slice(x: H, shape: Shape, begin: readonly number[], size: readonly number[]): H;
   /** Zero padding: paddings[i] = [before, after]. */
   pad(x: H, shape: Shape, paddings: readonly (readonly [number, number])[]): H;
+  /** Tensors joined along `axis`. */
   concat(xs: readonly H[], shapes: readonly Shape[], axis: number): H;
   /** out[..., i, ...] = x[..., indices[i], ...] along `axis`; indices is an int32 handle. */
   gather(x: H, shape: Shape, indices: H, indicesShape: Shape, axis: number): H;
@@ -79,10 +97,13 @@ export interface Kernels<H = unknown> {
   ): H;
   /** Numerically stable (log-)softmax over the last axis. */
   softmax(x: H, shape: Shape): H;
+  /** Log-softmax over the last axis. */
   logSoftmax(x: H, shape: Shape): H;
   /** Inclusive running sum over the last axis (sampling's inverse CDF on the device). */
   cumsum(x: H, shape: Shape): H;
 }
 
+/** The tensor backends: pure TypeScript, and tfjs's cpu, wasm and webgpu. */
 export type BackendName = "ts" | "tfjs-cpu" | "tfjs-wasm" | "webgpu";
+/** Every backend name, in the order the CLI lists them. */
 export const backendNames: readonly BackendName[] = ["ts", "tfjs-cpu", "tfjs-wasm", "webgpu"];
