@@ -54,22 +54,12 @@ import { trainableTree } from "../lib/train/policy.ts";
 import {
   describeRun,
   EVAL_LIMITS,
-  modelDirOf,
-  parameterCount,
   parseRewardsFlag,
   RECIPE_NAMES,
-  resolveRun,
   type RunFlags,
   type RunSettings,
 } from "../lib/train/run_config.ts";
-import {
-  clearRun,
-  outDirProblem,
-  readPromptFlag,
-  readRecipeFile,
-  readSavedRun,
-  writeRunFile,
-} from "../lib/train/run_config_files.ts";
+import { clearRun, loadRunSettings, writeRunFile } from "../lib/train/run_config_files.ts";
 import { countParams, initialState, peftConfigOf, trainContext } from "../lib/train/setup.ts";
 import type { TrainState } from "../lib/train/step.ts";
 import { treeFlatten } from "../lib/tree.ts";
@@ -313,27 +303,14 @@ const hashParams = async (model: Model): Promise<string> => {
 };
 
 /** Every setting resolved and every input read and checked: nothing is written before this. */
-const resolveSettings = async (s: Settings) => {
-  const saved = s.resume ? await readSavedRun(s.out) : null;
-  const outProblem = await outDirProblem(s.out, s);
-  if (outProblem) throw new Error(outProblem);
-  const file = s.configFile ? await readRecipeFile(s.configFile) : null;
-  const prompt = s.prompt === undefined ? undefined : await readPromptFlag(s.prompt);
-  const request = {
-    flags: { ...s.flags, ...defined({ prompt }) },
-    file,
-    saved,
+const resolveSettings = async (s: Settings): Promise<RunSettings> => {
+  const { run, notes, context } = await loadRunSettings({
+    ...s,
     defaultModel: DEFAULT_MODEL,
-  };
-  const modelConfig = await readModelConfig(modelDirOf(request));
-  const resolved = resolveRun(request, {
-    config: modelConfig,
-    parameters: parameterCount(modelConfig),
   });
-  if (isLeft(resolved)) throw new Error(resolved.left.join("\n"));
-  resolved.right.notes.forEach((n) => console.error(`note: ${n}`));
-  console.error(describeRun(resolved.right.run, modelConfig.maxPositionEmbeddings));
-  return resolved.right.run;
+  notes.forEach((n) => console.error(`note: ${n}`));
+  console.error(describeRun(run, context));
+  return run;
 };
 
 const loadExamples = async (

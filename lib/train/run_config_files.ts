@@ -16,11 +16,17 @@ import {
   PositiveNumber,
   refine,
 } from "../io/json_codec.ts";
+import { readModelConfig } from "../io/hf_config.ts";
 import { resolveLayers } from "./config.ts";
 import {
+  modelDirOf,
+  parameterCount,
   PROBLEM_PLACEHOLDER,
   type PromptSpec,
   RECIPE_NAMES,
+  type ResolvedRun,
+  resolveRun,
+  type RunFlags,
   type RunSettings,
 } from "./run_config.ts";
 import { type TranslatedRecipe, translateRecipe } from "./run_config_trl.ts";
@@ -168,3 +174,43 @@ export const clearRun = (out: string): Promise<void> =>
 
 export const writeRunFile = (out: string, run: RunSettings): Promise<void> =>
   writeFileAtomic(join(out, RUN_FILE), JSON.stringify(run, null, 2) + "\n");
+
+/** What a program was asked for: flags plus the files they name. */
+export interface RunAsked {
+  readonly flags: Omit<RunFlags, "prompt">;
+  /** --prompt: paper, task or a template file. */
+  readonly prompt?: string;
+  readonly configFile?: string;
+  readonly out: string;
+  readonly resume: boolean;
+  readonly overwrite: boolean;
+  readonly defaultModel: string;
+}
+
+/**
+ * The run a program was asked for: reads the saved run (--resume), the config file, the prompt
+ * template and the model's config.json, checks --out, and resolves — every problem as one
+ * error, before anything is written. `context` is the model's max_position_embeddings.
+ */
+export const loadRunSettings = async (
+  asked: RunAsked,
+): Promise<ResolvedRun & { readonly context: number }> => {
+  const saved = asked.resume ? await readSavedRun(asked.out) : null;
+  const outProblem = await outDirProblem(asked.out, asked);
+  if (outProblem) throw new Error(outProblem);
+  const file = asked.configFile ? await readRecipeFile(asked.configFile) : null;
+  const prompt = asked.prompt === undefined ? undefined : await readPromptFlag(asked.prompt);
+  const request = {
+    flags: { ...asked.flags, ...(prompt === undefined ? {} : { prompt }) },
+    file,
+    saved,
+    defaultModel: asked.defaultModel,
+  };
+  const modelConfig = await readModelConfig(modelDirOf(request));
+  const resolved = resolveRun(request, {
+    config: modelConfig,
+    parameters: parameterCount(modelConfig),
+  });
+  if (isLeft(resolved)) throw new Error(resolved.left.join("\n"));
+  return { ...resolved.right, context: modelConfig.maxPositionEmbeddings };
+};
