@@ -35,7 +35,7 @@ export interface MemoryEstimate {
 }
 
 const F32 = 4;
-/** Frozen weights are widened to float32 on every backend today. */
+/** Frozen weights as float32 (backendBudget scales them for backends that store them otherwise). */
 const WEIGHT_BYTES = 4;
 /** Activation floats per token per layer, by width (see the module comment). */
 const PER_INTERMEDIATE = 26;
@@ -103,8 +103,11 @@ export interface BackendBudget {
   readonly backend: BackendName;
   readonly bytes: number;
   readonly limit: string;
-  /** Copies of the weights the backend holds (XNNPACK packs its own). */
-  readonly weightCopies: number;
+  /**
+   * The weights' bytes there relative to float32: 2 on tfjs-wasm (XNNPACK packs its own copy),
+   * 0.5 where 16-bit files stay 16-bit (Kernels.uploadHalf), else 1.
+   */
+  readonly weightFactor: number;
 }
 
 /** WebAssembly memory is 32-bit: tfjs-wasm's tensors, weights included, share 4 GiB. */
@@ -112,42 +115,55 @@ export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 /** tfjs-wasm keeps transposed copies of reused weights up to this (lib/tensor/tfjs). */
 const WASM_TRANSPOSE_CACHE_BYTES = 256 * 1024 ** 2;
 
+/** Backends that keep 16-bit weights 16-bit (their kernels have uploadHalf). */
+export const HALF_WEIGHT_BACKENDS: readonly BackendName[] = ["ts"];
+
 /**
  * What each backend can hold given `freeBytes` of free host memory: the host's free memory for
  * the CPU backends; for tfjs-wasm no more than its heap, which also holds XNNPACK's packed copy
  * of each weight it multiplies by (measured: the 0.5B shape, 3.4 GB of estimated tensors, ran
- * out of the heap at its first product), so there the weights count twice.
+ * out of the heap at its first product), so there the weights count twice. `halfWeights`: the
+ * checkpoint is BF16/F16, which the pure-TS backend keeps at two bytes a value.
  */
-export const backendBudget = (backend: BackendName, freeBytes: number): BackendBudget =>
+export const backendBudget = (
+  backend: BackendName,
+  freeBytes: number,
+  halfWeights = false,
+): BackendBudget =>
   backend === "tfjs-wasm"
     ? {
       backend,
       bytes: Math.min(freeBytes, WASM_HEAP_BYTES - WASM_TRANSPOSE_CACHE_BYTES),
       limit: freeBytes < WASM_HEAP_BYTES ? "free memory" : "its 4 GiB WebAssembly heap",
-      weightCopies: 2,
+      weightFactor: 2,
     }
-    : { backend, bytes: freeBytes, limit: "free memory", weightCopies: 1 };
+    : {
+      backend,
+      bytes: freeBytes,
+      limit: "free memory",
+      weightFactor: halfWeights && HALF_WEIGHT_BACKENDS.includes(backend) ? 0.5 : 1,
+    };
 
-/** The bytes a run needs on a backend: its weights as many times as the backend holds them. */
-export const neededBytes = (e: MemoryEstimate, weightCopies: number): number =>
-  e.total + (weightCopies - 1) * e.weights;
+/** The bytes a run needs on a backend, its float32 weights scaled by `weightFactor`. */
+export const neededBytes = (e: MemoryEstimate, weightFactor: number): number =>
+  e.total + (weightFactor - 1) * e.weights;
 
 const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(2)} GB`;
 
-/** One line: what the run needs on a backend holding `weightCopies` of its weights, by part. */
-export const describeEstimate = (e: MemoryEstimate, weightCopies = 1): string => {
-  const weights = `${gb(e.weights)}${weightCopies > 1 ? ` x ${weightCopies}` : ""}`;
-  return `${gb(neededBytes(e, weightCopies))} (weights ${weights}, LoRA/optimizer ${
+/** One line: what the run needs on a backend (weights scaled by `weightFactor`), by part. */
+export const describeEstimate = (e: MemoryEstimate, weightFactor = 1): string => {
+  const weights = `${gb(e.weights)}${weightFactor !== 1 ? ` x ${weightFactor}` : ""}`;
+  return `${gb(neededBytes(e, weightFactor))} (weights ${weights}, LoRA/optimizer ${
     gb(e.training)
   }, activations ${gb(e.activations)}, KV cache ${gb(e.kvCache)})`;
 };
 
 /** null when the run fits the budget, else the one-line reason. */
 export const refusal = (e: MemoryEstimate, budget: BackendBudget): string | null =>
-  neededBytes(e, budget.weightCopies) <= budget.bytes
+  neededBytes(e, budget.weightFactor) <= budget.bytes
     ? null
     : `backend ${budget.backend} cannot hold this run: it needs ${
-      describeEstimate(e, budget.weightCopies)
+      describeEstimate(e, budget.weightFactor)
     }, over ${budget.limit} (${gb(budget.bytes)}); try gradientCheckpointing, fewer or shorter ` +
       `sequences per step (gradientAccumulationSteps), or another backend`;
 
@@ -160,9 +176,10 @@ export const chooseBackend = (
   requested: BackendName | null,
   preferred: readonly BackendName[],
   freeBytes: number,
+  halfWeights = false,
 ): BackendName => {
   const candidates = requested === null ? preferred : [requested];
-  const reasons = candidates.map((name) => refusal(e, backendBudget(name, freeBytes)));
+  const reasons = candidates.map((name) => refusal(e, backendBudget(name, freeBytes, halfWeights)));
   const fits = candidates.find((_, i) => reasons[i] === null);
   if (fits !== undefined) return fits;
   throw new Error(reasons.at(-1)!);

@@ -143,4 +143,13 @@ test("the default choice takes the estimate into account", async () => {
   );
 });
 
+test("16-bit weights count half on the backend that keeps them 16-bit", () => {
+  const estimate = estimateMemory(qwen05, probe(true));
+  // 2.5 GB of free memory: too little for float32 weights, enough for BF16 ones.
+  assert.throws(() => chooseBackend(estimate, "ts", [], 2.5e9, false), /weights 1\.98 GB, /);
+  assert.is(chooseBackend(estimate, "ts", [], 2.5e9, true), "ts");
+  // tfjs has no 16-bit tensors: there they are widened (and packed again by XNNPACK).
+  assert.throws(() => chooseBackend(estimate, "tfjs-wasm", [], 64e9, true), /x 2, /);
+});
+
 test.run();
