@@ -110,6 +110,14 @@ export const validateWeights = (
   tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly dtype?: string }>,
   file: string,
 ): void => {
+  // Each layer has several tensors: a larger layer count cannot match, and listing its
+  // expected names (num_hidden_layers 10^9) would take minutes and gigabytes.
+  if (config.numHiddenLayers > tensors.size) {
+    throw new Error(
+      `${file}: config.json has num_hidden_layers ${config.numHiddenLayers}, more layers than ` +
+        `the ${tensors.size} tensors here could hold`,
+    );
+  }
   const expected = expectedWeightShapes(config);
   const problems = [...expected].flatMap(([name, shape]) => {
     const found = tensors.get(name);

@@ -212,6 +212,7 @@ export const modelConfigCases = (base: BaseFiles): Corruption[] =>
   [
     ["num_hidden_layers 1 over a 2-layer checkpoint", { num_hidden_layers: 1 }],
     ["num_hidden_layers 3 over a 2-layer checkpoint", { num_hidden_layers: 3 }],
+    ["num_hidden_layers 10^9 (once minutes and gigabytes)", { num_hidden_layers: 1e9 }],
     ["vocab_size 65 over 64 embedding rows", { vocab_size: 65 }],
     ["tie_word_embeddings over an untied checkpoint (lm_head left over)", {
       tie_word_embeddings: true,
