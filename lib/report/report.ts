@@ -11,13 +11,15 @@ export interface MetricChart {
   readonly key: string;
   readonly stdKey?: string;
   readonly yLabel?: string;
+  /** Draw a smoothed line over the raw values (default true; a schedule is not noisy). */
+  readonly smooth?: boolean;
 }
 
 const FIXED_CHARTS: readonly MetricChart[] = [
   { title: "KL divergence to base policy", key: "kl", yLabel: "nats" },
   { title: "Token entropy", key: "entropy", yLabel: "nats" },
   { title: "Completion length (mean)", key: "completions/mean_length", yLabel: "tokens" },
-  { title: "Learning rate", key: "learning_rate" },
+  { title: "Learning rate", key: "learning_rate", smooth: false },
   { title: "Loss", key: "loss" },
   { title: "Gradient norm (before clipping)", key: "grad_norm" },
 ];
@@ -70,7 +72,7 @@ const chartSeries = (
     points: metrics.map((row, i) => [x(row, i), value(row, chart.key)]),
     faint: true,
   };
-  const weight = smoothingWeight(metrics.length);
+  const weight = chart.smooth === false ? 0 : smoothingWeight(metrics.length);
   return weight === 0 ? [{ ...raw, name: chart.key, faint: false, band }] : [
     raw,
     { name: chart.key, points: smoothPoints(raw.points, weight), band },
