@@ -29,7 +29,8 @@ export const parseGold = (solution: string): ParsedAnswer | null => {
  */
 const parsePrediction = (completion: string): ParsedAnswer | null => {
   const answer = extractAnswer(completion);
-  const parsed = answer === null ? null : parseAnswer(answer);
+  if (answer === null) return null;
+  const parsed = parseAnswer(answer);
   if (parsed !== null && isFullyParsed(parsed)) return parsed;
   const number = lastPlainNumber(completion);
   return number === null || number === answer ? parsed : parseAnswer(number) ?? parsed;

@@ -228,17 +228,13 @@ const isProse = (text: string): boolean =>
   (text.slice(-maxPlainNumberScan).replace(/\\[a-zA-Z]+/g, " ").match(/[A-Za-z]{2,}/g)
     ?.length ?? 0) >= 3;
 
-const maxBareAnswerLength = 200;
-
 /**
- * The completion's final answer as LaTeX text, or null when it gives none. Unmarked prose
- * answers with its last number; an unmarked short text without prose (`-5`, `1 000`,
- * `\frac{14}{3}`) is an answer as a whole, not mined for the number in it.
+ * The completion's final answer as LaTeX text, or null when it gives none: a box, an answer
+ * tag, a "final answer" / "answer is" phrase or a math span, else, in prose, its last number.
+ * A short unmarked text (`<think>…</think>\n10`, `-5`) gives none: as in open-r1's reward,
+ * which reads completions as LaTeX, an answer must be marked (callers that grade bare
+ * answers, such as `answersEqual`, take the whole text).
  */
 export const extractAnswer = (text: string): string | null =>
   lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpans(text) ??
-    (isProse(text)
-      ? lastPlainNumber(text)
-      : text.length <= maxBareAnswerLength
-      ? nonEmpty(text)
-      : null);
+    (isProse(text) ? lastPlainNumber(text) : null);
