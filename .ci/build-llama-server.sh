@@ -10,7 +10,7 @@ cache_root="${TINA_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tina-ts}"
 target_dir="$cache_root/llama-server-$version"
 binary="$target_dir/bin/llama-server"
 
-if [ -x "$binary" ]; then
+if [ -x "$binary" ] && LD_LIBRARY_PATH="$target_dir/bin" "$binary" --version >/dev/null 2>&1; then
   echo "$binary"
   exit 0
 fi
@@ -34,7 +34,8 @@ cmake -S "$work/llama.cpp" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NA
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF >&2
 cmake --build "$work/build" -t llama-server -j "$jobs" >&2
 
-# The binary finds its shared libraries next to itself (RPATH $ORIGIN); install atomically.
+# The shared libraries are copied beside the binary; run it with LD_LIBRARY_PATH=<its dir>
+# (lib/rollout/llama_server.ts does). Installed atomically.
 staging="$cache_root/.llama-server-$version.partial.$$"
 rm -rf "$staging"
 mkdir -p "$staging/bin"

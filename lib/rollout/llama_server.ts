@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createServer } from "node:net";
 import process from "node:process";
 
@@ -111,7 +111,12 @@ export const startLlamaServer = async (o: LlamaServerOptions): Promise<LlamaServ
   const log = openSync(o.logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn(o.binary, llamaServerArgs(o, port), { stdio: ["ignore", log, log] });
+    // The build's shared libraries sit beside the binary (.ci/build-llama-server.sh).
+    const libraries = [dirname(o.binary), process.env.LD_LIBRARY_PATH].filter(Boolean).join(":");
+    child = spawn(o.binary, llamaServerArgs(o, port), {
+      stdio: ["ignore", log, log],
+      env: { ...process.env, LD_LIBRARY_PATH: libraries },
+    });
   } finally {
     closeSync(log);
   }
