@@ -6,7 +6,8 @@
  * points, so symbolic identities hold). A predicted equation is read by its right side
  * (`x = 5` matches `5`), a gold inequality as the set it describes when the prediction is one.
  */
-import { type Complex, evaluateLatex, type ExprValue } from "./engine.ts";
+import { evaluateLatex, type ExprValue } from "./engine.ts";
+import { type Complex, div, mul, sub } from "./mathjson.ts";
 import { exactValue, type Rational, rationalsEqual, roundRational } from "./exact.ts";
 import { normalizeAnswer, unwrapDelimiters } from "./normalize.ts";
 import { type AnswerTree, leaves, parseStructure, type RelationOp } from "./structure.ts";
@@ -79,9 +80,10 @@ export const parseAnswer = (answer: string): ParsedAnswer | null => {
   if (normalized === "") return null;
   const tree = parseStructure(normalized);
   const asSet = relationAsSet(tree);
-  const texts = [...leaves(tree), ...(asSet ? leaves(asSet) : [])];
-  const characters = texts.reduce((n, t) => n + t.length, 0);
-  if (texts.length > 2 * maxLeaves || characters > 2 * maxLeafCharacters) return null;
+  const own = leaves(tree);
+  const characters = own.reduce((n, t) => n + t.length, 0);
+  if (own.length > maxLeaves || characters > maxLeafCharacters) return null;
+  const texts = asSet ? [...own, ...leaves(asSet)] : own;
   const evaluated = new Map<string, Leaf | null>();
   let engineLeaves = 0;
   for (const text of texts) {
@@ -99,15 +101,6 @@ export const isFullyParsed = (answer: ParsedAnswer): boolean =>
   leaves(answer.tree).every((t) => answer.leaves.get(t) !== null);
 
 const magnitude = ([re, im]: Complex): number => Math.hypot(re, im);
-const sub = (a: Complex, b: Complex): Complex => [a[0] - b[0], a[1] - b[1]];
-const mul = (
-  a: Complex,
-  b: Complex,
-): Complex => [a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]];
-const div = (a: Complex, b: Complex): Complex => {
-  const d = b[0] * b[0] + b[1] * b[1];
-  return [(a[0] * b[0] + a[1] * b[1]) / d, (a[1] * b[0] - a[0] * b[1]) / d];
-};
 
 /** Closeness for values the engine computed (machine precision). */
 const close = (x: Complex, y: Complex, absolute: number, relative: number): boolean => {

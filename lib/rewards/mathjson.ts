@@ -20,13 +20,13 @@ const constants: Readonly<Record<string, Complex>> = {
   Half: [0.5, 0],
 };
 
-const add = (a: Complex, b: Complex): Complex => [a[0] + b[0], a[1] + b[1]];
-const sub = (a: Complex, b: Complex): Complex => [a[0] - b[0], a[1] - b[1]];
-const mul = (a: Complex, b: Complex): Complex =>
+export const add = (a: Complex, b: Complex): Complex => [a[0] + b[0], a[1] + b[1]];
+export const sub = (a: Complex, b: Complex): Complex => [a[0] - b[0], a[1] - b[1]];
+export const mul = (a: Complex, b: Complex): Complex =>
   b[1] === 0 && a[1] === 0
     ? [a[0] * b[0], 0]
     : [a[0] * b[0] - a[1] * b[1], a[0] * b[1] + a[1] * b[0]];
-const div = (a: Complex, b: Complex): Complex => {
+export const div = (a: Complex, b: Complex): Complex => {
   if (a[1] === 0 && b[1] === 0) return [a[0] / b[0], 0];
   const d = b[0] * b[0] + b[1] * b[1];
   return [(a[0] * b[0] + a[1] * b[1]) / d, (a[1] * b[0] - a[0] * b[1]) / d];
