@@ -4,7 +4,7 @@
  * every backend shares one set of gradients. Numbers are accepted wherever a tensor operand is
  * (broadcast scalars). Fused ops with their own gradient are made with `customVjp`.
  */
-import type { BinaryOp, CompareOp, DType, Shape, UnaryOp } from "../tensor/kernels.ts";
+import type { BinaryOp, CompareOp, DType, ReduceOp, Shape, UnaryOp } from "../tensor/kernels.ts";
 import {
   broadcastShapes,
   fmt,
@@ -300,15 +300,23 @@ const keptShape = (shape: Shape, axes: readonly number[]): number[] =>
 const droppedShape = (shape: Shape, axes: readonly number[]): number[] =>
   shape.filter((_, i) => !axes.includes(i));
 
-/** Sum over `axes` (default: all). */
-export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
-  const b = backendOf("sum", x);
-  const ax = normalizeAxes("sum", axes, x.rank);
+const reduce = (
+  op: ReduceOp,
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+): Tensor => {
+  const b = backendOf(op, x);
+  const ax = normalizeAxes(op, axes, x.rank);
   const kept = keptShape(x.shape, ax);
-  const raw = make(b, b.kernels.reduce("sum", x.handle, x.shape, ax), kept, "float32");
-  const out = record("sum", raw, [x], { axes: ax });
+  const raw = make(b, b.kernels.reduce(op, x.handle, x.shape, ax), kept, "float32");
+  const out = record(op, raw, [x], { axes: ax });
   return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
 };
+
+/** Sum over `axes` (default: all). */
+export const sum = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor =>
+  reduce("sum", x, axes, keepDims);
 
 /** Mean over `axes` (default: all). */
 export const mean = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
@@ -318,14 +326,8 @@ export const mean = (x: Tensor, axes?: number | readonly number[], keepDims = fa
 };
 
 /** Max over axes; the gradient is shared evenly among tied maxima. */
-export const max = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor => {
-  const b = backendOf("max", x);
-  const ax = normalizeAxes("max", axes, x.rank);
-  const kept = keptShape(x.shape, ax);
-  const raw = make(b, b.kernels.reduce("max", x.handle, x.shape, ax), kept, "float32");
-  const out = record("max", raw, [x], { axes: ax });
-  return keepDims ? out : reshape(out, droppedShape(x.shape, ax));
-};
+export const max = (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor =>
+  reduce("max", x, axes, keepDims);
 
 /** log Σ eˣ along `axis`, computed stably (shifted by the maximum). */
 export const logSumExp = (x: Tensor, axis = -1, keepDims = false): Tensor => {
