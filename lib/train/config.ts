@@ -29,8 +29,27 @@ const oneOf = <T extends string>(values: readonly T[]) =>
 const ProjCodec = oneOf(PROJS);
 const AdamBeta = refine(t.number, isAdamBeta, "a number in [0, 1)");
 
+/**
+ * `codec` or null. Unlike a union, a non-null value's errors name the inner field
+ * ("lora.r: expected ...") instead of dumping the whole type.
+ */
+const nullOr = <A>(codec: t.Type<A, A, unknown>): t.Type<A | null, A | null, unknown> =>
+  new t.Type<A | null, A | null, unknown>(
+    `${codec.name} or null`,
+    (u): u is A | null => u === null || codec.is(u),
+    (u, c) => (u === null ? t.success(null) : codec.validate(u, c)),
+    t.identity,
+  );
+
+/** Past any model's width: a mistyped rank is refused before anything is allocated. */
+const MAX_LORA_RANK = 65536;
+
 const LoraCodec = t.type({
-  r: PositiveInt,
+  r: refine(
+    t.number,
+    (n) => Number.isInteger(n) && n > 0 && n <= MAX_LORA_RANK,
+    `a positive integer <= ${MAX_LORA_RANK}`,
+  ),
   alpha: PositiveNumber,
   dropout: refine(t.number, (n) => n >= 0 && n < 1, "a number in [0, 1)"),
   targets: t.readonlyArray(ProjCodec),
@@ -176,9 +195,22 @@ export const TrainConfigCodec:
     maxCompletionLength: PositiveInt,
     lossType: oneOf(LOSS_TYPES),
     beta: NonNegative,
-    epsilonLow: NonNegative,
+    // The ratio is clipped at 1 - epsilonLow, which must stay positive.
+    epsilonLow: refine(
+      t.number,
+      (n) => n >= 0 && n < LOSS_BOUNDS.epsilonLowBelow,
+      `a number in [0, ${LOSS_BOUNDS.epsilonLowBelow})`,
+    ),
     epsilonHigh: NonNegative,
-    delta: t.union([PositiveNumber, t.null]),
+    // delta caps ratios above 1 (two-sided clipping); at or below 1 it would cap every ratio.
+    delta: t.union([
+      refine(
+        t.number,
+        (n) => Number.isFinite(n) && n > LOSS_BOUNDS.deltaAbove,
+        `a number > ${LOSS_BOUNDS.deltaAbove}`,
+      ),
+      t.null,
+    ]),
     scaleRewards: oneOf(SCALE_REWARDS),
     numIterations: PositiveInt,
     maskTruncatedCompletions: t.boolean,
@@ -210,7 +242,7 @@ export const TrainConfigCodec:
     /** The schedule's horizon; Tina decays over more steps than it runs. Default: maxSteps. */
     scheduleSteps: t.union([PositiveInt, t.null]),
     /** null trains every base parameter instead (for comparison). */
-    lora: t.union([LoraCodec, t.null]),
+    lora: nullOr(LoraCodec),
     rewards: t.readonlyArray(RewardSpecCodec),
     checkpointEvery: NonNegativeInt,
     /** Stop after this many consecutive steps with a non-finite loss or gradient. */
@@ -283,9 +315,6 @@ export const TRL_PRESET: TrainConfig = Object.freeze({
 
 export const PRESETS = { tina: TINA_PRESET, trl: TRL_PRESET } as const;
 
-/** Bounds the GRPO code relies on (lib/rl/loss.ts's), and LoRA's rank limit. */
-export const BOUNDS = Object.freeze({ ...LOSS_BOUNDS, maxLoraRank: 65536 });
-
 const crossFieldProblems = (c: TrainConfig): readonly string[] => [
   ...(c.promptsPerStep % c.gradientAccumulationSteps !== 0
     ? [
@@ -296,31 +325,35 @@ const crossFieldProblems = (c: TrainConfig): readonly string[] => [
   ...(c.lora && c.lora.targets.length === 0
     ? [`field "lora.targets": at least one projection is needed`]
     : []),
-  ...(c.lora && c.lora.r > BOUNDS.maxLoraRank
-    ? [`field "lora.r": ${c.lora.r} is more than any model's width (at most ${BOUNDS.maxLoraRank})`]
-    : []),
-  ...(c.epsilonLow >= BOUNDS.epsilonLowBelow
-    ? [
-      `field "epsilonLow": must be below 1 (the ratio is clipped at 1 - epsilonLow), got ${c.epsilonLow}`,
-    ]
-    : []),
-  ...(c.delta !== null && c.delta <= BOUNDS.deltaAbove
-    ? [`field "delta": must be above 1 (it caps ratios above 1), got ${c.delta}`]
-    : []),
-  ...c.rewards.flatMap((r, i) => [
-    ...(rewardNames.includes(r.name) ? [] : [
-      `field "rewards.${i}.name": unknown reward "${r.name}"${
-        didYouMean(r.name, rewardNames)
-      }; known: ${rewardNames.join(", ")}`,
-    ]),
-    ...(c.rewards.findIndex((other) => other.name === r.name) < i
-      ? [`field "rewards.${i}.name": reward "${r.name}" is listed twice`]
-      : []),
-    ...(rewardNames.includes(r.name) ? optionProblem(r, i) : []),
-  ]),
 ];
 
-const optionProblem = (r: TrainConfig["rewards"][number], i: number): readonly string[] => {
+/**
+ * Reward names (known, not repeated) and options, checked on the merged values even when other
+ * fields fail to decode, so that every problem is reported at once.
+ */
+const rewardProblems = (rewards: unknown): readonly string[] =>
+  !Array.isArray(rewards) ? [] : rewards.flatMap((r, i) => {
+    if (!isRecord(r) || typeof r.name !== "string") return [];
+    const name = r.name;
+    return [
+      ...(rewardNames.includes(name) ? [] : [
+        `field "rewards.${i}.name": unknown reward "${name}"${
+          didYouMean(name, rewardNames)
+        }; known: ${rewardNames.join(", ")}`,
+      ]),
+      ...(rewards.findIndex((other) => isRecord(other) && other.name === name) < i
+        ? [`field "rewards.${i}.name": reward "${name}" is listed twice`]
+        : []),
+      ...(rewardNames.includes(name) && (r.options === undefined || isRecord(r.options))
+        ? optionProblem({ name, options: r.options as Record<string, number> | undefined }, i)
+        : []),
+    ];
+  });
+
+const optionProblem = (
+  r: { readonly name: string; readonly options?: Readonly<Record<string, number>> },
+  i: number,
+): readonly string[] => {
   try {
     makeReward(r.name, r.options);
     return [];
@@ -452,24 +485,38 @@ export const resolveLayers = (
   const structural = layers.flatMap(({ source, values }) =>
     layerProblems(values).map((p) => `${source}: ${p}`)
   );
-  if (structural.length > 0) return left(structural);
-  const presetName = layers.reduce<unknown>(
-    (name, { values }) => (values as Record<string, unknown>).preset ?? name,
-    "tina",
-  );
+  const mappings = layers.filter((l) => isRecord(l.values));
+  const presetLayer = mappings.findLast((l) => (l.values as Record<string, unknown>).preset);
+  const presetName = presetLayer ? (presetLayer.values as Record<string, unknown>).preset : "tina";
   const preset = PRESETS[presetName as keyof typeof PRESETS];
-  if (!preset) {
-    const where = layers.findLast((l) => (l.values as Record<string, unknown>).preset)!.source;
-    return left([
-      `${where}: field "preset": expected "tina" or "trl", got ${JSON.stringify(presetName)}`,
-    ]);
-  }
+  const presetProblem = preset ? [] : [
+    `${presetLayer!.source}: field "preset": expected "tina" or "trl", got ${
+      JSON.stringify(presetName)
+    }`,
+  ];
   const source = layers.map((l) => l.source).join(" + ") || "preset";
-  const merged = mergeLayers(preset, layers);
-  const decoded = decodeWith(TrainConfigCodec, merged, source);
-  if (isLeft(decoded)) return left(decoded.left.split("\n"));
-  const problems = crossFieldProblems(decoded.right).map((p) => `${source}: ${p}`);
-  return problems.length > 0 ? left(problems) : right(Object.freeze(decoded.right));
+  // A problem with a field is reported against the layer that last set it.
+  const sourceOf = (field: string | undefined) =>
+    mappings.findLast((l) => field && (l.values as Record<string, unknown>)[field] !== undefined)
+      ?.source ?? source;
+  const attribute = (line: string) => `${sourceOf(/^field "([^".]+)/.exec(line)?.[1])}: ${line}`;
+  const merged = mergeLayers(preset ?? TINA_PRESET, mappings);
+  const decoded = decodeWith(
+    TrainConfigCodec,
+    { ...merged, preset: preset ? presetName : "tina" },
+    "",
+  );
+  const problems = [
+    ...structural,
+    ...presetProblem,
+    ...(isLeft(decoded)
+      ? decoded.left.split("\n").map((l) => l.replace(/^: /, ""))
+      : crossFieldProblems(decoded.right)).map(attribute),
+    ...rewardProblems(merged.rewards).map(attribute),
+  ];
+  return problems.length > 0 || isLeft(decoded)
+    ? left(problems)
+    : right(Object.freeze(decoded.right));
 };
 
 /**

@@ -136,6 +136,7 @@ test("every problem at once, with the field path and did-you-mean", () => {
     values: {
       epsilonLow: 1.5,
       delta: 0.5,
+      lora: { rank: 2 },
       rewards: [{ name: "acuracy" }, { name: "format" }, {
         name: "format",
       }],
@@ -143,10 +144,19 @@ test("every problem at once, with the field path and did-you-mean", () => {
   }]);
   assert.ok(isLeft(values));
   const all = isLeft(values) ? values.left.join("\n") : "";
-  assert.match(all, /epsilonLow": must be below 1/);
-  assert.match(all, /delta": must be above 1/);
+  assert.match(all, /epsilonLow": expected a number in \[0, 1\), got 1\.5/);
+  assert.match(all, /delta": expected \(a number > 1 \| null\), got 0\.5/);
+  assert.match(all, /lora\.rank/, "structural and value problems together");
   assert.match(all, /unknown reward "acuracy" \(did you mean "accuracy"\?\)/);
   assert.match(all, /"format" is listed twice/);
+});
+
+test("a bad nested value names its field, not the whole type", () => {
+  const r = resolveLayers([{ source: "c.json", values: { lora: { targets: ["q_proj"] } } }]);
+  assert.ok(isLeft(r));
+  const text = isLeft(r) ? r.left.join("\n") : "";
+  assert.match(text, /^c\.json: field "lora\.targets\.0": expected "q" \| "k" .*got "q_proj"$/);
+  assert.not.match(text, /alpha/);
 });
 
 test("a config that is not a mapping is refused, not read as the preset", () => {
