@@ -68,21 +68,27 @@ export const lastBoxed = (text: string): string | null => {
   return null;
 };
 
-// What may stand between boxes that give one answer together: `\boxed{1}, \boxed{2}`,
-// `\boxed{1} and \boxed{2}`, `$\boxed{1}$ \quad \text{or} \quad $\boxed{2}$`.
-const boxSeparator =
-  /^(?:\s|\$|,|;|&|\\[,;: ()[\]]|\\quad|\\qquad|\\text\{\s*(?:and|or|,)?\s*\}|\b(?:and|or)\b)*$/;
+// Boxes give one answer together when a few words at most stand between them, inside one
+// math block (`\boxed{1}, \boxed{2}`, `\boxed{(3, 3)} \text{ for part (a) and } \boxed{(1, 1)}`,
+// `\boxed{1} papers and \boxed{2}`), not across `$$\boxed{20}$$ \boxed{143}` or a sentence.
+const maxWordsBetweenBoxes = 4;
+const maxGapBetweenBoxes = 80;
+const boxesJoin = (gap: string): boolean =>
+  gap.length <= maxGapBetweenBoxes && !gap.includes("$") &&
+  (gap.replace(/\\[a-zA-Z]+/g, " ").match(/[A-Za-z]+/g)?.length ?? 0) <= maxWordsBetweenBoxes;
+// Math spans give one answer together when only "and", "or" or commas divide them.
+const spanSeparator = /^(?:\s|,|;|\b(?:and|or)\b)*$/;
 const maxBoxes = 16;
 
 /**
- * The last box together with the boxes just before it that only separators divide from it
- * (Math-Verify reads `\boxed{1}, \boxed{2}` as the set {1, 2}), joined by commas.
+ * The last box together with the boxes just before it that join it (Math-Verify reads
+ * `\boxed{1}, \boxed{2}` as the set {1, 2}), joined by commas.
  */
 export const lastBoxes = (text: string): string | null => {
   const contents: string[] = [];
   let next: Box | null = null;
   for (const box of boxesBackwards(text)) {
-    if (next !== null && !boxSeparator.test(text.slice(box.close + 1, next.start))) break;
+    if (next !== null && !boxesJoin(text.slice(box.close + 1, next.start))) break;
     if (box.content === null) {
       if (next === null) continue; // a trailing empty box is skipped, as lastBoxed does
       break;
@@ -203,7 +209,7 @@ export const lastMathSpans = (text: string): string | null => {
   scanMathSpans(text, (span) => {
     const previous = group[group.length - 1];
     const joined = previous !== undefined && group.length < maxBoxes &&
-      boxSeparator.test(text.slice(previous.end, span.open));
+      spanSeparator.test(text.slice(previous.end, span.open));
     group = joined ? [...group, span] : [span];
     return false;
   });

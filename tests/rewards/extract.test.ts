@@ -29,8 +29,13 @@ test("priority: boxed, then <answer>, then 'final answer is', then the last math
 
 test("several boxes divided only by separators are one answer", () => {
   assert.is(extractAnswer("roots \\boxed{1}, \\boxed{2}"), "1, 2");
-  assert.is(extractAnswer("$\\boxed{-2}$ \\quad \\text{and} \\quad $\\boxed{1}$"), "-2, 1");
-  assert.is(extractAnswer("first \\boxed{4}; we check it, then \\boxed{5}"), "5");
+  assert.is(extractAnswer("$\\boxed{-2} \\quad \\text{and} \\quad \\boxed{1}$"), "-2, 1");
+  assert.is(
+    extractAnswer("\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}"),
+    "(3, 3), (1, 1)",
+  );
+  assert.is(extractAnswer("first \\boxed{4}; now we check it once more: \\boxed{5}"), "5");
+  assert.is(extractAnswer("$$\\boxed{20}$$ \\boxed{143}"), "143");
   assert.is(extractAnswer("\\(\\boxed{1}\\) and \\(\\boxed{-2}\\)."), "1, -2");
   assert.is(extractAnswer("so $1$ and $2$ and $3$"), "1, 2, 3");
   assert.is(extractAnswer("$21,16$ or $11$"), "21,16, 11");
