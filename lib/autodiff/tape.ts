@@ -102,6 +102,9 @@ export const traced = <R>(
   }
 };
 
+/** Whether a trace is recording: outside one, nothing needs an intermediate after its op. */
+export const isTracing = (): boolean => active !== null;
+
 /** Runs `fn` without recording (what stopGradient-heavy code such as sampling wants). */
 export const untraced = <R>(fn: () => R): R => {
   const saved = active;

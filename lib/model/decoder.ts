@@ -9,8 +9,9 @@
  * only, and the reference policy is the same forward with `adapter: null`.
  */
 import { checkpoint } from "../autodiff/checkpoint.ts";
+import { isTracing } from "../autodiff/tape.ts";
 import { add, matmul, mul, reshape, transpose } from "../autodiff/ops.ts";
-import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 import {
   appendKv,
@@ -276,7 +277,10 @@ export const hiddenStatesFromEmbeds = (
       x = checkpointedLayer(cfg, layer, i, x, ctx);
       return;
     }
-    const step = decoderLayer(cfg, layer, i, x, ctx, opts.cache?.[i] ?? null);
+    const run = () => decoderLayer(cfg, layer, i, x, ctx, opts.cache?.[i] ?? null);
+    // Without a trace no later op reads a layer's intermediates: free them layer by layer, so an
+    // inference forward (sampling's prefill, reference log-probs) holds one layer's at a time.
+    const step = isTracing() ? run() : scope(run);
     cache.push(step.kv);
     x = step.out;
   });

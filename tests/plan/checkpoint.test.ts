@@ -11,7 +11,13 @@ import { isTensor, valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { matmul, mean, mul, silu, sum, tanh } from "../../lib/autodiff/ops.ts";
 import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
-import { type Adapter, hiddenStates, initLora, type LoraWeights } from "../../lib/model/decoder.ts";
+import {
+  type Adapter,
+  hiddenStates,
+  initLora,
+  initParams,
+  type LoraWeights,
+} from "../../lib/model/decoder.ts";
 import { paramsFromWeights } from "../../lib/model/weights.ts";
 import { foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
 import { tsBackend } from "../../lib/tensor/backends.ts";
@@ -121,6 +127,23 @@ test("gradientCheckpointing holds fewer bytes at the peak of a step", () => {
   const plain = peakOf(false);
   const checked = peakOf(true);
   assert.ok(checked < 0.8 * plain, `peak ${checked} B with checkpointing vs ${plain} B without`);
+});
+
+test("an inference forward holds one layer's intermediates at a time, however deep", () => {
+  const peakOf = (layers: number) => {
+    const { backend: metered, meter } = meteredBackend(tsBackend);
+    const deep = { ...cfg, numHiddenLayers: layers };
+    const params = initParams(metered, deep, foldIn(key, 5));
+    meter.resetPeak();
+    const before = meter.live();
+    hiddenStates(deep, params, ids(2, 48)).hidden.dispose();
+    return meter.peak() - before;
+  };
+  const [shallow, deep] = [peakOf(2), peakOf(8)];
+  // Each layer keeps what it returns (its KV cache, output and attention output, ~36 KB here);
+  // its other intermediates (~300 KB a layer here) are freed before the next layer runs.
+  const kept = 4 * (2 * 2 * 48 * cfg.numKeyValueHeads * cfg.headDim + 2 * 2 * 48 * cfg.hiddenSize);
+  assert.ok(deep - shallow <= 6 * kept * 1.2, `peak ${shallow} B at 2 layers, ${deep} B at 8`);
 });
 
 test.run();
