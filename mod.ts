@@ -16,10 +16,16 @@ export {
 export {
   type BackendName,
   backendNames,
+  type BinaryOp,
+  type CompareOp,
   type DType,
+  type HostArray,
   type Kernels,
+  type ReduceOp,
   type Shape,
+  type UnaryOp,
 } from "./lib/tensor/kernels.ts";
+export type { HalfFormat } from "./lib/tensor/half.ts";
 export {
   fill,
   keep,

@@ -39,18 +39,29 @@ import { type Policy, policyOf, type Trainable, trainableTree, withTree } from "
 import type { Rollout, RolloutResult } from "./rollout.ts";
 import { packBatch, type PackedBatch } from "./sequences.ts";
 
+/** Everything a GRPO step reads besides its state (build it with trainContext). */
 export interface TrainContext {
+  /** The run's config. */
   readonly config: TrainConfig;
+  /** The model's architecture. */
   readonly modelConfig: ModelConfig;
   /** The frozen base weights (also the reference policy). */
   readonly base: DecoderParams;
+  /** Where the tensors live. */
   readonly backend: Backend;
+  /** Encodes prompts (chat template) and decodes completions for the rewards. */
   readonly tokenizer: Tokenizer;
+  /** The chat messages that pose an example. */
   readonly promptOf: (example: Example) => readonly ChatMessage[];
+  /** Scores a batch of completions (combineRewards). */
   readonly rewards: CombinedRewardFn;
+  /** Samples the completions (in process, or an inference engine). */
   readonly rollout: Rollout;
+  /** The update rule (clipping, then AdamW on the schedule). */
   readonly optimizer: GradientTransformation<unknown>;
+  /** Ids that end a completion. */
   readonly stopTokens: readonly number[];
+  /** Fills ragged rows. */
   readonly padToken: number;
   /** Parameters counted by the FLOP ledger (the whole model). */
   readonly totalParams: number;
@@ -58,18 +69,26 @@ export interface TrainContext {
   readonly now: () => number;
 }
 
+/**
+ * Where a run is: trainable weights, optimizer state, step, key, data cursor and costs (checkpoints
+ * save exactly this).
+ */
 export interface TrainState {
   /** Optimizer updates done so far. */
   readonly step: number;
+  /** The LoRA adapters (or, for full training, every weight). */
   readonly trainable: Trainable;
+  /** The optimizer's state (Adam moments, counts). */
   readonly optState: unknown;
   /** The run's root key; step s draws from foldIn(key, s). */
   readonly key: Key;
   /** Examples consumed so far (position in the shuffled data stream). */
   readonly cursor: number;
+  /** FLOPs, tokens, seconds and dollars spent so far. */
   readonly ledger: Ledger;
   /** Consecutive updates skipped for a non-finite loss or gradient. */
   readonly badSteps: number;
+  /** Updates skipped over the whole run. */
   readonly skippedSteps: number;
 }
 
@@ -77,7 +96,9 @@ export interface TrainState {
 export interface RolloutBatch {
   /** What the engine returned: completion ids (grouped by prompt), its log-probs, finish reasons. */
   readonly rollout: RolloutResult;
+  /** Every completion's rewards, total and per function. */
   readonly scored: CombinedRewards;
+  /** Group-normalized advantages of the completions. */
   readonly advantages: AdvantageResult;
   /** Prompt + completion rows for the policy forward. */
   readonly packed: PackedBatch;
@@ -99,6 +120,11 @@ export interface FixedLogProbs {
   readonly old: readonly Tensor[] | null;
 }
 
+/**
+ * One GRPO step: sample numGenerations completions per example, score them, compute group
+ * advantages, and apply numIterations updates; returns the new state and one metrics row per
+ * update.
+ */
 export const grpoStep = async (
   ctx: TrainContext,
   state: TrainState,
@@ -164,7 +190,10 @@ const score = (
   ctx.rewards(
     rollout.tokens.map((ids) => ctx.tokenizer.decode(ids)),
     repeatEach(examples, ctx.config.numGenerations),
-    { completionTokenLengths: rollout.tokens.map((t) => t.length) },
+    {
+      completionTokenLengths: rollout.tokens.map((t) => t.length),
+      prompts: repeatEach(examples.map(ctx.promptOf), ctx.config.numGenerations),
+    },
   );
 
 /** Prompt + completion rows, their loss mask, and the micro-batches of whole groups. */
