@@ -311,6 +311,13 @@ export const resolveRun = (
     );
   }
   if (saved) problems.push(...resumeProblems(saved.run, train, req, saved.source));
+  const horizonOf = (c: TrainConfig) => c.scheduleSteps ?? c.maxSteps;
+  if (saved && horizonOf(saved.run.train) !== horizonOf(train)) {
+    notes.push(
+      `the learning-rate schedule's horizon moves from ${horizonOf(saved.run.train)} to ` +
+        `${horizonOf(train)} steps (it follows maxSteps; set scheduleSteps to pin it)`,
+    );
+  }
 
   const system = file?.recipe.run.system;
   const prompt: PromptSpec = flags.prompt ??

@@ -225,7 +225,9 @@ test("resume: the saved run < repeated flags; data, prompt and eval settings kep
   const saved = savedRun();
   const resumed = ok(resolveRun(request({}, { saved }), facts(tiny))).run;
   assert.equal(resumed, saved.run, "nothing repeated: the same run");
-  const longer = ok(resolveRun(request({ train: { maxSteps: 400 } }, { saved }), facts(tiny))).run;
+  const extended = ok(resolveRun(request({ train: { maxSteps: 400 } }, { saved }), facts(tiny)));
+  assert.ok(extended.notes.some((n) => /horizon moves from 300 to 400/.test(n)), "said");
+  const longer = extended.run;
   assert.is(longer.train.maxSteps, 400);
   assert.is(longer.train.lora!.r, 4);
   assert.equal(longer.data, saved.run.data);
