@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import * as assert from "uvu/assert";
 import {
   arithmeticSplits,
+  type BatchContext,
   createTrainer,
   type Example,
   loadModel,
@@ -61,12 +62,15 @@ const config = {
 // Module-level so every runtime keeps the function's name (the metric's name).
 const levelBonus = (completion: string, example: Row) =>
   completion.includes("<answer>") ? example.level : 0;
+// 1 when the reward sees the chat prompt that posed its own example.
+const seesPrompt = (_: string, example: Row, ctx?: BatchContext) =>
+  ctx?.prompt?.at(-1)?.content === example.problem ? 1 : 0;
 const options: TrainOptions<Row> = {
   model,
   tokenizer,
   data,
   prompt: taskPrompt,
-  rewards: ["accuracy", levelBonus],
+  rewards: ["accuracy", levelBonus, seesPrompt],
   config,
   now: () => 0,
 };
@@ -86,6 +90,7 @@ test("train(): a built-in and a user reward run together and are logged by name"
   for (const row of result.metrics) {
     assert.type(row["rewards/accuracy/mean"], "number");
     assert.type(row["rewards/levelBonus/mean"], "number");
+    assert.is(row["rewards/seesPrompt/mean"], 1);
     assert.ok(Number.isFinite(row.loss), `loss ${row.loss}`);
   }
   assert.ok(result.adapter !== null);
