@@ -10,9 +10,15 @@ let nextId = 0;
 let live = 0;
 const scopes: Set<Tensor>[] = [];
 
+/**
+ * An immutable n-dimensional array on a backend: its handle, shape and dtype. Values leave the
+ * device only through toArray; dispose (or scope) frees the memory.
+ */
 export class Tensor {
+  /** A unique id (the autodiff tape keys gradients by it). */
   readonly id = nextId++;
   #disposed = false;
+  /** Wraps a backend handle; made by tensor(), fill() and the ops, not directly. */
   constructor(
     readonly backend: Backend,
     readonly handle: unknown,
@@ -22,21 +28,26 @@ export class Tensor {
     live++;
     scopes.at(-1)?.add(this);
   }
+  /** Number of elements. */
   get size(): number {
     return sizeOf(this.shape);
   }
+  /** Number of axes. */
   get rank(): number {
     return this.shape.length;
   }
+  /** Whether dispose() was called (using it then is an error). */
   get disposed(): boolean {
     return this.#disposed;
   }
+  /** Frees the device memory now (idempotent). */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
     live--;
     this.backend.kernels.dispose(this.handle);
   }
+  /** Backend, dtype and shape, for messages. */
   toString(): string {
     return `Tensor(${this.backend.name}, ${this.dtype}, ${fmt(this.shape)})`;
   }
@@ -89,6 +100,7 @@ export const assertAlive = (op: string, t: Tensor): void => {
   if (t.disposed) throw new Error(`${op}: input ${t} was already disposed (freed by a scope?)`);
 };
 
+/** A tensor from host values (a typed or plain array) with `shape` on `backend`. */
 export const tensor = (
   backend: Backend,
   data: HostArray | readonly number[],
@@ -112,6 +124,7 @@ export const tensor = (
   return new Tensor(backend, backend.kernels.upload(typed, shape), shape, dtype);
 };
 
+/** A tensor of `shape` with every element `value`. */
 export const fill = (
   backend: Backend,
   shape: Shape,
@@ -121,8 +134,11 @@ export const fill = (
   checkShape("fill", shape);
   return new Tensor(backend, backend.kernels.fill(shape, value, dtype), shape, dtype);
 };
+/** A float32 tensor of zeros. */
 export const zeros = (backend: Backend, shape: Shape): Tensor => fill(backend, shape, 0);
+/** A float32 tensor of ones. */
 export const ones = (backend: Backend, shape: Shape): Tensor => fill(backend, shape, 1);
+/** A rank-0 float32 tensor. */
 export const scalar = (backend: Backend, value: number): Tensor => fill(backend, [], value);
 
 /** Copies a tensor's values to the host (the only way out of a device). */
@@ -143,6 +159,7 @@ export const toArraySync = (t: Tensor): HostArray => {
   return read(t.handle, t.shape, t.dtype);
 };
 
+/** The value of a one-element tensor, read back to the host. */
 export const toScalar = async (t: Tensor): Promise<number> => {
   if (t.size !== 1) throw new Error(`toScalar: expected one value, got shape ${fmt(t.shape)}`);
   return (await toArray(t))[0];

@@ -14,23 +14,33 @@ import {
 } from "./scale.ts";
 import { chain, type GradientTransformation, type Schedule, zipMapTensors } from "./transform.ts";
 
+/** Adam's moment decay rates and epsilon. */
 export interface AdamOptions {
+  /** First-moment decay (default 0.9). */
   readonly b1?: number;
+  /** Second-moment decay (default 0.999). */
   readonly b2?: number;
+  /** Added to the second moment's root (default 1e-8). */
   readonly eps?: number;
 }
 
+/** Adam's running moments and update count. */
 export interface AdamState {
   /** Updates done so far; the next is update count + 1 for the bias corrections. */
   readonly count: number;
   /** First and second moment estimates, shaped like the params. */
   readonly mu: unknown;
+  /** Second moment estimates. */
   readonly nu: unknown;
 }
 
 /** Adam's decay rates lie in [0, 1): at 1 a moment never moves. For codecs and checks alike. */
 export const isAdamBeta = (b: number): boolean => b >= 0 && b < 1;
 
+/**
+ * Optax's scale_by_adam: gradients become bias-corrected mu / (√nu + eps), before weight decay and
+ * the learning rate.
+ */
 export const scaleByAdam = (
   { b1 = 0.9, b2 = 0.999, eps = 1e-8 }: AdamOptions = {},
 ): GradientTransformation<AdamState> => {
@@ -68,14 +78,21 @@ export const scaleByAdam = (
   };
 };
 
+/** AdamW's settings: Adam's, a learning rate (or schedule) and decoupled weight decay. */
 export interface AdamWOptions extends AdamOptions {
+  /** A constant learning rate, or a schedule of the update count. */
   readonly lr: number | Schedule;
   /** Hugging Face Trainer's default 0 (PyTorch's own default is 0.01). */
   readonly weightDecay?: number;
 }
 
+/** The states of AdamW's three chained transformations. */
 export type AdamWState = readonly [AdamState, DecayedWeightsState, LearningRateState];
 
+/**
+ * AdamW as Optax composes it: scaleByAdam, then decoupled weight decay, then the (scheduled)
+ * learning rate.
+ */
 export const adamw = (
   { lr, weightDecay = 0, ...adam }: AdamWOptions,
 ): GradientTransformation<AdamWState> =>

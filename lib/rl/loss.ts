@@ -32,19 +32,28 @@ import { fmt, sameShape } from "../tensor/shape.ts";
  */
 /** The loss aggregations, for codecs and checks alike. */
 export const LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo"] as const;
+/**
+ * How the per-token loss is averaged: per sequence (grpo), over the batch's tokens (bnpo), by a
+ * constant (dr_grpo), over all tokens of the accumulated batch (dapo).
+ */
 export type LossType = (typeof LOSS_TYPES)[number];
 
 /**
  * The limits the loss relies on, for config codecs to refuse a bad value at decode time: the
  * lower clip 1 − epsilonLow stays positive, and delta caps ratios above 1.
  */
-export const LOSS_BOUNDS = Object.freeze({ epsilonLowBelow: 1, deltaAbove: 1 });
+export const LOSS_BOUNDS: Readonly<{ epsilonLowBelow: number; deltaAbove: number }> = Object
+  .freeze({ epsilonLowBelow: 1, deltaAbove: 1 });
 
+/** The loss's settings (a subset of TrainConfig). */
 export interface GrpoLossConfig {
+  /** The averaging (TRL's loss_type). */
   readonly lossType: LossType;
   /** KL coefficient; 0 skips the reference policy entirely. */
   readonly beta: number;
+  /** Lower clipping range: ratios below 1 − ε are clipped. */
   readonly epsilonLow: number;
+  /** Upper clipping range: ratios above 1 + ε are clipped. */
   readonly epsilonHigh: number;
   /** Upper cap on the unclipped ratio (INTELLECT-2 two-sided clipping), or null. */
   readonly delta: number | null;
@@ -52,6 +61,7 @@ export interface GrpoLossConfig {
   readonly maxCompletionLength: number;
 }
 
+/** Per-token log-probs, advantages and mask of a micro-batch. */
 export interface GrpoLossInputs {
   /** Current policy's per-token log-probs [B, T]: the differentiable input. */
   readonly logp: Tensor;
@@ -79,17 +89,25 @@ export interface GrpoLossInputs {
 
 /** Scalar tensors under the metric names TRL logs (kl is null when beta = 0). */
 export interface GrpoLossMetrics {
+  /** Mean k3 KL to the reference (null when β = 0). */
   readonly kl: Tensor | null;
+  /** Share of tokens clipped at 1 − ε with a negative advantage. */
   readonly "clip_ratio/low_mean": Tensor;
+  /** Share of tokens clipped at 1 + ε with a positive advantage. */
   readonly "clip_ratio/high_mean": Tensor;
+  /** Share of tokens clipped either way. */
   readonly "clip_ratio/region_mean": Tensor;
 }
 
+/** The loss to differentiate and its metrics. */
 export interface GrpoLoss {
+  /** The scalar loss. */
   readonly loss: Tensor;
+  /** KL and clipping shares, TRL's names. */
   readonly metrics: GrpoLossMetrics;
 }
 
+/** Throws unless the settings are in range (ε, δ, β, lengths); returns them. */
 export const checkLossConfig = (c: GrpoLossConfig): GrpoLossConfig => {
   const fail = (field: string, why: string) => {
     throw new Error(`GRPO loss config: ${field} ${why}`);

@@ -4,13 +4,17 @@
  */
 
 export interface Ledger {
+  /** Floating-point operations, by the dense-transformer estimate. */
   readonly flops: number;
+  /** Completion tokens sampled. */
   readonly tokensGenerated: number;
   readonly tokensTrained: number;
   readonly seconds: number;
+  /** seconds priced at the config's costPerHour. */
   readonly dollars: number;
 }
 
+/** A run that has spent nothing yet. */
 export const emptyLedger: Ledger = Object.freeze({
   flops: 0,
   tokensGenerated: 0,
@@ -19,15 +23,22 @@ export const emptyLedger: Ledger = Object.freeze({
   dollars: 0,
 });
 
+/** What one optimizer update used. */
 export interface StepCost {
+  /** Completion tokens sampled for this update (0 for the 2nd..μth update of a batch). */
   readonly tokensGenerated: number;
   /** Tokens run through the policy forward and backward. */
   readonly tokensTrained: number;
   /** Tokens run through forwards only (reference and old-policy log-probs). */
   readonly tokensScored: number;
+  /** Wall time of the update. */
   readonly seconds: number;
 }
 
+/**
+ * The ledger after one more update: FLOPs from the token counts and parameter count, dollars from
+ * the seconds.
+ */
 export const chargeStep = (
   ledger: Ledger,
   cost: StepCost,

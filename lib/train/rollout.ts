@@ -8,19 +8,25 @@ import type { Key } from "../random/prng.ts";
 import { type FinishReason, generate } from "../sampling/generate.ts";
 import type { Policy } from "./policy.ts";
 
+/** What a step asks of the rollout: prompts, group size, policy and key. */
 export interface RolloutRequest {
   /** Token ids of each prompt; every prompt is sampled `numGenerations` times. */
   readonly prompts: readonly (readonly number[])[];
+  /** Completions per prompt (the GRPO group). */
   readonly numGenerations: number;
   /** The current policy: base weights and adapter (an external server would load the adapter). */
   readonly policy: Policy;
+  /** The sampling key: same key, same completions in process. */
   readonly key: Key;
 }
 
+/** The sampled completions with their log-probs and finish reasons. */
 export interface RolloutResult {
   /** prompts.length × numGenerations completions, grouped by prompt. */
   readonly tokens: readonly (readonly number[])[];
+  /** Each completion token's log-prob under the sampling distribution. */
   readonly logprobs: readonly (readonly number[])[];
+  /** Whether each completion stopped at a stop token or the length limit. */
   readonly finishReasons: readonly FinishReason[];
   /**
    * The inference engine that sampled (e.g. "vllm", "llama.cpp"), absent for in-process
@@ -29,14 +35,22 @@ export interface RolloutResult {
   readonly engine?: string;
 }
 
+/** Where completions come from: in process (inProcessRollout) or an inference engine. */
 export type Rollout = (request: RolloutRequest) => Promise<RolloutResult>;
 
+/** The sampling settings of in-process rollouts. */
 export interface SamplingSettings {
+  /** Sampling temperature. */
   readonly temperature: number;
+  /** Nucleus sampling mass. */
   readonly topP: number;
+  /** Top-k, or null for none. */
   readonly topK: number | null;
+  /** Completion length limit. */
   readonly maxNewTokens: number;
+  /** Ids that end a completion. */
   readonly stopTokens: readonly number[];
+  /** Fills ragged prompt rows. */
   readonly padToken: number;
 }
 
