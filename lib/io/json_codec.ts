@@ -73,18 +73,29 @@ export const foreignMessage = (error: unknown): string =>
 export const quote = (text: string): string => capText(JSON.stringify(text));
 
 /**
- * A short rendering of a file's value for an error message; never long, never throws (a value
- * nested 100,000 deep overflows JSON.stringify's stack under some runtimes).
+ * Whether `value` nests at most `maxDepth` lists/objects deep within its first `maxNodes` parts,
+ * walked without recursion: JSON.stringify on a value nested 100,000 deep overflows the stack,
+ * and Bun takes seconds to say so.
  */
+const isSmallAndShallow = (value: unknown, maxDepth = 16, maxNodes = 256): boolean => {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let visited = 0; stack.length > 0; visited++) {
+    const [node, depth] = stack.pop()!;
+    if (visited > maxNodes || depth > maxDepth) return false;
+    if (typeof node === "object" && node !== null) {
+      for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    }
+  }
+  return true;
+};
+
+/** A short rendering of a file's value for an error message; never long, never throws. */
 export const preview = (value: unknown): string => {
-  if (Array.isArray(value) && value.length > MAX_QUOTED_CHARS) {
-    return `a list of ${value.length} items`;
-  }
-  try {
-    return capText(JSON.stringify(value) ?? String(value));
-  } catch {
-    return Array.isArray(value) ? "a deeply nested list" : "a deeply nested object";
-  }
+  if (isSmallAndShallow(value)) return capText(JSON.stringify(value) ?? String(value));
+  const kind = Array.isArray(value) ? "list" : "object";
+  return Array.isArray(value) && value.length > MAX_QUOTED_CHARS
+    ? `a list of ${value.length} items`
+    : `a large or deeply nested ${kind}`;
 };
 
 /**
