@@ -13,19 +13,25 @@ import { treeFlatten, treeUnflatten } from "../tree.ts";
 /** The learning rate as a function of the 0-based index of the update being computed. */
 export type Schedule = (step: number) => number;
 
+/** A transformation's output: the transformed updates and its next state. */
 export interface Updated<P, S> {
+  /** The updates, shaped like the params. */
   readonly updates: P;
+  /** The transformation's next state. */
   readonly state: S;
 }
 
 // Method syntax on purpose: it lets a GradientTransformation<AdamWState> stand where a
 // GradientTransformation<unknown> is expected (chain's argument list).
+/** Optax's GradientTransformation: an init and a pure update of (grads, state) to (updates, state). */
 export interface GradientTransformation<S> {
+  /** The state before the first update. */
   init<P>(params: P): S;
   /** `params` is needed only by transformations that read the weights (weight decay). */
   update<P>(grads: P, state: S, params?: P): Updated<P, S>;
 }
 
+/** A constant learning rate, or the schedule's value at `step`. */
 export const learningRateAt = (lr: number | Schedule, step: number): number =>
   typeof lr === "number" ? lr : lr(step);
 

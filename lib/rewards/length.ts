@@ -5,14 +5,18 @@
  */
 import { batchCorrectness } from "./accuracy.ts";
 import { codePointLength } from "./text.ts";
-import { type BatchRewardFn, checkBatch } from "./types.ts";
+import { type BatchExtra, type BatchRewardFn, checkBatch, type Example } from "./types.ts";
 
 /**
  * Kimi 1.5 length reward over the whole batch: λ = 0.5 − (L − Lmin)/(Lmax − Lmin);
  * λ when correct, min(0, λ) when wrong; all 0 when every length is equal. As in open-r1,
  * an example whose gold answer does not parse counts as correct.
  */
-export const kimiLengthRewards: BatchRewardFn = (completions, examples, extra) => {
+export const kimiLengthRewards: BatchRewardFn = (
+  completions: readonly string[],
+  examples: readonly Example[],
+  extra?: BatchExtra,
+): (number | null)[] => {
   checkBatch("length", completions, examples, extra);
   if (completions.length === 0) return [];
   const correct = batchCorrectness(completions, examples);
@@ -26,10 +30,18 @@ export const kimiLengthRewards: BatchRewardFn = (completions, examples, extra) =
   });
 };
 
+/**
+ * open-r1's cosine-scaled reward: correct answers earn more when short, wrong ones lose less when
+ * long.
+ */
 export interface CosineOptions {
+  /** Reward of a wrong answer of length 0 (the harshest). */
   readonly minValueWrong: number;
+  /** Reward of a wrong answer at maxLen. */
   readonly maxValueWrong: number;
+  /** Reward of a correct answer at maxLen. */
   readonly minValueCorrect: number;
+  /** Reward of a correct answer of length 0 (the best). */
   readonly maxValueCorrect: number;
   /** Characters at which the cosine reaches its far end (progress is not clipped). */
   readonly maxLen: number;
@@ -71,8 +83,14 @@ export const cosineScaledRewards = (options: Partial<CosineOptions> = {}): Batch
   };
 };
 
+/**
+ * DAPO's soft overlong punishment: 0 up to maxCompletionLength − softPunishCache tokens, then down
+ * to −1.
+ */
 export interface SoftOverlongOptions {
+  /** Where the punishment reaches −1 (tokens). */
   readonly maxCompletionLength: number;
+  /** The length of the ramp before it (tokens). */
   readonly softPunishCache: number;
 }
 

@@ -6,13 +6,17 @@
 export interface SamplingParams {
   /** 0 means greedy (argmax). */
   readonly temperature: number;
+  /** Keep only the k most likely tokens. */
   readonly topK?: number | null;
+  /** Keep the smallest set of tokens whose probability reaches p (nucleus). */
   readonly topP?: number | null;
+  /** Drop tokens less likely than minP times the most likely one. */
   readonly minP?: number | null;
   /** Hugging Face's: divide positive logits of already-seen tokens by it, multiply negative ones. */
   readonly repetitionPenalty?: number | null;
 }
 
+/** Throws, naming the field, unless every setting is in range. */
 export const checkSamplingParams = (p: SamplingParams): void => {
   const bad = (field: string, v: unknown, want: string) => {
     throw new Error(`sampling: ${field} must be ${want}, got ${v}`);
@@ -30,6 +34,7 @@ export const checkSamplingParams = (p: SamplingParams): void => {
   }
 };
 
+/** Hugging Face's repetition penalty on one row of logits, for the ids already seen. */
 export const applyRepetitionPenalty = (
   row: Float32Array,
   seen: Iterable<number>,
@@ -40,6 +45,7 @@ export const applyRepetitionPenalty = (
   return out;
 };
 
+/** Logits divided by the temperature. */
 export const applyTemperature = (row: Float32Array, temperature: number): Float32Array =>
   row.map((x) => x / temperature);
 
@@ -105,6 +111,7 @@ export const logProbOf = (row: Float32Array, id: number): number => {
   return row[id] - max - Math.log(total);
 };
 
+/** The index of the largest value (greedy decoding). */
 export const argmax = (row: Float32Array): number => {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;

@@ -13,10 +13,14 @@ export interface BackendCapabilities {
   readonly deviceMemory: boolean;
 }
 
+/** A loaded tensor backend: its kernels and what it can do. */
 export interface Backend {
+  /** Which backend this is. */
   readonly name: BackendName;
+  /** The primitive kernels the ops run on. */
   // deno-lint-ignore no-explicit-any
   readonly kernels: Kernels<any>;
+  /** Whether reads can be synchronous and tensors live in device memory. */
   readonly capabilities: BackendCapabilities;
   /**
    * The most bytes one tensor may occupy (WebGPU's maxStorageBufferBindingSize, or a lower
@@ -32,12 +36,17 @@ export const capabilitiesOf = (name: BackendName): BackendCapabilities =>
     ? { syncReads: false, deviceMemory: true }
     : { syncReads: true, deviceMemory: false };
 
+/** The pure-TypeScript backend (no dependency; always available). */
 export const tsBackend: Backend = {
   name: "ts",
   kernels: tsKernels,
   capabilities: capabilitiesOf("ts"),
 };
 
+/**
+ * Loads a backend by name (tfjs backends are imported on first use); an unknown name or an
+ * unavailable backend is an error naming the choices.
+ */
 export const loadBackend = async (name: string): Promise<Backend> => {
   if (!backendNames.includes(name as BackendName)) {
     throw new Error(`unknown backend "${name}"; choose one of: ${backendNames.join(", ")}`);

@@ -77,8 +77,11 @@ export interface LoraSettings {
 
 /** A reward of the config, by a built-in's name (rewards/combine.ts). */
 export interface ConfigReward {
+  /** One of rewardNames. */
   readonly name: string;
+  /** Its weight in the total reward. */
   readonly weight: number;
+  /** Options over the reward's defaults. */
   readonly options?: Readonly<Record<string, number>>;
 }
 
@@ -144,8 +147,11 @@ export interface TrainConfig {
   readonly importanceSamplingClipMax: number;
   /** Peak learning rate. */
   readonly learningRate: number;
+  /** Adam's first-moment decay. */
   readonly adamBeta1: number;
+  /** Adam's second-moment decay. */
   readonly adamBeta2: number;
+  /** Adam's epsilon. */
   readonly adamEpsilon: number;
   /** Decoupled weight decay (AdamW). */
   readonly weightDecay: number;
@@ -313,6 +319,7 @@ export const TRL_PRESET: TrainConfig = Object.freeze({
   scheduleSteps: null,
 });
 
+/** The presets by name. */
 export const PRESETS = { tina: TINA_PRESET, trl: TRL_PRESET } as const;
 
 const crossFieldProblems = (c: TrainConfig): readonly string[] => [
@@ -441,6 +448,7 @@ const layerProblems = (values: unknown): readonly string[] => {
 export interface ConfigLayer {
   /** Where the values came from (a file path, "command line"), for error messages. */
   readonly source: string;
+  /** The overrides, as parsed (checked when resolved). */
   readonly values: unknown;
 }
 
