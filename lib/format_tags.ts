@@ -3,11 +3,16 @@
  * for the tokenizer (they are its word tokens), the task data and prompts, and the rewards.
  */
 
+/** Opens the reasoning. */
 export const THINK_OPEN = "<think>";
+/** Closes the reasoning. */
 export const THINK_CLOSE = "</think>";
+/** Opens the final answer. */
 export const ANSWER_OPEN = "<answer>";
+/** Closes the final answer. */
 export const ANSWER_CLOSE = "</answer>";
 
+/** All four tags, in order. */
 export const REASONING_TAGS: readonly string[] = [
   THINK_OPEN,
   THINK_CLOSE,

@@ -6,6 +6,7 @@ import { vjpOf } from "./vjp.ts";
 import { fill, scope, Tensor } from "./tensor.ts";
 import { fmt } from "../tensor/shape.ts";
 
+/** True for a Tensor (the leaf test of param trees). */
 export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
 /** Walks the tape backwards from `output`, returning d output / d t for every tensor id reached. */
@@ -40,7 +41,8 @@ export interface ValueAndGrad<P, A> {
  * and the aux. Every intermediate tensor is freed.
  */
 export const valueAndGradWithAux =
-  <P, A>(f: (params: P) => { loss: Tensor; aux: A }) => (params: P): ValueAndGrad<P, A> =>
+  <P, A>(f: (params: P) => { loss: Tensor; aux: A }): (params: P) => ValueAndGrad<P, A> =>
+  (params: P): ValueAndGrad<P, A> =>
     scope(() => {
       const leaves = treeFlatten(params, isTensor).map(([, t]) => t);
       const { result, tape } = traced(leaves, () => f(params));
@@ -61,6 +63,9 @@ export const valueAndGradWithAux =
       return { value: loss, grads: gradTree, aux };
     });
 
+/**
+ * JAX's value_and_grad: f's scalar loss and d loss / d leaf for every tensor of the params tree.
+ */
 export const valueAndGrad = <P>(
   f: (params: P) => Tensor,
 ): (params: P) => { value: Tensor; grads: P } => {
@@ -71,7 +76,8 @@ export const valueAndGrad = <P>(
   };
 };
 
-export const grad = <P>(f: (params: P) => Tensor) => (params: P): P => {
+/** JAX's grad: d f / d leaf for every tensor of the params tree, shaped like it. */
+export const grad = <P>(f: (params: P) => Tensor): (params: P) => P => (params: P): P => {
   const { value, grads } = valueAndGrad(f)(params);
   value.dispose();
   return grads;

@@ -8,12 +8,14 @@
 const float32Bits = (values: Float32Array): Uint32Array =>
   new Uint32Array(values.buffer, values.byteOffset, values.length);
 
+/** bfloat16 bit patterns to float32 values (exact). */
 export const decodeBf16 = (bits: Uint16Array): Float32Array => {
   const out = new Uint32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
   return new Float32Array(out.buffer);
 };
 
+/** float32 values to bfloat16 bits, rounding to nearest even (NaN stays NaN). */
 export const encodeBf16 = (values: Float32Array): Uint16Array => {
   const words = float32Bits(values);
   const out = new Uint16Array(values.length);
@@ -38,6 +40,7 @@ const f16ToF32Bits = (h: number): number => {
   return (sign | ((113 - lead) << 23) | (((mantissa << lead) & 0x3ff) << 13)) >>> 0;
 };
 
+/** IEEE float16 bit patterns to float32 values (exact, subnormals included). */
 export const decodeF16 = (bits: Uint16Array): Float32Array => {
   const out = new Uint32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = f16ToF32Bits(bits[i]);
@@ -67,6 +70,7 @@ const f32BitsToF16 = (x: number): number => {
   return sign | shiftRoundEven((e << 23) | mantissa, 13);
 };
 
+/** float32 values to IEEE float16 bits, rounding to nearest even; overflow becomes infinity. */
 export const encodeF16 = (values: Float32Array): Uint16Array => {
   const words = float32Bits(values);
   const out = new Uint16Array(values.length);

@@ -16,6 +16,7 @@ const checkSteps = (name: string, warmupSteps: number, totalSteps: number): void
   }
 };
 
+/** The same learning rate at every step. */
 export const constantSchedule = (lr: number): Schedule => () => lr;
 
 /** transformers' warmup: `warmup_steps` if set, else ceil(ratio · total). */
@@ -37,9 +38,13 @@ export const linearWithWarmup = (
       : peak * Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
 };
 
+/** A cosine decay with linear warmup. */
 export interface CosineScheduleOptions {
+  /** The learning rate after warmup. */
   readonly peak: number;
+  /** Steps of linear warmup from 0 (default 0). */
   readonly warmupSteps?: number;
+  /** The horizon: the cosine reaches its floor here. */
   readonly totalSteps: number;
   /** The floor as a fraction of `peak` (Tina: 0.1); transformers' `min_lr_rate`. */
   readonly minRatio?: number;

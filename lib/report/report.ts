@@ -7,9 +7,13 @@ import type { EvalSnapshot, ReportInput, SampleCompletion, Series } from "./type
 
 /** One line chart drawn from a metric key, with an optional ±std band from a second key. */
 export interface MetricChart {
+  /** The chart's heading. */
   readonly title: string;
+  /** The metric plotted (a metrics row key). */
   readonly key: string;
+  /** The metric whose values draw a ±std band around it. */
   readonly stdKey?: string;
+  /** The y axis label. */
   readonly yLabel?: string;
   /** Draw a smoothed line over the raw values (default true; a schedule is not noisy). */
   readonly smooth?: boolean;

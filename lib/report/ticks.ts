@@ -1,7 +1,12 @@
+/** Axis ticks: the rounded range and the tick values. */
 export interface Ticks {
+  /** The axis minimum (a tick). */
   readonly lo: number;
+  /** The axis maximum (a tick). */
   readonly hi: number;
+  /** The distance between ticks (1, 2 or 5 × 10ⁿ). */
   readonly step: number;
+  /** Every tick from lo to hi. */
   readonly values: readonly number[];
 }
 

@@ -5,12 +5,15 @@
  */
 import { wordIds } from "./text.ts";
 
+/** open-r1's repetition penalty settings. */
 export interface RepetitionOptions {
+  /** Length of the word n-grams compared. */
   readonly ngramSize: number;
   /** At most 0: the reward for a text that is all repetition. */
   readonly maxPenalty: number;
 }
 
+/** open-r1's defaults: 3-grams, down to −1. */
 export const defaultRepetitionOptions: RepetitionOptions = { ngramSize: 3, maxPenalty: -1 };
 
 /** Number of distinct n-grams, hashing word ids instead of joining strings. */
@@ -29,6 +32,7 @@ const distinctNgrams = (ids: Int32Array, n: number, vocabulary: number): number 
   return seen.size;
 };
 
+/** The penalty of a text: (1 − distinct n-grams / n-grams) · maxPenalty. */
 export const repetitionPenalty = (
   options: Partial<RepetitionOptions> = {},
 ): (completion: string) => number => {

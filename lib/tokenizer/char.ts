@@ -13,6 +13,7 @@
 import { REASONING_TAGS } from "../format_tags.ts";
 import { hfTokenizer, type Tokenizer } from "./hf.ts";
 
+/** The special tokens of a character tokenizer and its chat template. */
 export type CharSpecialTokens = {
   readonly bos: string;
   readonly eos: string;
@@ -23,6 +24,9 @@ export type CharSpecialTokens = {
   readonly assistant: string;
 };
 
+/**
+ * What a character tokenizer is made of: an alphabet, special tokens, optional whole-word tokens.
+ */
 export type CharTokenizerSpec = {
   /** Each code point becomes one token, in this order. */
   readonly alphabet: string;
@@ -30,6 +34,7 @@ export type CharTokenizerSpec = {
   readonly wordTokens?: readonly string[];
 };
 
+/** The special tokens the tiny model was trained with. */
 export const DEFAULT_SPECIAL_TOKENS: CharSpecialTokens = {
   bos: "<|bos|>",
   eos: "<|eos|>",
@@ -41,6 +46,7 @@ export const DEFAULT_SPECIAL_TOKENS: CharSpecialTokens = {
 };
 
 const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+/** Every character the built-in arithmetic task uses (the tiny model's vocabulary). */
 export const TASK_ALPHABET = `${LETTERS}0123456789 +-*/=()?.,:!\n`;
 
 type AddedToken = {
@@ -168,6 +174,10 @@ export const charTokenizerFiles = (
   return { tokenizer, config };
 };
 
+/**
+ * A character tokenizer (one token per code point) with a chat template, as a real Hugging Face
+ * tokenizer.
+ */
 export const makeCharTokenizer = (spec: CharTokenizerSpec): Tokenizer => {
   const { tokenizer, config } = charTokenizerFiles(spec);
   return hfTokenizer(tokenizer, config);

@@ -71,9 +71,13 @@ export const optimizerOf = (cfg: TrainConfig): GradientTransformation<unknown> =
     : adam) as GradientTransformation<unknown>;
 };
 
+/** What trainContext builds a run's context from. */
 export interface TrainContextOptions {
+  /** The run's config. */
   readonly config: TrainConfig;
+  /** The model: its config, base weights and backend. */
   readonly model: Pick<Model, "config" | "params" | "backend">;
+  /** The model's tokenizer. */
   readonly tokenizer: Tokenizer;
   /** The chat messages that pose an example (the built-in task's prompt, the paper's, ...). */
   readonly promptOf: (example: Example) => readonly ChatMessage[];
@@ -150,5 +154,6 @@ export const initialState = (ctx: TrainContext): TrainState => {
   };
 };
 
+/** Number of scalars in every tensor of a tree. */
 export const countParams = (tree: unknown): number =>
   treeLeaves(tree, isTensor).reduce((n, t) => n + t.size, 0);
