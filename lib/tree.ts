@@ -24,6 +24,7 @@ export const treeFlatten = <L>(tree: unknown, isLeaf: (x: unknown) => x is L): [
   return out;
 };
 
+/** The leaves of a tree, in treeFlatten's order. */
 export const treeLeaves = <L>(tree: unknown, isLeaf: (x: unknown) => x is L): L[] =>
   treeFlatten(tree, isLeaf).map(([, l]) => l);
 

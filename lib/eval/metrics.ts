@@ -37,6 +37,7 @@ export const meanPassAt1 = (correct: readonly (readonly boolean[])[]): number =>
   }));
 };
 
+/** Decides whether a candidate answer equals the reference. */
 export type AnswerEquality = (candidate: string, reference: string) => boolean;
 
 const sameString: AnswerEquality = (a, b) => a === b;
@@ -76,6 +77,7 @@ export type ProblemSamples = {
   readonly gold: string;
 };
 
+/** An evaluation's headline numbers: pass@1, pass@k, maj@k over the problems. */
 export type SummaryRow = {
   readonly problems: number;
   /** Samples per problem. */
@@ -117,6 +119,7 @@ export const summarize = (
   };
 };
 
+/** A cell of a printed table. */
 export type TableCell = string | number;
 
 const formatCell = (value: TableCell | undefined, digits: number): string =>

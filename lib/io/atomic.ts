@@ -5,6 +5,7 @@
 import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
+/** What writeFileAtomic writes: text, bytes, or chunks of bytes. */
 export type FileContent = string | Uint8Array | Iterable<Uint8Array>;
 
 const chunksOf = (content: FileContent): Iterable<Uint8Array> =>

@@ -28,8 +28,13 @@ import {
 } from "./json_codec.ts";
 
 export { type Architecture, ARCHITECTURES, type RopeScaling };
+/** The weight dtypes a config.json may name. */
 export type TorchDtype = "float32" | "float16" | "bfloat16";
 
+/**
+ * A decoder's architecture from config.json, camelCased and checked: sizes, heads, RoPE, norms,
+ * special ids and the family's switches.
+ */
 export type ModelConfig = DecoderSwitches & {
   readonly architecture: Architecture;
   readonly vocabSize: number;

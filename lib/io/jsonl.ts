@@ -10,6 +10,7 @@ import { appendFile, readFile } from "node:fs/promises";
 import { decodeWith, named, parseJson } from "./json_codec.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
+/** A training or evaluation problem read from JSONL. */
 export type JsonlExample = {
   readonly problem: string;
   readonly answer?: string;
@@ -96,6 +97,7 @@ const jsonLine = (row: unknown): string => {
   return `${json}\n`;
 };
 
+/** Rows as JSONL text, one JSON object per line. */
 export const formatJsonl = (rows: readonly unknown[]): string => rows.map(jsonLine).join("");
 
 /** Replaces `path` with `rows`, atomically. */

@@ -17,7 +17,9 @@ import {
 } from "./safetensors.ts";
 import { validateWeights } from "./weight_layout.ts";
 
+/** The weights file of an unsharded model. */
 export const SINGLE_FILE = "model.safetensors";
+/** The index of a sharded model (tensor name → shard file). */
 export const INDEX_FILE = "model.safetensors.index.json";
 
 /** A shard must sit in the model directory itself: no paths that could point elsewhere. */

@@ -9,6 +9,7 @@ import { formatProblems, quote } from "./json_codec.ts";
 
 /** The seven linear projections of a decoder layer, by their short names. */
 export const PROJS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+/** A projection's short name. */
 export type Proj = typeof PROJS[number];
 
 const ATTENTION_PROJS: readonly Proj[] = ["q", "k", "v", "o"];
@@ -17,6 +18,7 @@ const ATTENTION_PROJS: readonly Proj[] = ["q", "k", "v", "o"];
 export const projModule = (proj: Proj): string =>
   `${ATTENTION_PROJS.includes(proj) ? "self_attn" : "mlp"}.${proj}_proj`;
 
+/** The Hugging Face name prefix of decoder layer `layer`. */
 export const layerPrefix = (layer: number): string => `model.layers.${layer}`;
 
 /** Input and output features of a projection; its HF weight has shape [out, in]. */

@@ -48,7 +48,9 @@ export const FAMILIES = {
   },
 } as const satisfies Record<string, Family>;
 
+/** A supported Hugging Face architecture (config.json "architectures"). */
 export type Architecture = keyof typeof FAMILIES;
+/** Every supported architecture. */
 export const ARCHITECTURES = Object.keys(FAMILIES) as readonly Architecture[];
 
 export const isArchitecture = (name: string): name is Architecture => Object.hasOwn(FAMILIES, name);

@@ -12,6 +12,7 @@ export const globalNorm = (tree: unknown): Tensor => {
   return scope(() => sqrt(leaves.map((g) => sum(square(g))).reduce((a, b) => add(a, b))));
 };
 
+/** Clipping's state: the norm it saw last. */
 export interface ClipState {
   /** The global norm of the last gradients seen, before clipping (the `grad_norm` metric). */
   readonly norm: Tensor;

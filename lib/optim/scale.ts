@@ -12,6 +12,7 @@ import {
   zipMapTensors,
 } from "./transform.ts";
 
+/** The learning-rate scaling's state: the update count its schedule reads. */
 export interface LearningRateState {
   /** Updates done so far. */
   readonly count: number;
@@ -54,6 +55,7 @@ export const learningRateOf = (state: unknown): number => {
 };
 
 // deno-lint-ignore ban-types
+/** Weight decay keeps no state. */
 export type DecayedWeightsState = {};
 
 /** updates + weightDecay · params (decoupled weight decay, before the learning rate). */

@@ -23,6 +23,7 @@ const mix32 = (x: number): number => {
 const word = (key: Key, i: number): number =>
   mix32(key[0] ^ mix32((key[1] + Math.imul(i, 0x9e3779b9)) >>> 0 ^ 0x85ebca6b));
 
+/** JAX's PRNGKey: the root key of a seed (an integer). */
 export const prngKey = (seed: number): Key => {
   if (!Number.isInteger(seed)) throw new Error(`prngKey: seed must be an integer, got ${seed}`);
   const lo = seed >>> 0;

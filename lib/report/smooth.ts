@@ -7,6 +7,7 @@ import type { Point } from "./types.ts";
 /** Smoothing weight for a series of `n` points: heavier for longer runs. */
 export const smoothingWeight = (n: number): number => n < 10 ? 0 : n < 100 ? 0.6 : 0.85;
 
+/** TensorBoard's debiased exponential moving average of a line's y values. */
 export const smoothPoints = (points: readonly Point[], weight: number): Point[] => {
   let average = 0;
   let mass = 0;

@@ -5,7 +5,13 @@
  */
 import { isFullyParsed, parseAnswer, type ParsedAnswer, parsedAnswersEqual } from "./equal.ts";
 import { extractAnswer, lastPlainNumber } from "./extract.ts";
-import { type BatchRewardFn, checkBatch, type Example, goldAnswer } from "./types.ts";
+import {
+  type BatchExtra,
+  type BatchRewardFn,
+  checkBatch,
+  type Example,
+  goldAnswer,
+} from "./types.ts";
 
 // Gold answers recur (one per group of completions): parsed ones are remembered, a bounded
 // number of them.
@@ -42,6 +48,10 @@ export const isCorrect = (completion: string, gold: ParsedAnswer): boolean => {
   return predicted !== null && parsedAnswersEqual(gold, predicted);
 };
 
+/**
+ * 1 if the completion's final answer equals the solution's, 0 if not, null when the solution has no
+ * checkable answer.
+ */
 export const accuracyReward = (completion: string, solution: string): number | null => {
   const gold = parseGold(solution);
   return gold === null ? null : isCorrect(completion, gold) ? 1 : 0;
@@ -66,7 +76,11 @@ export const batchCorrectness = (
 };
 
 /** The accuracy reward over a batch. */
-export const accuracyRewards: BatchRewardFn = (completions, examples, extra) => {
+export const accuracyRewards: BatchRewardFn = (
+  completions: readonly string[],
+  examples: readonly Example[],
+  extra?: BatchExtra,
+): (number | null)[] => {
   checkBatch("accuracy", completions, examples, extra);
   return batchCorrectness(completions, examples).map((c) => (c === null ? null : c ? 1 : 0));
 };

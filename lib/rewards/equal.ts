@@ -26,7 +26,9 @@ type Leaf =
     readonly decimals: number | null;
   };
 
+/** An answer parsed once for many comparisons: its structure, set reading and evaluated leaves. */
 export interface ParsedAnswer {
+  /** The answer's structure (expressions, tuples, sets, intervals, relations). */
   readonly tree: AnswerTree;
   /** For a relation in one unknown (`-3 \le t \le 4`), the set it describes. */
   readonly asSet: AnswerTree | null;

@@ -7,6 +7,9 @@ import { enclosesWhole, splitTopLevel } from "./latex.ts";
 
 export type RelationOp = "=" | "!=" | "<" | "<=" | ">" | ">=";
 
+/**
+ * An answer's structure: an expression, a tuple/set/union of answers, an interval, or a relation.
+ */
 export type AnswerTree =
   | { readonly kind: "expr"; readonly latex: string }
   | { readonly kind: "tuple" | "set" | "union"; readonly items: readonly AnswerTree[] }

@@ -6,6 +6,7 @@
 
 /** How advantages are scaled, for codecs and checks alike. */
 export const SCALE_REWARDS = ["group", "batch", "none"] as const;
+/** How advantages are scaled: by each group's std, the batch's, or not at all. */
 export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 
 /** Added to the std before dividing, so that a group with equal rewards gets advantage 0. */
@@ -26,7 +27,9 @@ const std = (xs: ArrayLike<number>): number => {
   return Math.sqrt(ss / (xs.length - 1));
 };
 
+/** The advantages and the reward statistics TRL logs. */
 export interface AdvantageResult {
+  /** One per completion: reward minus its group's mean, scaled. */
   readonly advantages: Float32Array;
   /** TRL's logged values: mean reward, mean of the std used, share of groups with std 0. */
   readonly metrics: {

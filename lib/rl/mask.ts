@@ -5,6 +5,7 @@
  */
 
 export interface CompletionMask {
+  /** [B, T]: rows and completion positions. */
   readonly shape: readonly [number, number];
   /** Row-major [B, T] 0/1 mask, ready for `tensor(backend, mask, shape)`. */
   readonly mask: Float32Array;

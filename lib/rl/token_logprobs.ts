@@ -9,6 +9,7 @@ import { add, div, exp, gather, logSoftmax, mul, neg, reshape, sum } from "../au
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import { fmt, sameShape } from "../tensor/shape.ts";
 
+/** Per-token log-probs of given ids, and the entropy when asked for. */
 export interface TokenLogProbs {
   /** log p(id) under softmax(logits / temperature), shaped like the ids. */
   readonly logp: Tensor;

@@ -28,6 +28,7 @@ export const samplesOnDevice = (p: SamplingParams): boolean =>
   !p.topK && (p.topP == null || p.topP >= 1) && !p.minP &&
   (p.repetitionPenalty == null || p.repetitionPenalty === 1);
 
+/** Tokens drawn on the device, with their log-probs, without a read-back. */
 export interface DeviceDraw {
   /** int32 [B] */
   readonly ids: Tensor;

@@ -5,6 +5,7 @@
  */
 import { decodeBf16, decodeF16 } from "../io/half_float.ts";
 
+/** The 16-bit float formats: bfloat16 and IEEE float16. */
 export type HalfFormat = "bf16" | "f16";
 
 /** A backend buffer of 16-bit floats (the pure-TS backend's handle for 16-bit weights). */

@@ -51,8 +51,13 @@ interface SavedState {
   readonly config: TrainConfig;
 }
 
+/** Where the checkpoint of `step` lives under `root` (checkpoint-N, as TRL names them). */
 export const checkpointDir = (root: string, step: number): string => join(root, `${PREFIX}${step}`);
 
+/**
+ * Writes a checkpoint atomically: PEFT adapter (or full weights), optimizer state, key, step, data
+ * cursor, ledger and config.
+ */
 export const saveCheckpoint = async (
   root: string,
   state: TrainState,

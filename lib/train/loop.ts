@@ -5,6 +5,7 @@ import type { MetricsRow } from "./metrics.ts";
 import { grpoStep, type TrainContext, type TrainState } from "./step.ts";
 import { shuffledStream } from "./stream.ts";
 
+/** The edges of a training loop: what happens after each update and at checkpoints. */
 export interface LoopHooks {
   /** After every optimizer update (metrics sinks, progress bars). */
   readonly onStep?: (state: TrainState, row: MetricsRow) => void | Promise<void>;
@@ -12,8 +13,13 @@ export interface LoopHooks {
   readonly checkpoint?: (state: TrainState) => Promise<void>;
 }
 
+/** Thrown when maxBadSteps updates in a row had a non-finite loss or gradient. */
 export class TrainingDiverged extends Error {}
 
+/**
+ * Runs GRPO steps over a shuffled data stream until config.maxSteps, calling the hooks; returns the
+ * final state.
+ */
 export const trainLoop = async (
   ctx: TrainContext,
   initial: TrainState,

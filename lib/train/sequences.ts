@@ -10,10 +10,15 @@ export interface PackedBatch {
   readonly keyMask: number[][];
   /** [B][C]: the completion tokens (padding where a completion is shorter). */
   readonly targets: number[][];
+  /** P: the longest prompt (shorter ones are left-padded). */
   readonly promptWidth: number;
+  /** C: the longest completion (shorter ones are right-padded). */
   readonly completionWidth: number;
 }
 
+/**
+ * Prompts and completions as one [B, P + C] id matrix for a forward, with the completion targets.
+ */
 export const packBatch = (
   prompts: readonly (readonly number[])[],
   completions: readonly (readonly number[])[],

@@ -11,7 +11,9 @@ import { completionLogProbs } from "./completion_logprobs.ts";
 import type { Policy } from "./policy.ts";
 import { packBatch, type PackedBatch } from "./sequences.ts";
 
+/** A supervised batch: packed prompt + completion rows and the mask of the tokens trained on. */
 export interface SftBatch {
+  /** Prompt and completion ids, packed. */
   readonly packed: PackedBatch;
   /** Row-major [B, C] 0/1 mask of the trained completion tokens (EOS included). */
   readonly mask: Float32Array;

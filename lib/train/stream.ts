@@ -5,6 +5,10 @@
  */
 import { foldIn, type Key, permutation } from "../random/prng.ts";
 
+/**
+ * The data as an endless stream, reshuffled each epoch by `key`: (cursor, n) gives the n examples
+ * after position cursor (pure, so a resumed run continues exactly).
+ */
 export const shuffledStream = <T>(
   data: readonly T[],
   key: Key,

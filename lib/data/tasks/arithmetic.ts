@@ -16,6 +16,7 @@ export type Example = {
 
 export type Operator = "+" | "-" | "*";
 
+/** How the built-in arithmetic problems are drawn: operand counts and ranges, operators. */
 export type ArithmeticOptions = {
   readonly minOperands: number;
   readonly maxOperands: number;
@@ -26,6 +27,7 @@ export type ArithmeticOptions = {
   readonly operators: readonly Operator[];
 };
 
+/** The problems the tiny model was trained on. */
 export const DEFAULT_ARITHMETIC_OPTIONS: ArithmeticOptions = {
   minOperands: 2,
   maxOperands: 3,
