@@ -14,6 +14,7 @@ export interface SampleCompletion {
 
 /** An evaluation as the report shows it: pass@1 and a few sample completions. */
 export interface EvalSnapshot {
+  /** "before" or "after" training. */
   readonly label: string;
   /** Mean pass@1 over the problems. */
   readonly passAt1: number;
@@ -27,6 +28,7 @@ export interface EvalSnapshot {
 
 /** Everything the HTML report is drawn from. */
 export interface ReportInput {
+  /** The page title (the run's name). */
   readonly title: string;
   /** Shown as a key/value table; nested objects are flattened to "cost.dollars". */
   readonly summary: Readonly<Record<string, unknown>>;

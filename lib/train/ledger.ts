@@ -8,7 +8,9 @@ export interface Ledger {
   readonly flops: number;
   /** Completion tokens sampled. */
   readonly tokensGenerated: number;
+  /** Tokens run through a forward and backward. */
   readonly tokensTrained: number;
+  /** Wall time of the updates. */
   readonly seconds: number;
   /** seconds priced at the config's costPerHour. */
   readonly dollars: number;

@@ -7,10 +7,13 @@ import type { Key } from "../random/prng.ts";
 
 /** The weights and the adapter (if any) one forward runs with. */
 export interface Policy {
+  /** The weights of the forward (the frozen base, or the trained copy in full mode). */
   readonly params: DecoderParams;
+  /** LoRA applied on top, or none (the reference policy). */
   readonly adapter: Adapter | null;
 }
 
+/** What the optimizer trains: LoRA weights with their scaling and dropout, or all parameters. */
 export type Trainable =
   | {
     readonly kind: "lora";
@@ -24,6 +27,7 @@ export type Trainable =
 export const trainableTree = (t: Trainable): LoraWeights | DecoderParams =>
   t.kind === "lora" ? t.weights : t.params;
 
+/** The same trainable with the optimizer's new tree in place of the old. */
 export const withTree = (t: Trainable, tree: unknown): Trainable =>
   t.kind === "lora"
     ? { ...t, weights: tree as LoraWeights }
