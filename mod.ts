@@ -64,6 +64,7 @@ export {
   type LoraWeights,
   mergeAdapter,
 } from "./lib/model/decoder.ts";
+export type { DecoderSwitches } from "./lib/model/families.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {
   loadAdapter,
@@ -105,6 +106,7 @@ export {
   arithmeticSplits,
   DEFAULT_ARITHMETIC_OPTIONS,
   generateArithmetic,
+  type Operator,
 } from "./lib/data/tasks/arithmetic.ts";
 export {
   appendJsonl,

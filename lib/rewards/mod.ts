@@ -14,7 +14,7 @@ export type {
 export { goldAnswer, liftReward } from "./types.ts";
 export { answerTag, extractAnswer, finalAnswerIs, lastBoxed, lastMathSpan } from "./extract.ts";
 export { normalizeAnswer } from "./normalize.ts";
-export { type AnswerTree, parseStructure } from "./structure.ts";
+export { type AnswerTree, parseStructure, type RelationOp } from "./structure.ts";
 export { answersEqual, parseAnswer, type ParsedAnswer, parsedAnswersEqual } from "./equal.ts";
 export {
   accuracyReward,

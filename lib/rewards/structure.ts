@@ -5,6 +5,7 @@
  */
 import { enclosesWhole, splitTopLevel } from "./latex.ts";
 
+/** The relations an answer may state (x = 3, x ≤ 4, ...). */
 export type RelationOp = "=" | "!=" | "<" | "<=" | ">" | ">=";
 
 /**

@@ -1,5 +1,22 @@
-/** The GRPO trainer: the one-call train() and createTrainer(), config and presets, the step and loop, checkpoints, rollouts, SFT. */
-export * from "./config.ts";
+/**
+ * The GRPO trainer: the one-call train() and createTrainer(), config and presets, the step and
+ * loop, checkpoints, rollouts, SFT.
+ * @module
+ */
+// The config's io-ts codec stays internal (lib/train/config.ts): TrainConfig documents the shape.
+export {
+  closestName,
+  type ConfigLayer,
+  type ConfigReward,
+  didYouMean,
+  type LoraSettings,
+  PRESETS,
+  resolveConfig,
+  resolveLayers,
+  TINA_PRESET,
+  type TrainConfig,
+  TRL_PRESET,
+} from "./config.ts";
 export * from "./step.ts";
 export * from "./metrics.ts";
 export * from "./loop.ts";

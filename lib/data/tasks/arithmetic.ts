@@ -14,6 +14,7 @@ export type Example = {
   readonly solution: string;
 };
 
+/** The operators of the built-in arithmetic task. */
 export type Operator = "+" | "-" | "*";
 
 /** How the built-in arithmetic problems are drawn: operand counts and ranges, operators. */
