@@ -18,6 +18,7 @@ import {
   attend,
   type AttentionMask,
   attentionMask,
+  cachedLength,
   type KVEntry,
 } from "../nn/attention.ts";
 import type { LoraLayer, LoraPair } from "../io/peft.ts";
@@ -191,7 +192,8 @@ export const layerContext = (
   t: number,
   opts: ForwardOptions,
 ): LayerContext => {
-  const past = opts.cache?.[0]?.k.shape[2] ?? 0;
+  const cached = opts.cache?.[0];
+  const past = cached ? cachedLength(cached) : 0;
   const keyMask = opts.keyMask ??
     Array.from({ length: batch }, () => new Array<number>(past + t).fill(1));
   if (keyMask.length !== batch || keyMask.some((row) => row.length !== past + t)) {
@@ -202,7 +204,15 @@ export const layerContext = (
   const positions = opts.positions ?? positionsFromMask(keyMask, t);
   const frequencies = ropeFrequencies(cfg.headDim, cfg.ropeTheta, cfg.ropeScaling);
   const { cos, sin } = ropeTables(backend, positions, frequencies);
-  return { cos, sin, mask: attentionMask(backend, keyMask, t), adapter: opts.adapter };
+  // A preallocated cache's attention reads all its positions: the unfilled ones are masked.
+  const capacity = cached?.length === undefined ? past + t : cached.k.shape[2];
+  if (capacity < past + t) {
+    throw new Error(
+      `forward: ${past} cached + ${t} new positions exceed the KV cache's ${capacity}`,
+    );
+  }
+  const keys = keyMask.map((row) => [...row, ...new Array<number>(capacity - row.length).fill(0)]);
+  return { cos, sin, mask: attentionMask(backend, keys, t, past), adapter: opts.adapter };
 };
 
 /** Qwen3's per-head RMSNorm over head_dim, or the heads unchanged for families without it. */

@@ -15,7 +15,8 @@ import {
   sub,
   sum,
 } from "../autodiff/ops.ts";
-import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
+import { isTracing } from "../autodiff/tape.ts";
+import { scope, type Tensor, tensor, zeros } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
 import { blockRows } from "./vocab_blocks.ts";
 
@@ -23,7 +24,33 @@ import { blockRows } from "./vocab_blocks.ts";
 export interface KVEntry {
   readonly k: Tensor;
   readonly v: Tensor;
+  /**
+   * Set for a preallocated cache (preallocateKv): k and v hold `capacity` positions of which the
+   * first `length` are filled; appending writes in place instead of concatenating.
+   */
+  readonly length?: number;
 }
+
+/** Positions a cache entry holds: all of k for a concatenated one, `length` for a buffer. */
+export const cachedLength = (kv: KVEntry): number => kv.length ?? kv.k.shape[2];
+
+/**
+ * Empty KV buffers for `capacity` positions, one per layer, on backends that write in place
+ * (Kernels.writeInto); null elsewhere (the cache then grows by concatenation).
+ */
+export const preallocateKv = (
+  backend: Backend,
+  layers: number,
+  shape: { batch: number; kvHeads: number; capacity: number; headDim: number },
+): KVEntry[] | null => {
+  if (!backend.kernels.writeInto) return null;
+  const dims = [shape.batch, shape.kvHeads, shape.capacity, shape.headDim];
+  return Array.from({ length: layers }, () => ({
+    k: zeros(backend, dims),
+    v: zeros(backend, dims),
+    length: 0,
+  }));
+};
 
 /** Large enough to zero a softmax weight, finite so fully masked rows stay NaN-free. */
 const MASKED = -1e9;
@@ -44,11 +71,12 @@ export const attentionMask = (
   backend: Backend,
   keyMask: readonly (readonly number[])[],
   queries: number,
+  past = (keyMask[0]?.length ?? 0) - queries,
 ): AttentionMask => {
   const b = keyMask.length;
   const s = keyMask[0]?.length ?? 0;
   const padding = Float32Array.from(keyMask.flat(), (m) => (m !== 0 ? 0 : MASKED));
-  return { padding: tensor(backend, padding, [b, 1, 1, s]), past: s - queries, queries };
+  return { padding: tensor(backend, padding, [b, 1, 1, s]), past, queries };
 };
 
 /** The additive mask [B, 1, rows, S] of queries begin .. begin + rows. */
@@ -180,5 +208,18 @@ const chunkedAttention = (
   return fused(q, k, v).output;
 };
 
-export const appendKv = (cache: KVEntry | null, k: Tensor, v: Tensor): KVEntry =>
-  cache ? { k: concat([cache.k, k], 2), v: concat([cache.v, v], 2) } : { k, v };
+export const appendKv = (cache: KVEntry | null, k: Tensor, v: Tensor): KVEntry => {
+  if (!cache) return { k, v };
+  if (cache.length === undefined) return { k: concat([cache.k, k], 2), v: concat([cache.v, v], 2) };
+  const [t, capacity] = [k.shape[2], cache.k.shape[2]];
+  if (cache.length + t > capacity) {
+    throw new Error(
+      `KV cache: ${cache.length} + ${t} positions do not fit its capacity of ${capacity}`,
+    );
+  }
+  if (isTracing()) throw new Error("KV cache: a preallocated cache is for inference only");
+  const write = k.backend.kernels.writeInto!;
+  write(cache.k.handle, cache.k.shape, k.handle, k.shape, 2, cache.length);
+  write(cache.v.handle, cache.v.shape, v.handle, v.shape, 2, cache.length);
+  return { k: cache.k, v: cache.v, length: cache.length + t };
+};

@@ -12,7 +12,7 @@ import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
 import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
 import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/decoder.ts";
-import type { KVEntry } from "../nn/attention.ts";
+import { type KVEntry, preallocateKv } from "../nn/attention.ts";
 import { blockLogits, embedDeviceIds } from "../nn/vocab_blocks.ts";
 import { categorical, foldIn, type Key, uniform } from "../random/prng.ts";
 import { sampleOnDevice, samplesOnDevice } from "./device_sample.ts";
@@ -48,6 +48,12 @@ export interface GenerateOptions extends SamplingParams {
    * top-k/top-p/min-p/repetition penalty set is an error.
    */
   readonly onDevice?: boolean;
+  /**
+   * Keep keys and values in buffers sized for the prompt plus maxNewTokens, written in place,
+   * instead of concatenating per token (where the backend can write in place: pure TS).
+   * Default true; the tokens are the same either way.
+   */
+  readonly preallocateCache?: boolean;
 }
 
 /** What generate returns: the new tokens, their log-probs and why each sequence ended. */
@@ -68,6 +74,30 @@ const disposeCache = (cache: readonly KVEntry[] | null): void =>
     k.dispose();
     v.dispose();
   });
+
+/** The cache a generation starts from: empty buffers where preallocated, else none. */
+const initialCache = (
+  cfg: ModelConfig,
+  params: DecoderParams,
+  promptWidth: number,
+  opts: GenerateOptions,
+  batch: number,
+): readonly KVEntry[] | null =>
+  opts.preallocateCache === false ? null : preallocateKv(params.norm.backend, cfg.numHiddenLayers, {
+    batch,
+    kvHeads: cfg.numKeyValueHeads,
+    capacity: promptWidth + opts.maxNewTokens,
+    headDim: cfg.headDim,
+  });
+
+/** The cache after a step: a concatenated one replaces (and frees) the last; buffers persist. */
+const nextCache = (
+  previous: readonly KVEntry[] | null,
+  next: readonly KVEntry[],
+): readonly KVEntry[] => {
+  if (previous?.[0]?.k !== next[0]?.k) disposeCache(previous);
+  return next;
+};
 
 /** The new tokens: host ids [B][T], or device ids int32 [B, T] (on-device sampling). */
 type StepInput = readonly (readonly number[])[] | Tensor;
@@ -150,12 +180,11 @@ const generateOnHost = async (
   const logprobs = prompts.map((): number[] => []);
   const done = prompts.map(() => false);
   const stops = new Set(opts.stopTokens);
-  let cache: readonly KVEntry[] | null = null;
+  let cache = initialCache(cfg, params, ids[0].length, opts, prompts.length);
   try {
     for (let n = 0; n < opts.maxNewTokens && done.includes(false); n++) {
       const out = scope(() => lastLogits(cfg, params, ids, keyMask, cache, opts.adapter));
-      disposeCache(cache);
-      cache = out.cache;
+      cache = nextCache(cache, out.cache);
       const logits = (await toArray(out.last)) as Float32Array;
       out.last.dispose();
       const vocab = logits.length / prompts.length;
@@ -200,7 +229,7 @@ const generateOnDevice = async (
   const drawnLogprobs: number[][] = prompts.map(() => []);
   const pending: { ids: Tensor; logprobs: Tensor }[] = [];
   let input: StepInput = ids;
-  let cache: readonly KVEntry[] | null = null;
+  let cache = initialCache(cfg, params, ids[0].length, opts, b);
   const stopped = () => drawn.every((row) => row.some((id) => stops.has(id)));
   const release = (draws: readonly { ids: Tensor; logprobs: Tensor }[]) =>
     draws.forEach((d) => {
@@ -230,9 +259,8 @@ const generateOnDevice = async (
         const draw = sampleOnDevice(step.last, opts.temperature, uniform(foldIn(opts.key, n), b));
         return { ...draw, next: reshape(draw.ids, [b, 1]), cache: step.cache };
       });
-      disposeCache(cache);
       if (input instanceof Tensor) input.dispose();
-      cache = out.cache;
+      cache = nextCache(cache, out.cache);
       input = out.next;
       pending.push({ ids: out.ids, logprobs: out.logprobs });
       keyMask.forEach((row) => row.push(1));

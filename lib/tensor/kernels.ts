@@ -101,6 +101,19 @@ export interface Kernels<H = unknown> {
   logSoftmax(x: H, shape: Shape): H;
   /** Inclusive running sum over the last axis (sampling's inverse CDF on the device). */
   cumsum(x: H, shape: Shape): H;
+  /**
+   * Present where buffers can be written in place (the pure-TS backend): copies `src` into `dst`
+   * at `offset` along `axis`, mutating `dst`. Only for buffers nothing else reads, such as a
+   * preallocated KV cache; never on the autodiff tape.
+   */
+  readonly writeInto?: (
+    dst: H,
+    dstShape: Shape,
+    src: H,
+    srcShape: Shape,
+    axis: number,
+    offset: number,
+  ) => void;
 }
 
 /** The tensor backends: pure TypeScript, and tfjs's cpu, wasm and webgpu. */

@@ -21,7 +21,7 @@ const typedArrayBytes = (handle: unknown): number =>
   ArrayBuffer.isView(handle) || handle instanceof HalfMatrix ? handle.byteLength : 0;
 
 /** Kernels that free or read buffers rather than make them. */
-const NOT_MAKING = new Set(["name", "dispose", "download", "downloadSync"]);
+const NOT_MAKING = new Set(["name", "dispose", "download", "downloadSync", "writeInto"]);
 
 /**
  * `backend` with every kernel's result counted. A kernel may return one of its inputs (reshape

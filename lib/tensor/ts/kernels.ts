@@ -502,6 +502,11 @@ export const tsKernels: Kernels<Buf | HalfMatrix> = {
     ]),
   ) as unknown as Kernels<Buf | HalfMatrix>),
   uploadHalf: (bits, format) => new HalfMatrix(bits, format),
+  writeInto: (dst, dstShape, src, srcShape, axis, offset) => {
+    if (dst instanceof HalfMatrix) throw new Error("writeInto: a 16-bit buffer is read-only");
+    const at = dstShape.map((_, d) => (d === axis ? offset : 0));
+    copyBox(floatOf(src) as Buf, srcShape, srcShape.map(() => 0), dst, dstShape, at, srcShape);
+  },
   reshape: (x) => x,
   matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
     matmulBuffers(
