@@ -36,13 +36,13 @@ export interface ParsedAnswer {
   readonly leaves: ReadonlyMap<string, Leaf | null>;
 }
 
-// Caps that bound the work of one answer, so no input can stall a training step: at most 16
-// leaves and 240 characters of them, of which at most 8 reach the compute engine (each of
+// Caps that bound the work of one answer, so no input can stall a training step: at most 64
+// leaves and 600 characters of them, of which at most 8 reach the compute engine (each of
 // those is itself capped in size: a few ms at most). Deterministic, unlike a wall-clock
 // deadline, which would score the same answer differently on a busy machine.
 const maxAnswerLength = 1000;
-const maxLeaves = 16;
-const maxLeafCharacters = 240;
+const maxLeaves = 64; // a list of eight 4-tuples has 32
+const maxLeafCharacters = 600;
 const maxEngineLeaves = 8;
 // Math-Verify's default float_rounding.
 const floatRounding = 6;
