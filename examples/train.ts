@@ -685,9 +685,9 @@ const run = async (s: Settings): Promise<void> => {
           `≤ ${e.maxNewTokens} new tokens)`,
         ]
         : ["no evaluation (no --eval-data)"]),
-      `base weights unchanged: ${baseUnchanged}; ${plural(state.step, "step")} in ${
-        summary.wall_seconds.toFixed(0)
-      } s on ${backendName}`,
+      `base weights unchanged: ${baseUnchanged}; ${plural(state.step, "step")}${
+        resumed ? ` (${state.step - resumed.state.step} since resuming)` : ""
+      } in ${summary.wall_seconds.toFixed(0)} s on ${backendName}`,
       `metrics     ${metricsPath}`,
       `checkpoints ${join(s.out, "checkpoints")}`,
       `${state.trainable.kind === "lora" ? "adapter    " : "model      "} ${finalDir}`,
