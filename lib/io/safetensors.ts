@@ -1,8 +1,9 @@
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header mapping tensor
  * names to {dtype, shape, data_offsets} (plus an optional `__metadata__` string map), then the
- * tensor bytes. Files are read header first, then one tensor at a time at its offset, so a
- * multi-GB model is never held twice in memory.
+ * tensor bytes. Files are read header first, then one tensor at a time at its offset, so the
+ * raw bytes of only one tensor exist beside the decoded ones (a model loaded onto a backend is
+ * still held twice, on the host and on the device, until the host copies are dropped).
  *
  * A file is accepted only under the rules of the reference reader (the Rust `safetensors` crate,
  * `SafeTensors::read_metadata` and `Metadata::validate` in safetensors/src/tensor.rs):
