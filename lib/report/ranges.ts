@@ -1,7 +1,7 @@
 /**
  * The values each registered reward can take, so a ±1 std band is drawn only where the
- * reward can be (an accuracy band stops at 0, not at −0.5). Bounds follow lib/rewards and
- * RECIPE.md; the total reward's range is the weighted sum of its parts'.
+ * reward can be (an accuracy band stops at 0, not at −0.5). Bounds follow lib/rewards; the
+ * total reward's range is the weighted sum of its parts'.
  */
 
 export type Range = readonly [lo: number, hi: number];

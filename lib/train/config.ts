@@ -2,7 +2,7 @@
  * The training configuration: one immutable value, built from a preset plus overrides and
  * checked by an io-ts codec, so a bad config file or flag names the field at fault.
  *
- * Presets: `tina` reproduces the paper's TRL 0.15.2 semantics (RECIPE.md); `trl` follows
+ * Presets: `tina` reproduces the paper's TRL 0.15.2 semantics (arXiv 2504.15777); `trl` follows
  * TRL 1.x defaults. Every knob can be overridden.
  */
 import * as t from "io-ts";

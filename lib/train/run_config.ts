@@ -47,7 +47,7 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Record<string, unknow
 /** Models below this many parameters get the demo recipe unless told otherwise. */
 export const TINY_MODEL_PARAMS = 20_000_000;
 
-/** The paper's evaluation sampling (RECIPE.md), shared by train.ts and eval.ts. */
+/** The paper's evaluation sampling (arXiv 2504.15777), shared by train.ts and eval.ts. */
 export const EVAL_SAMPLING = Object.freeze({ temperature: 0.6, topP: 0.95 });
 export const EVAL_DEFAULTS = Object.freeze({ problems: 200, samples: 4, ...EVAL_SAMPLING });
 /** Bounds that keep a mistyped count from becoming an allocation failure mid-run. */
