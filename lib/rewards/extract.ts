@@ -204,7 +204,10 @@ export const lastMathSpan = (text: string, first = false): string | null => {
  * The last math span together with the spans just before it that only separators divide
  * from it (`$1$ and $2$ and $3$`, `$21, 16$ or $11$`), joined by commas.
  */
-export const lastMathSpans = (text: string): string | null => {
+export const lastMathSpans = (text: string): string | null => lastSpanGroup(text)?.content ?? null;
+
+/** The last group of math spans (see lastMathSpans) and where its last span ends. */
+const lastSpanGroup = (text: string): { readonly content: string; readonly end: number } | null => {
   let group: Span[] = [];
   scanMathSpans(text, (span) => {
     const previous = group[group.length - 1];
@@ -213,7 +216,11 @@ export const lastMathSpans = (text: string): string | null => {
     group = joined ? [...group, span] : [span];
     return false;
   });
-  return group.length === 0 ? null : group.map((span) => span.content).join(", ");
+  if (group.length === 0) return null;
+  return {
+    content: group.map((span) => span.content).join(", "),
+    end: group[group.length - 1].end,
+  };
 };
 
 // A number in running text: `1,000.99`, `1 000`, `4,15`, `-3`, `.4`, `2/3`.
@@ -242,5 +249,14 @@ const isProse = (text: string): boolean =>
  * answers, such as `answersEqual`, take the whole text).
  */
 export const extractAnswer = (text: string): string | null =>
-  lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastMathSpans(text) ??
-    (isProse(text) ? lastPlainNumber(text) : null);
+  lastBoxes(text) ?? answerTag(text) ?? finalAnswerIs(text) ?? lastUnmarked(text);
+
+/**
+ * Without a marked answer, whichever comes last: the last math spans, or a number in prose
+ * after them (`… $d = \frac{90}{n}$ … Therefore, there are 12 sequences.` gives 12).
+ */
+const lastUnmarked = (text: string): string | null => {
+  const spans = lastSpanGroup(text);
+  const number = isProse(text) ? lastPlainNumber(spans ? text.slice(spans.end) : text) : null;
+  return number ?? spans?.content ?? null;
+};

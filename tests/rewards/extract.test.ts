@@ -45,6 +45,14 @@ test("unmarked answers: a final-answer sentence or prose's last number; a bare t
   assert.is(extractAnswer("Final answer: the smallest $k$ is 12."), "12");
   assert.is(extractAnswer("Final Answer: The volume is 120. I hope it is correct."), "120");
   assert.is(extractAnswer("So the answer is 19 <|im_start|>user"), "19");
+  assert.is(
+    extractAnswer("Let $d = \\frac{90}{n}$. Therefore, there are 12 such sequences."),
+    "12",
+  );
+  assert.is(
+    extractAnswer("Let $d = \\frac{90}{n}$ be the common difference."),
+    "d = \\frac{90}{n}",
+  );
   assert.is(extractAnswer("Le prix est donc de 4,15 €."), "4,15");
   assert.is(extractAnswer("the number is 10 which is 1,000.99m²"), "1,000.99");
   assert.is(extractAnswer("<think>\n6-3=3\n3+7=10\n</think>\n10"), null); // unmarked, not prose
