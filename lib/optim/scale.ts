@@ -54,8 +54,8 @@ export const learningRateOf = (state: unknown): number => {
   return found.learningRate;
 };
 
-// deno-lint-ignore ban-types
 /** Weight decay keeps no state. */
+// deno-lint-ignore ban-types
 export type DecayedWeightsState = {};
 
 /** updates + weightDecay · params (decoupled weight decay, before the learning rate). */
