@@ -388,6 +388,32 @@ interface EvalSetup {
   readonly source: string;
 }
 
+/**
+ * Evaluation prompts are not truncated: the longest one plus the completion limit must fit the
+ * model's positions, or the run is refused now rather than failing in its first evaluation.
+ */
+const checkEvalFits = (
+  tokenizer: Tokenizer,
+  setup: EvalSetup,
+  run: RunSettings,
+  context: number,
+): void => {
+  const promptOf = promptOfSpec(run.prompt);
+  const longest = Math.max(
+    ...setup.examples.map((ex) =>
+      tokenizer.encode(tokenizer.applyChatTemplate(promptOf(ex), { addGenerationPrompt: true }))
+        .length
+    ),
+  );
+  if (longest + run.eval.maxNewTokens > context) {
+    throw new Error(
+      `${setup.source}: evaluation prompts up to ${longest} tokens (${run.prompt.style} prompt) + ` +
+        `${run.eval.maxNewTokens} new tokens exceed the model's ${context} positions; use a ` +
+        `shorter --prompt or a lower --eval-max-new-tokens`,
+    );
+  }
+};
+
 const runEval = async (
   label: string,
   model: Model,
@@ -510,6 +536,7 @@ const run = async (s: Settings): Promise<void> => {
     );
   }
   checkPrompts(tokenizer, train, settings);
+  if (evalSetup) checkEvalFits(tokenizer, evalSetup, settings, model.config.maxPositionEmbeddings);
 
   // Everything is checked: from here on the run directory is written.
   if (s.overwrite) await clearRun(s.out);

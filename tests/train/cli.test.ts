@@ -320,6 +320,17 @@ test("every refusal happens before anything is written", async () => {
       [["--eval-samples", "1000000000"], /at most 1024/],
       [["--data", await bad("d.jsonl", '{"problem": "p", "answer": ""}\n')], /gold answers parses/],
       [["--prompt", await bad("p.txt", "no placeholder")], /no \{problem\} placeholder/],
+      [
+        [
+          "--prompt",
+          "paper",
+          "--data",
+          "tests/data/datasets/arith_train.jsonl",
+          "--eval-data",
+          "tests/data/datasets/arith_eval.jsonl",
+        ],
+        /cannot write "'" "\$" .*\n.*evaluation prompts up to \d+ tokens \(paper prompt\) \+ 48 new tokens exceed the model's 256 positions/s,
+      ],
     ];
     for (const [args, pattern] of cases) {
       const out = join(parent, "out");
