@@ -42,15 +42,25 @@ import {
   scanJson,
 } from "./json_codec.ts";
 
-const BYTES_PER_ELEMENT = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 } as const;
-export type TensorDtype = keyof typeof BYTES_PER_ELEMENT;
+/** The dtypes read: floats (decoded to float32) and integers (I64 narrowed to int32). */
+export type TensorDtype = "F32" | "F16" | "BF16" | "I32" | "I64";
+/** The float dtypes a file may be written in. */
 export type FloatDtype = "F32" | "F16" | "BF16";
+
+const BYTES_PER_ELEMENT: Readonly<Record<TensorDtype, number>> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  I64: 8,
+};
 
 /** Above this a header is corrupt, not big (the reference implementation's limit too). */
 export const MAX_HEADER_BYTES = 100_000_000;
 /** `{name: {shape: [...]}}`: no valid header nests objects and lists deeper. */
 const MAX_HEADER_DEPTH = 3;
 
+/** How tensors are read. */
 export type ReadOptions = {
   /** Load float tensors holding NaN or infinities instead of refusing them. */
   readonly allowNonFinite?: boolean;
@@ -76,14 +86,17 @@ export type TensorInfo = {
   readonly byteLength: number;
 };
 
+/** The header's free-form string metadata (`__metadata__`). */
 export type Metadata = Readonly<Record<string, string>>;
 
+/** A parsed header: where each tensor lives in the file, and the metadata. */
 export type SafetensorsHeader = {
   readonly file: string;
   readonly metadata: Metadata;
   readonly tensors: ReadonlyMap<string, TensorInfo>;
 };
 
+/** A file's tensors, read: float ones as float32, integer ones as int32. */
 export type SafetensorsContents = {
   readonly metadata: Metadata;
   readonly floats: ReadonlyMap<string, HostTensor>;
@@ -439,6 +452,7 @@ export const readSafetensors = (
     return { metadata: header.metadata, ...decoded };
   });
 
+/** How tensors are written: the float dtype (default F32) and metadata. */
 export type WriteOptions = { readonly dtype?: FloatDtype; readonly metadata?: Metadata };
 
 const encodeFloats = (data: Float32Array, dtype: FloatDtype): Uint8Array => {
@@ -496,6 +510,7 @@ export function* encodeSafetensorsChunks(
   for (const name of names) yield encodeFloats(tensors.get(name)!.data, options.dtype ?? "F32");
 }
 
+/** A whole safetensors file in memory (writeSafetensors streams it to disk instead). */
 export const encodeSafetensors = (
   tensors: ReadonlyMap<string, HostTensor>,
   options: WriteOptions = {},
