@@ -167,6 +167,17 @@ test("2 steps + checkpoint + resume + 2 steps = 4 straight steps (adapters and m
   }
 });
 
+test("μ = 2 makes two updates from one batch of rollouts, scored once", async () => {
+  const { state, rows } = await run(config({ maxSteps: 2, numIterations: 2 }));
+  assert.equal(rows.map((r) => r.step), [1, 2]);
+  assert.is(state.cursor, 2, "one batch of prompts consumed");
+  rows.forEach((r) => assert.ok(Number.isFinite(r.loss) && Number.isFinite(r.grad_norm)));
+  // Generation and the fixed-policy forwards are charged once, to the first update.
+  const second = rows[1]["cost/flops"] - rows[0]["cost/flops"];
+  assert.ok(rows[0]["cost/flops"] > 1.2 * second, "the first update also paid for sampling");
+  assert.is(state.ledger.tokensTrained, 2 * rows[0].num_tokens);
+});
+
 test("full-parameter mode updates the base-shaped copy, not the reference weights", async () => {
   const model = await loadModel(dir, { backend: "ts" });
   const baseBefore = await hostTree(model.params);
