@@ -497,7 +497,14 @@ const keptMetrics = async (path: string, step: number): Promise<Record<string, n
   const text = await readFile(path, "utf8").catch(() => "");
   const { rows, repaired } = parseMetricsLog(text, path);
   repaired.forEach((r) => console.error(`repaired: ${r}`));
-  return rows.filter((r) => r.step <= step);
+  const kept = rows.filter((r) => r.step <= step);
+  if (kept.length < rows.length) {
+    console.error(
+      `${path}: ${plural(rows.length - kept.length, "row")} past the checkpoint's step ${step} ` +
+        `dropped (they are trained again)`,
+    );
+  }
+  return kept;
 };
 
 /** The run's pass@1 before training, from its eval_before.json (kept across resumes). */
