@@ -46,10 +46,10 @@ export const FAMILIES = {
     qkNorm: false,
     defaultHeadDim: hiddenPerHead,
   },
-} as const satisfies Record<string, Family>;
+} as const satisfies Record<Architecture, Family>;
 
 /** A supported Hugging Face architecture (config.json "architectures"). */
-export type Architecture = keyof typeof FAMILIES;
+export type Architecture = "Qwen2ForCausalLM" | "Qwen3ForCausalLM" | "LlamaForCausalLM";
 /** Every supported architecture. */
 export const ARCHITECTURES = Object.keys(FAMILIES) as readonly Architecture[];
 

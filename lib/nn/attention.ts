@@ -22,7 +22,9 @@ import { blockRows } from "./vocab_blocks.ts";
 
 /** Keys and values of the positions seen so far, per layer: [B, kvHeads, S, headDim]. */
 export interface KVEntry {
+  /** The keys, RoPE applied. */
   readonly k: Tensor;
+  /** The values. */
   readonly v: Tensor;
   /**
    * Set for a preallocated cache (preallocateKv): k and v hold `capacity` positions of which the

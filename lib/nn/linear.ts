@@ -4,9 +4,12 @@ import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { LoraPair } from "../io/peft.ts";
 import { type Key, uniform } from "../random/prng.ts";
 
+/** A linear layer's weights, as Hugging Face stores them. */
 export interface LinearParams {
-  readonly weight: Tensor; // [out, in]
-  readonly bias?: Tensor | null; // [out]
+  /** [out, in] */
+  readonly weight: Tensor;
+  /** [out], or none. */
+  readonly bias?: Tensor | null;
 }
 
 /** A LoRA branch adds scaling · (x Aᵀ) Bᵀ for its pair A [r, in], B [out, r]. */

@@ -3,9 +3,13 @@ import { mul, silu } from "../autodiff/ops.ts";
 import type { Tensor } from "../autodiff/tensor.ts";
 import { linear, type LinearParams, type LoraBranch } from "./linear.ts";
 
+/** A SwiGLU MLP's projections: down(silu(gate(x)) · up(x)). */
 export interface MlpParams {
+  /** The gated branch (through SiLU). */
   readonly gate: LinearParams;
+  /** The linear branch. */
   readonly up: LinearParams;
+  /** Back to the hidden size. */
   readonly down: LinearParams;
 }
 

@@ -13,7 +13,7 @@ import { normalizeAnswer, unwrapDelimiters } from "./normalize.ts";
 import { type AnswerTree, leaves, parseStructure, type RelationOp } from "./structure.ts";
 
 /** One expression leaf, evaluated. */
-type Leaf =
+export type Leaf =
   | { readonly kind: "word"; readonly text: string }
   | {
     readonly kind: "math";

@@ -15,7 +15,15 @@ export { goldAnswer, liftReward } from "./types.ts";
 export { answerTag, extractAnswer, finalAnswerIs, lastBoxed, lastMathSpan } from "./extract.ts";
 export { normalizeAnswer } from "./normalize.ts";
 export { type AnswerTree, parseStructure, type RelationOp } from "./structure.ts";
-export { answersEqual, parseAnswer, type ParsedAnswer, parsedAnswersEqual } from "./equal.ts";
+export {
+  answersEqual,
+  type Leaf,
+  parseAnswer,
+  type ParsedAnswer,
+  parsedAnswersEqual,
+} from "./equal.ts";
+export type { Complex, ExprValue } from "./engine.ts";
+export type { Rational } from "./exact.ts";
 export {
   accuracyReward,
   accuracyRewards,

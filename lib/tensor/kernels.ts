@@ -13,8 +13,10 @@ import type { HalfFormat } from "./half.ts";
 export type Shape = readonly number[];
 /** The element types tensors hold. */
 export type DType = "float32" | "int32";
+/** Values in host memory: float32 or int32. */
 export type HostArray = Float32Array | Int32Array;
 
+/** The elementwise functions of one tensor a backend implements. */
 export type UnaryOp =
   | "neg"
   | "exp"
@@ -28,8 +30,11 @@ export type UnaryOp =
   | "tanh"
   | "relu"
   | "step"; // 1 where x > 0 else 0: the derivative of relu and of max-style ops
+/** The elementwise, broadcasting functions of two tensors. */
 export type BinaryOp = "add" | "sub" | "mul" | "div" | "maximum" | "minimum" | "pow";
+/** The elementwise comparisons (1 where true, 0 where false). */
 export type CompareOp = "greater" | "greaterEqual" | "less" | "lessEqual" | "equal";
+/** The reductions over axes. */
 export type ReduceOp = "sum" | "max";
 
 /**
