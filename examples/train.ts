@@ -111,6 +111,7 @@ printed at start and saved in the run directory as run.json.
                           llama-server processes on the current model
   --rollout-engine NAME   vllm | sglang | llama.cpp: the engine behind the URLs
   --rollout-servers N     local llama-server processes, threads split between them (default 1)
+  --rollout-threads N     threads of all local servers together (default: all cores but one)
   --rollout-adapter-dir DIR  where vLLM/SGLang read each step's adapter (default OUT/rollout-adapters)
   --eval-problems N       held-out problems evaluated before and after (default 200)
   --eval-samples N        samples per problem (default 4)
@@ -146,6 +147,7 @@ const OPTIONS = {
   rollout: { type: "string" },
   "rollout-engine": { type: "string" },
   "rollout-servers": { type: "string" },
+  "rollout-threads": { type: "string" },
   "rollout-adapter-dir": { type: "string" },
   "eval-problems": { type: "string" },
   "eval-samples": { type: "string" },
@@ -257,6 +259,7 @@ const rolloutFlags = (v: ReturnType<typeof parseFlags<typeof OPTIONS>>): Rollout
       rollout: v.rollout,
       engine: v["rollout-engine"],
       servers: integerFlag("rollout-servers", v["rollout-servers"], 1),
+      threads: integerFlag("rollout-threads", v["rollout-threads"], 1),
       adapterDir: v["rollout-adapter-dir"],
     });
   } catch (e) {

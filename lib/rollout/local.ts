@@ -2,7 +2,7 @@
  * Rollouts on llama.cpp running on this machine: the base model exported once to GGUF, N
  * managed `llama-server` processes sharing the cores, each restarted with the step's adapter.
  */
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ggufModel, type GgufVocabulary, ggufVocabulary, writeGguf } from "../io/gguf.ts";
 import type { ModelConfig } from "../io/hf_config.ts";
@@ -51,6 +51,7 @@ export interface LocalLlamaOptions {
 export const localLlamaRollout = async (
   o: LocalLlamaOptions,
 ): Promise<HttpRollout & { readonly servers: () => readonly LlamaServer[] }> => {
+  await mkdir(o.workDir, { recursive: true });
   const model = join(o.workDir, "base.gguf");
   await writeGguf(model, ggufModel(o.modelConfig, o.weights, o.vocabulary));
   const channel = managedLlamaChannel({

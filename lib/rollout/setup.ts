@@ -33,7 +33,13 @@ export type RolloutChoice =
     readonly baseModel: string;
     readonly timeoutSeconds: number;
   }
-  | { readonly kind: "local"; readonly servers: number; readonly timeoutSeconds: number };
+  | {
+    readonly kind: "local";
+    readonly servers: number;
+    /** Threads of all local servers together; null: all cores but one. */
+    readonly threads: number | null;
+    readonly timeoutSeconds: number;
+  };
 
 /** What summary.json records about the rollouts. */
 export const describeRollout = (c: RolloutChoice | null): Record<string, unknown> =>
@@ -51,6 +57,7 @@ export const rolloutChoice = (flags: {
   readonly rollout?: string;
   readonly engine?: string;
   readonly servers?: number;
+  readonly threads?: number;
   readonly adapterDir?: string;
   readonly baseModel?: string;
   readonly timeoutSeconds?: number;
@@ -76,7 +83,12 @@ export const rolloutChoice = (flags: {
         `--rollout llama.cpp starts local llama.cpp servers; --rollout-engine ${flags.engine} contradicts it`,
       );
     }
-    return { kind: "local", servers: flags.servers ?? 1, timeoutSeconds };
+    return {
+      kind: "local",
+      servers: flags.servers ?? 1,
+      threads: flags.threads ?? null,
+      timeoutSeconds,
+    };
   }
   const urls = flags.rollout.split(",").map((u) => u.trim().replace(/\/+$/, ""));
   const bad = urls.find((u) => !/^https?:\/\/[^/]+/.test(u));
@@ -88,8 +100,10 @@ export const rolloutChoice = (flags: {
   if (flags.engine === undefined) {
     throw new Error(`--rollout URL needs --rollout-engine ${ENGINE_NAMES.join("|")}`);
   }
-  if (flags.servers !== undefined) {
-    throw new Error("--rollout-servers applies to --rollout llama.cpp (local servers) only");
+  if (flags.servers !== undefined || flags.threads !== undefined) {
+    throw new Error(
+      "--rollout-servers and --rollout-threads apply to --rollout llama.cpp (local servers) only",
+    );
   }
   return {
     kind: "servers",
@@ -154,7 +168,9 @@ export const buildRollout = async (c: RolloutChoice, run: RolloutRunInfo): Promi
         pad: run.special.pad,
       }),
       servers: c.servers,
-      threads: availableParallelism(),
+      // One core is left to the learner and the system: llama.cpp's threads spin-wait on each
+      // other, and on an oversubscribed machine two threads measured 30x slower than one.
+      threads: c.threads ?? Math.max(1, availableParallelism() - 1),
       parallel: run.config.numGenerations * perServer,
       sequenceLength: run.config.maxPromptLength + run.config.maxCompletionLength,
       sampling,
