@@ -11,6 +11,7 @@ import { type Complex, evaluateJson, unknownsOf } from "./mathjson.ts";
 
 export type { Complex } from "./mathjson.ts";
 
+/** A LaTeX expression as the compute engine sees it: a canonical key and sampled values. */
 export interface ExprValue {
   /** Canonical MathJSON: equal keys mean structurally equal expressions. */
   readonly key: string;

@@ -8,7 +8,9 @@
 
 /** A reduced fraction with a positive denominator. */
 export interface Rational {
+  /** The numerator. */
   readonly num: bigint;
+  /** The denominator, > 0. */
   readonly den: bigint;
 }
 
