@@ -12,6 +12,7 @@ import type {
 import { sameShape, sizeOf, stridesOf } from "../shape.ts";
 import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
 import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
+import { parallelMatmul, shared, sharedCopy } from "./threads.ts";
 
 type Buf = HostArray;
 
@@ -312,35 +313,18 @@ const matmulBuffers = (
   const batch = sizeOf(aShape.slice(0, -2));
   const bBatched = bShape.length > 2;
   // A shared right operand and an untransposed left one: fold the batch into M.
-  if (!bBatched && !transposeA) {
-    return tiledMatmul(
-      a,
-      b,
-      1,
-      false,
-      batch * m,
-      n,
-      k,
-      false,
-      transposeB,
-    );
-  }
-  return tiledMatmul(
-    a,
-    b,
-    batch,
-    bBatched,
-    m,
-    n,
-    k,
-    transposeA,
-    transposeB,
-  );
+  const fold = !bBatched && !transposeA;
+  const job = fold
+    ? { a, b, batch: 1, bBatched: false, m: batch * m, n, k, transposeA: false, transposeB }
+    : { a, b, batch, bBatched, m, n, k, transposeA, transposeB };
+  return parallelMatmul(job) ??
+    tiledMatmul(a, b, job.batch, job.bBatched, job.m, n, k, job.transposeA, transposeB);
 };
 
 const floatKernels: Kernels<Buf> = {
   name: "ts",
-  upload: (data) => data.slice(),
+  // Into shared memory, so worker threads read weights without a copy per product.
+  upload: (data) => data instanceof Float32Array ? sharedCopy(data) : data.slice(),
   download: (h) => Promise.resolve(h.slice()),
   downloadSync: (h) => h.slice(),
   dispose: () => {},
@@ -462,7 +446,9 @@ const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => 
 
 /** The matmul right operand a handle gives: float32 as is, 16-bit widened while packed. */
 const rightOperand = (b: Buf | HalfMatrix): Float32Array | HalfOperand =>
-  b instanceof HalfMatrix ? { bits: b.bits, table: halfTable(b.format) } : b as Float32Array;
+  b instanceof HalfMatrix
+    ? { bits: b.bits, format: b.format, table: halfTable(b.format) }
+    : b as Float32Array;
 
 const floatOf = (x: unknown): unknown => (x instanceof HalfMatrix ? widenHalf(x) : x);
 
@@ -501,7 +487,7 @@ export const tsKernels: Kernels<Buf | HalfMatrix> = {
         : kernel,
     ]),
   ) as unknown as Kernels<Buf | HalfMatrix>),
-  uploadHalf: (bits, format) => new HalfMatrix(bits, format),
+  uploadHalf: (bits, format) => new HalfMatrix(shared(bits), format),
   writeInto: (dst, dstShape, src, srcShape, axis, offset) => {
     if (dst instanceof HalfMatrix) throw new Error("writeInto: a 16-bit buffer is read-only");
     const at = dstShape.map((_, d) => (d === axis ? offset : 0));

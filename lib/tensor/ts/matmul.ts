@@ -9,6 +9,8 @@
  * bound the slab of packed B that each A panel sweeps, so it stays in L2 for large products.
  */
 
+import type { HalfFormat } from "../half.ts";
+
 const MR = 4; // rows of the register tile
 const NR = 4; // columns of the register tile
 const KC = 256; // depth of one packed slab
@@ -25,6 +27,7 @@ interface View {
 /** B as 16-bit patterns widened through `table` (lib/tensor/half.ts) while it is packed. */
 export interface HalfOperand {
   readonly bits: Uint16Array;
+  readonly format: HalfFormat;
   readonly table: Float32Array;
 }
 
@@ -121,7 +124,7 @@ const scratchB = (size: number): Float64Array => {
 const packedA = new Float64Array(KC * MR);
 const tile = new Float64Array(MR * NR);
 
-/** out[outOffset + i·n + j] += (A · B)[i, j] for the logical A [m, k] and B [k, n]. */
+/** out[outOffset + i·ldc + j] += (A · B)[i, j] for the logical A [m, k] and B [k, n]. */
 const gemm = (
   a: View,
   b: View | HalfView,
@@ -130,6 +133,7 @@ const gemm = (
   m: number,
   n: number,
   k: number,
+  ldc: number,
 ): void => {
   const packedB = scratchB(Math.min(KC, k) * Math.ceil(n / NR) * NR);
   for (let p0 = 0; p0 < k; p0 += KC) {
@@ -144,12 +148,67 @@ const gemm = (
           microKernel(packedA, packedB, (j0 / NR) * kc * NR, kc, tile);
           const cols = Math.min(NR, n - j0);
           for (let r = 0; r < rows; r++) {
-            const o = outOffset + (i0 + r) * n + j0;
+            const o = outOffset + (i0 + r) * ldc + j0;
             for (let c = 0; c < cols; c++) out[o + c] += tile[r * NR + c];
           }
         }
       }
     }
+  }
+};
+
+/** One (batched) product: `batch` products of A [m, k] and B [k, n] (after the transposes). */
+export interface MatmulJob {
+  readonly a: Float32Array;
+  readonly b: Float32Array | HalfOperand;
+  readonly batch: number;
+  /** b holds one matrix per product; else one shared by all. */
+  readonly bBatched: boolean;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+}
+
+/**
+ * What a worker is sent (lib/tensor/ts/threads.ts): the job over shared buffers (a 16-bit b
+ * without its table, which the worker has its own of), the shared output, its band of columns,
+ * and the control words [bands done, failed].
+ */
+export interface Band {
+  readonly job: Omit<MatmulJob, "b"> & {
+    readonly b: Float32Array | { readonly bits: Uint16Array; readonly format: HalfFormat };
+  };
+  readonly out: Float32Array;
+  readonly begin: number;
+  readonly end: number;
+  readonly control: Int32Array;
+}
+
+/**
+ * Columns [begin, end) of every product of `job`, added into `out` ([batch, m, n], row-major):
+ * the unit of work threads split a product into (lib/tensor/ts/threads.ts).
+ */
+export const matmulColumns = (
+  job: MatmulJob,
+  out: Float32Array,
+  begin: number,
+  end: number,
+): void => {
+  const { a, b, batch, bBatched, m, n, k, transposeA, transposeB } = job;
+  for (let t = 0; t < batch; t++) {
+    const aView: View = transposeA // stored [k, m] or [m, k]
+      ? { data: a, offset: t * m * k, rowStride: 1, colStride: m }
+      : { data: a, offset: t * m * k, rowStride: k, colStride: 1 };
+    const bOffset = bBatched ? t * k * n : 0;
+    const strides = transposeB // stored [n, k] or [k, n]
+      ? { offset: bOffset + begin * k, rowStride: 1, colStride: k }
+      : { offset: bOffset + begin, rowStride: n, colStride: 1 };
+    const bView: View | HalfView = b instanceof Float32Array
+      ? { data: b, ...strides }
+      : { data: b.bits, table: b.table, ...strides };
+    gemm(aView, bView, out, t * m * n + begin, m, end - begin, k, n);
   }
 };
 
@@ -169,18 +228,6 @@ export const matmul = (
   transposeB: boolean,
 ): Float32Array => {
   const out = new Float32Array(batch * m * n);
-  for (let t = 0; t < batch; t++) {
-    const aView: View = transposeA // stored [k, m] or [m, k]
-      ? { data: a, offset: t * m * k, rowStride: 1, colStride: m }
-      : { data: a, offset: t * m * k, rowStride: k, colStride: 1 };
-    const bOffset = bBatched ? t * k * n : 0;
-    const strides = transposeB // stored [n, k] or [k, n]
-      ? { offset: bOffset, rowStride: 1, colStride: k }
-      : { offset: bOffset, rowStride: n, colStride: 1 };
-    const bView: View | HalfView = b instanceof Float32Array
-      ? { data: b, ...strides }
-      : { data: b.bits, table: b.table, ...strides };
-    gemm(aView, bView, out, t * m * n, m, n, k);
-  }
+  matmulColumns({ a, b, batch, bBatched, m, n, k, transposeA, transposeB }, out, 0, n);
   return out;
 };
