@@ -190,9 +190,15 @@ test("story 2: a killed run resumes as the same run, with unchanged and changed 
       "3",
       "--config",
       config,
+      "--report-every",
+      "2",
       "--out",
       out,
     ], () => exists(join(out, "checkpoints", "checkpoint-4")));
+    // While the run was live its report was rewritten every 2 steps.
+    const live = await readFile(join(out, "report.html"), "utf8");
+    assert.match(live, /live: step \d+ of 400/);
+    assert.match(live, /<title>[^<]+<\/title>/);
     const before = await json(join(out, "run.json"));
     assert.is(before.train.lora.r, 3);
     assert.is(before.train.lora.alpha, 12, "alpha = 4r from --lora-r");
