@@ -48,10 +48,16 @@ export const RECIPES: Readonly<Record<RecipeName, Readonly<Record<string, unknow
 export const TINY_MODEL_PARAMS = 20_000_000;
 
 /** The paper's evaluation sampling (arXiv 2504.15777), shared by train.ts and eval.ts. */
-export const EVAL_SAMPLING = Object.freeze({ temperature: 0.6, topP: 0.95 });
-export const EVAL_DEFAULTS = Object.freeze({ problems: 200, samples: 4, ...EVAL_SAMPLING });
+export const EVAL_SAMPLING: { readonly temperature: number; readonly topP: number } = Object
+  .freeze({ temperature: 0.6, topP: 0.95 });
+export const EVAL_DEFAULTS: Omit<EvalSettings, "maxNewTokens"> = Object.freeze({
+  problems: 200,
+  samples: 4,
+  ...EVAL_SAMPLING,
+});
 /** Bounds that keep a mistyped count from becoming an allocation failure mid-run. */
-export const EVAL_LIMITS = Object.freeze({ problems: 1_000_000, samples: 1024 });
+export const EVAL_LIMITS: { readonly problems: number; readonly samples: number } = Object
+  .freeze({ problems: 1_000_000, samples: 1024 });
 
 /** How a problem is posed: the paper's math prompt, the built-in task's, or a user template. */
 export type PromptSpec =
