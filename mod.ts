@@ -111,7 +111,10 @@ export {
 export {
   appendJsonl,
   formatJsonl,
+  type JsonlError,
   type JsonlExample,
+  type JsonlOptions,
+  type JsonlParse,
   parseJsonl,
   readJsonl,
   writeJsonl,

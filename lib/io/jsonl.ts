@@ -18,11 +18,14 @@ export type JsonlExample = {
   readonly [field: string]: unknown;
 };
 
+/** A line that could not be read, by its 1-based number. */
 export type JsonlError = { readonly line: number; readonly message: string };
+/** The examples read and the lines skipped. */
 export type JsonlParse = {
   readonly examples: readonly JsonlExample[];
   readonly errors: readonly JsonlError[];
 };
+/** What a bad line does: skip it (reported in `errors`) or throw naming it (the default). */
 export type JsonlOptions = { readonly onError?: "skip" | "throw" };
 
 /** Many datasets write numeric answers as JSON numbers; they become strings ("70"). */
