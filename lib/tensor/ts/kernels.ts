@@ -321,10 +321,17 @@ const matmulBuffers = (
     tiledMatmul(a, b, job.batch, job.bBatched, job.m, n, k, job.transposeA, transposeB);
 };
 
+/** Uploads at least this large go to shared memory (see upload). */
+const SHARED_UPLOAD_VALUES = 1 << 16;
+
 const floatKernels: Kernels<Buf> = {
   name: "ts",
-  // Into shared memory, so worker threads read weights without a copy per product.
-  upload: (data) => data instanceof Float32Array ? sharedCopy(data) : data.slice(),
+  // Large buffers (weights) into shared memory, so worker threads read them without a copy per
+  // product; small ones stay plain (shared buffers are slow to make and to collect).
+  upload: (data) =>
+    data instanceof Float32Array && data.length >= SHARED_UPLOAD_VALUES
+      ? sharedCopy(data)
+      : data.slice(),
   download: (h) => Promise.resolve(h.slice()),
   downloadSync: (h) => h.slice(),
   dispose: () => {},

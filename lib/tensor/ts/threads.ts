@@ -83,18 +83,47 @@ const bands = (n: number, threads: number): [number, number][] => {
   ]).filter(([begin, end]) => end > begin);
 };
 
+/**
+ * Shared scratch memory reused by every product (kernels run one at a time on this thread):
+ * activations are copied in and results copied out, so no shared buffer is left for the
+ * garbage collector, which does not count them as heap pressure.
+ */
+const emptyShared = (): Float32Array => new Float32Array(new SharedArrayBuffer(0));
+const scratch: Record<"a" | "b" | "out", Float32Array> = {
+  a: emptyShared(),
+  b: emptyShared(),
+  out: emptyShared(),
+};
+const scratchOf = (slot: "a" | "b" | "out", length: number): Float32Array => {
+  if (scratch[slot].length < length) {
+    scratch[slot] = new Float32Array(new SharedArrayBuffer(length * 4));
+  }
+  return scratch[slot].subarray(0, length);
+};
+const inScratch = (slot: "a" | "b", x: Float32Array): Float32Array => {
+  if (x.buffer instanceof SharedArrayBuffer) return x;
+  const copy = scratchOf(slot, x.length);
+  copy.set(x);
+  return copy;
+};
+const control = new Int32Array(new SharedArrayBuffer(8));
+
 /** The product of `job` on every thread, or null when it is too small to split. */
 export const parallelMatmul = (job: MatmulJob): Float32Array | null => {
   const { batch, m, n, k } = job;
   const threads = Math.min(threadCount(), Math.floor(n / MIN_BAND_COLUMNS));
   if (threads < 2 || batch * m * n * k < MIN_PARALLEL_MACS) return null;
-  const out = new Float32Array(new SharedArrayBuffer(batch * m * n * 4));
-  const a = shared(job.a);
-  const b = job.b instanceof Float32Array ? shared(job.b) : { ...job.b, bits: shared(job.b.bits) };
   const [mine, ...theirs] = bands(n, threads);
   const helpers = workers(theirs.length);
   if (helpers === null) return null;
-  const control = new Int32Array(new SharedArrayBuffer(8));
+  const out = scratchOf("out", batch * m * n).fill(0);
+  const a = inScratch("a", job.a);
+  // 16-bit operands are weights, uploaded to shared memory.
+  const b = job.b instanceof Float32Array
+    ? inScratch("b", job.b)
+    : { ...job.b, bits: shared(job.b.bits) };
+  Atomics.store(control, 0, 0);
+  Atomics.store(control, 1, 0);
   const sent: Band["job"] = {
     ...job,
     a,
@@ -111,5 +140,5 @@ export const parallelMatmul = (job: MatmulJob): Float32Array | null => {
     }
   }
   if (Atomics.load(control, 1) !== 0) throw new Error("matmul: a worker thread failed");
-  return out;
+  return out.slice();
 };
