@@ -135,6 +135,7 @@ export const grpoStep = async (
   const [sampleKey, dropoutKey] = split(foldIn(state.key, state.step));
   const prompts = encodePrompts(ctx, examples);
   const rollout = await sampleGroups(ctx, state, prompts, sampleKey);
+  const rolloutSeconds = (ctx.now() - started) / 1000; // sampling alone: engine vs in-process
   const scored = score(ctx, examples, rollout);
   const advantages = computeAdvantages(scored.total, cfg.numGenerations, cfg.scaleRewards);
   const batch = pack(ctx, prompts, rollout, scored, advantages);
@@ -149,7 +150,8 @@ export const grpoStep = async (
       const updated = await applyUpdate(ctx, next, gradients);
       const cost = stepCost(batch, fixed, iteration, (ctx.now() - since) / 1000);
       next = { ...updated.state, ledger: charge(ctx, next.ledger, cost) };
-      rows.push(metricsRow(next, updated.metrics, batch, cost));
+      const row = metricsRow(next, updated.metrics, batch, cost);
+      rows.push(iteration === 0 ? { ...row, rollout_seconds: rolloutSeconds } : row);
     }
     return { state: { ...next, cursor: state.cursor + examples.length }, rows };
   } finally {
