@@ -24,7 +24,7 @@ import { runProcess, runtimeCommand } from "../helpers/runtime.ts";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const train = (args: readonly string[]) => {
   const [cmd, full] = runtimeCommand("examples/train.ts", args);
-  return runProcess(cmd, full, root, 240_000);
+  return runProcess(cmd, full, root, 600_000); // deno --check and a loaded 2-core machine
 };
 
 test("trains the qwen2-tiny fixture on a JSONL file and writes every artifact", async () => {
