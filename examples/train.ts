@@ -44,6 +44,7 @@ import {
   rolloutChoice,
 } from "../lib/rollout/setup.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
+import { HalfMatrix } from "../lib/tensor/half.ts";
 import { type BackendName, backendNames } from "../lib/tensor/kernels.ts";
 import { chooseBackend, estimateMemory } from "../lib/plan/memory.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
@@ -299,7 +300,8 @@ const hashParams = async (model: Model): Promise<string> => {
   const hash = createHash("sha256");
   for (const [path, t] of treeFlatten(model.params, isTensor)) {
     hash.update(path);
-    const data = await toArray(t);
+    // 16-bit weights are hashed as stored: widening each to float32 here doubled the peak memory.
+    const data = t.handle instanceof HalfMatrix ? t.handle.bits : await toArray(t);
     hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   return hash.digest("hex");
