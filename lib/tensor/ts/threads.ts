@@ -26,10 +26,16 @@ export const threadCount = (): number => {
 };
 
 /** How long a new worker may take to load before threads are given up (loaded machines). */
-const START_TIMEOUT_MS = 60 * 1000;
+const START_TIMEOUT_MS = 30 * 1000;
 
-/** Node runs TypeScript through tsx, which a worker must register itself (see that file). */
-const WORKER_URL = "Deno" in globalThis || "Bun" in globalThis
+/**
+ * The worker's module: compiled JavaScript beside compiled JavaScript (the npm package); the
+ * TypeScript source on Deno and Bun; on Node from source, a shim that registers tsx first (a
+ * worker does not inherit the loader; see that file).
+ */
+const WORKER_URL = import.meta.url.endsWith(".js")
+  ? new URL("./matmul_worker.js", import.meta.url)
+  : "Deno" in globalThis || "Bun" in globalThis
   ? new URL("./matmul_worker.ts", import.meta.url)
   : new URL("./matmul_worker_node.mjs", import.meta.url);
 
