@@ -41,6 +41,9 @@ export type RolloutChoice =
     readonly timeoutSeconds: number;
   };
 
+const NO_LLAMA_SERVER = "--rollout llama.cpp: no llama-server found; build it with " +
+  ".ci/build-llama-server.sh (cached under ~/.cache/tina-ts) or set TINA_LLAMA_SERVER to its path";
+
 /** What summary.json records about the rollouts. */
 export const describeRollout = (c: RolloutChoice | null): Record<string, unknown> =>
   c === null
@@ -83,6 +86,7 @@ export const rolloutChoice = (flags: {
         `--rollout llama.cpp starts local llama.cpp servers; --rollout-engine ${flags.engine} contradicts it`,
       );
     }
+    if (!findLlamaServer()) throw new Error(NO_LLAMA_SERVER);
     return {
       kind: "local",
       servers: flags.servers ?? 1,
@@ -151,12 +155,7 @@ export const buildRollout = async (c: RolloutChoice, run: RolloutRunInfo): Promi
   const timeoutMs = c.timeoutSeconds * 1000;
   if (c.kind === "local") {
     const binary = findLlamaServer();
-    if (!binary) {
-      throw new Error(
-        "--rollout llama.cpp: no llama-server found; build it with .ci/build-llama-server.sh " +
-          "(cached under ~/.cache/tina-ts) or set TINA_LLAMA_SERVER to its path",
-      );
-    }
+    if (!binary) throw new Error(NO_LLAMA_SERVER);
     const perServer = Math.ceil(run.config.promptsPerStep / c.servers);
     return await localLlamaRollout({
       binary,
