@@ -5,7 +5,7 @@
  * `convert_lora_to_gguf.py`; a small reader decodes what the writer wrote (for tests and checks).
  */
 import { writeFileAtomic } from "./atomic.ts";
-import { encodeF16 } from "./half_float.ts";
+import { decodeF16, encodeF16 } from "./half_float.ts";
 import type { ModelConfig } from "./hf_config.ts";
 import { formatShape, type HostTensor, numElements } from "./host_tensor.ts";
 import { type Adapter, loraScaling } from "./peft.ts";
@@ -79,6 +79,36 @@ const str = (value: string): GgufValue => ({ type: "string", value });
 
 const utf8 = new TextEncoder();
 
+type NumericType = Exclude<ScalarType, "string">;
+type Access = readonly [
+  size: number,
+  get: (v: DataView, at: number) => number | boolean,
+  set: (v: DataView, at: number, x: number) => void,
+];
+
+/** Byte size and little-endian accessors of each numeric metadata type. */
+const NUMERIC: Record<NumericType, Access> = {
+  u8: [1, (v, at) => v.getUint8(at), (v, at, x) => v.setUint8(at, x)],
+  i8: [1, (v, at) => v.getInt8(at), (v, at, x) => v.setInt8(at, x)],
+  bool: [1, (v, at) => v.getUint8(at) !== 0, (v, at, x) => v.setUint8(at, x)],
+  u16: [2, (v, at) => v.getUint16(at, true), (v, at, x) => v.setUint16(at, x, true)],
+  i16: [2, (v, at) => v.getInt16(at, true), (v, at, x) => v.setInt16(at, x, true)],
+  u32: [4, (v, at) => v.getUint32(at, true), (v, at, x) => v.setUint32(at, x, true)],
+  i32: [4, (v, at) => v.getInt32(at, true), (v, at, x) => v.setInt32(at, x, true)],
+  f32: [4, (v, at) => v.getFloat32(at, true), (v, at, x) => v.setFloat32(at, x, true)],
+  u64: [
+    8,
+    (v, at) => Number(v.getBigUint64(at, true)),
+    (v, at, x) => v.setBigUint64(at, BigInt(x), true),
+  ],
+  i64: [
+    8,
+    (v, at) => Number(v.getBigInt64(at, true)),
+    (v, at, x) => v.setBigInt64(at, BigInt(x), true),
+  ],
+  f64: [8, (v, at) => v.getFloat64(at, true), (v, at, x) => v.setFloat64(at, x, true)],
+};
+
 /** A growable little-endian byte buffer for the header. */
 class Bytes {
   private buf = new Uint8Array(1024);
@@ -93,63 +123,24 @@ class Bytes {
     }
     return this.view;
   }
+  scalar(type: ScalarType, v: number | string | boolean) {
+    if (type === "string") {
+      const b = utf8.encode(v as string);
+      this.scalar("u64", b.length);
+      this.room(b.length);
+      this.buf.set(b, this.length);
+      this.length += b.length;
+      return;
+    }
+    const [size, , set] = NUMERIC[type];
+    set(this.room(size), this.length, Number(v));
+    this.length += size;
+  }
   u32(v: number) {
-    this.room(4).setUint32(this.length, v, true);
-    this.length += 4;
+    this.scalar("u32", v);
   }
   u64(v: number) {
-    this.room(8).setBigUint64(this.length, BigInt(v), true);
-    this.length += 8;
-  }
-  scalar(type: ScalarType, v: number | string | boolean) {
-    const n = this.length;
-    switch (type) {
-      case "string": {
-        const b = utf8.encode(v as string);
-        this.u64(b.length);
-        this.room(b.length);
-        this.buf.set(b, this.length);
-        this.length += b.length;
-        return;
-      }
-      case "bool":
-      case "u8":
-        this.room(1).setUint8(n, Number(v));
-        this.length += 1;
-        return;
-      case "i8":
-        this.room(1).setInt8(n, v as number);
-        this.length += 1;
-        return;
-      case "u16":
-        this.room(2).setUint16(n, v as number, true);
-        this.length += 2;
-        return;
-      case "i16":
-        this.room(2).setInt16(n, v as number, true);
-        this.length += 2;
-        return;
-      case "u32":
-        return this.u32(v as number);
-      case "i32":
-        this.room(4).setInt32(n, v as number, true);
-        this.length += 4;
-        return;
-      case "f32":
-        this.room(4).setFloat32(n, v as number, true);
-        this.length += 4;
-        return;
-      case "u64":
-        return this.u64(v as number);
-      case "i64":
-        this.room(8).setBigInt64(n, BigInt(v as number), true);
-        this.length += 8;
-        return;
-      case "f64":
-        this.room(8).setFloat64(n, v as number, true);
-        this.length += 8;
-        return;
-    }
+    this.scalar("u64", v);
   }
   pad(alignment: number) {
     const target = Math.ceil(this.length / alignment) * alignment;
@@ -246,31 +237,22 @@ export const decodeGguf = (bytes: Uint8Array, file = "<memory>"): GgufFile => {
     throw new Error(`${file}: not a GGUF file this reader supports: ${why} (at byte ${at})`);
   };
   const need = (n: number) => (at + n <= bytes.length ? undefined : fail("unexpected end of file"));
-  const u32r = () => (need(4), at += 4, view.getUint32(at - 4, true));
-  const u64r = () => (need(8), at += 8, Number(view.getBigUint64(at - 8, true)));
+  const numberR = (type: NumericType): number | boolean => {
+    const [size, get] = NUMERIC[type];
+    need(size);
+    at += size;
+    return get(view, at - size);
+  };
+  const u32r = () => numberR("u32") as number;
+  const u64r = () => numberR("u64") as number;
   const strR = () => {
     const n = u64r();
     need(n);
     at += n;
     return new TextDecoder().decode(bytes.subarray(at - n, at));
   };
-  const scalarR = (type: keyof typeof VT): number | string | boolean => {
-    const readers: Record<string, () => number | string | boolean> = {
-      u8: () => (need(1), view.getUint8(at++)),
-      i8: () => (need(1), view.getInt8(at++)),
-      bool: () => (need(1), view.getUint8(at++) !== 0),
-      u16: () => (need(2), at += 2, view.getUint16(at - 2, true)),
-      i16: () => (need(2), at += 2, view.getInt16(at - 2, true)),
-      u32: u32r,
-      i32: () => (need(4), at += 4, view.getInt32(at - 4, true)),
-      f32: () => (need(4), at += 4, view.getFloat32(at - 4, true)),
-      u64: u64r,
-      i64: () => (need(8), at += 8, Number(view.getBigInt64(at - 8, true))),
-      f64: () => (need(8), at += 8, view.getFloat64(at - 8, true)),
-      string: strR,
-    };
-    return readers[type]?.() ?? fail(`value type ${type}`);
-  };
+  const scalarR = (type: keyof typeof VT): number | string | boolean =>
+    type === "string" ? strR() : type === "array" ? fail("nested arrays") : numberR(type);
   const typeOf = (code: number) => TYPE_NAMES[code] ?? fail(`unknown value type ${code}`);
   if (u32r() !== MAGIC) fail("bad magic");
   const version = u32r();
@@ -300,28 +282,15 @@ export const decodeGguf = (bytes: Uint8Array, file = "<memory>"): GgufFile => {
   });
   const dataStart = aligned(at);
   const tensors = infos.map(({ name, shape, type, offset }): GgufTensor => {
-    const n = numElements(shape);
-    const begin = dataStart + offset;
-    at = begin;
-    need(n * (type === "F32" ? 4 : 2));
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      data[i] = type === "F32"
-        ? view.getFloat32(begin + 4 * i, true)
-        : halfToFloat(view.getUint16(begin + 2 * i, true));
-    }
+    const size = numElements(shape) * (type === "F32" ? 4 : 2);
+    at = dataStart + offset;
+    need(size);
+    // A copy: the file's offsets need not suit a typed array view (little-endian host assumed).
+    const raw = bytes.slice(at, at + size).buffer;
+    const data = type === "F32" ? new Float32Array(raw) : decodeF16(new Uint16Array(raw));
     return { name, type, tensor: { shape, data } };
   });
   return { metadata, tensors };
-};
-
-const halfToFloat = (h: number): number => {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 };
 
 // ---------------------------------------------------------------------------------------------
