@@ -573,6 +573,7 @@ const run = async (s: Settings): Promise<void> => {
       lora: peftConfigOf(cfg, settings.model),
       special: { bos: tokenizer.bosTokenId, stop: ctx.stopTokens, pad: ctx.padToken },
       workDir: s.out,
+      tag: `${basename(resolve(s.out))}-${Date.now().toString(36)}`,
       log: (line) => console.error(line),
     });
   const runCtx = engine ? { ...ctx, rollout: engine.rollout } : ctx;

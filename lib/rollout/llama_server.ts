@@ -36,7 +36,7 @@ export interface LlamaServer {
 /**
  * Flags for log-prob fidelity: flash attention off and an f32 KV cache reproduce the learner's
  * f32 log-probs to ~1e-5 (llama.cpp's defaults, flash attention with an f16 cache, were 0.009 off
- * on the first token of the fixture); `--no-cache-prompt` keeps results batch-independent.
+ * on the first token of the fixture).
  */
 export const FIDELITY_FLAGS = ["-fa", "off", "-ctk", "f32", "-ctv", "f32"] as const;
 
@@ -72,6 +72,8 @@ export const freePort = (): Promise<number> =>
       server.close(() => resolve(port));
     });
   });
+
+const HEALTH_POLL_MS = 20;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,8 +141,8 @@ export const startLlamaServer = async (o: LlamaServerOptions): Promise<LlamaServ
     await exited;
     clearTimeout(timer);
   };
-  const deadline = Date.now() + (o.startupTimeoutMs ?? 60_000);
-  while (true) {
+  const timeoutMs = o.startupTimeoutMs ?? 60_000;
+  for (let waited = 0;; waited += HEALTH_POLL_MS) {
     if (exitCode !== undefined) {
       throw new Error(
         `llama-server exited (code ${exitCode}) before it was ready; log ${o.logFile}:\n${
@@ -155,13 +157,13 @@ export const startLlamaServer = async (o: LlamaServerOptions): Promise<LlamaServ
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) {
+    if (waited > timeoutMs) {
       await stop();
       throw new Error(
         `llama-server did not become ready on ${url}; log ${o.logFile}:\n${logTail(o.logFile)}`,
       );
     }
-    await sleep(50);
+    await sleep(HEALTH_POLL_MS);
   }
   return { url, pid: child.pid!, logFile: o.logFile, stop, exited };
 };

@@ -141,6 +141,11 @@ export interface RolloutRunInfo {
   };
   /** The run directory: adapters and server logs go under it. */
   readonly workDir: string;
+  /**
+   * Prefix of the adapter names loaded into vLLM/SGLang, unique to this process of the run (a
+   * resumed run must not reuse a name: vLLM keys its prefix cache by adapter name).
+   */
+  readonly tag: string;
   readonly log?: (line: string) => void;
 }
 
@@ -179,12 +184,11 @@ export const buildRollout = async (c: RolloutChoice, run: RolloutRunInfo): Promi
       log: run.log,
     });
   }
-  const tag = `tina-${Date.now().toString(36)}`;
   const adapterDir = c.adapterDir ?? join(run.workDir, "rollout-adapters");
   const channel: AdapterChannel = c.engine === "llama.cpp" ? fixedChannel(c.urls) : loadingChannel({
     endpoints: c.urls,
     dir: adapterDir,
-    tag,
+    tag: run.tag,
     paths: c.engine === "vllm" ? VLLM_ADAPTER_PATHS : SGLANG_ADAPTER_PATHS,
     timeoutMs,
     log: run.log,
