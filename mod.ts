@@ -53,7 +53,7 @@ export * from "./lib/tokenizer/mod.ts";
 
 // The model
 export {
-  type Adapter,
+  type AppliedLora,
   type DecoderParams,
   forward,
   type ForwardOptions,
@@ -62,16 +62,22 @@ export {
   initLora,
   initParams,
   type LoraWeights,
-  mergeAdapter,
 } from "./lib/model/decoder.ts";
+export type { AttentionParams, LayerParams } from "./lib/model/decoder.ts";
+export type { LinearParams } from "./lib/nn/linear.ts";
+export type { MlpParams } from "./lib/nn/mlp.ts";
+export type { KVEntry } from "./lib/nn/attention.ts";
 export type { DecoderSwitches } from "./lib/model/families.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {
+  generate,
   loadAdapter,
-  type LoadedAdapter,
   loadModel,
   logits,
+  type LoraAdapter,
+  mergeAdapter,
   type Model,
+  type ModelGenerateOptions,
   saveAdapter,
 } from "./lib/model/load.ts";
 export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
@@ -86,7 +92,7 @@ export {
 } from "./lib/nn/vocab_blocks.ts";
 export {
   type FinishReason,
-  generate,
+  generateFromParams,
   type GenerateOptions,
   type Generation,
   SYNC_EVERY,

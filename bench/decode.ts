@@ -10,7 +10,7 @@ import { slice } from "../lib/autodiff/ops.ts";
 import { scope, toArray } from "../lib/autodiff/tensor.ts";
 import { type DecoderParams, headBlocks, hiddenStates } from "../lib/model/decoder.ts";
 import { blockLogits } from "../lib/nn/vocab_blocks.ts";
-import { generate } from "../lib/sampling/generate.ts";
+import { generateFromParams } from "../lib/sampling/generate.ts";
 import { argmax } from "../lib/sampling/processors.ts";
 import { budgetFor, isSlow, timeTask, type Timing } from "./measure.ts";
 import { profileOnce } from "./profile.ts";
@@ -34,7 +34,7 @@ const withCache = (
   newTokens: number,
   onDevice?: boolean,
 ) =>
-  generate(modelConfig, params, prompts, {
+  generateFromParams(modelConfig, params, prompts, {
     temperature: 0,
     maxNewTokens: newTokens,
     stopTokens: [],

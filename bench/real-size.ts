@@ -18,7 +18,7 @@ import { loadModel } from "../lib/model/load.ts";
 import { adamw, applyUpdates } from "../lib/optim/mod.ts";
 import { foldIn, normal, prngKey, uniform } from "../lib/random/prng.ts";
 import { grpoLoss } from "../lib/rl/mod.ts";
-import { generate } from "../lib/sampling/generate.ts";
+import { generateFromParams } from "../lib/sampling/generate.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
 import { meteredBackend } from "../lib/tensor/metered.ts";
 import { completionLogProbs } from "../lib/train/completion_logprobs.ts";
@@ -61,7 +61,7 @@ const decode: Record<string, number> = {};
 for (const batch of values.batches!.split(",").map(Number)) {
   const newTokens = count("new-tokens");
   started = performance.now();
-  await generate(cfg, model.params, randomIds(1, batch, 32), {
+  await generateFromParams(cfg, model.params, randomIds(1, batch, 32), {
     maxNewTokens: newTokens,
     stopTokens: [],
     padToken: 0,

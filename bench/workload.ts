@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { Backend } from "../lib/tensor/backends.ts";
 import { readJsonWith } from "../lib/io/json_codec.ts";
 import {
-  type Adapter,
+  type AppliedLora,
   type DecoderParams,
   initLora,
   initParams,
@@ -92,7 +92,7 @@ export const benchParams = (backend: Backend): DecoderParams =>
 export const loraScaling = shape.lora.alpha / shape.lora.rank;
 
 /** LoRA on all seven projections with PEFT's init (B = 0). */
-export const benchAdapter = (backend: Backend): Adapter => ({
+export const benchAdapter = (backend: Backend): AppliedLora => ({
   weights: initLora(backend, modelConfig, foldIn(root, 1), shape.lora.rank),
   scaling: loraScaling,
 });

@@ -5,11 +5,12 @@
  */
 import { encodePrompt, taskPrompt } from "../data/prompt.ts";
 import type { ChatMessage } from "../tokenizer/hf.ts";
-import type { LoadedAdapter, Model } from "../model/load.ts";
+import { checkLoraAdapter, checkModel } from "../model/guards.ts";
+import type { LoraAdapter, Model } from "../model/load.ts";
 import { loraScaling } from "../model/adapter.ts";
 import { foldIn, type Key } from "../random/prng.ts";
 import { accuracyReward, answersEqual, extractAnswer } from "../rewards/mod.ts";
-import { generate } from "../sampling/generate.ts";
+import { generateFromParams } from "../sampling/generate.ts";
 import type { Tokenizer } from "../tokenizer/hf.ts";
 import { type AnswerEquality, summarize, type SummaryRow } from "./metrics.ts";
 
@@ -136,7 +137,7 @@ export const scoreCompletions = (
 /** Sampling, batching and prompt settings of an evaluation. */
 export type EvaluateOptions = {
   /** LoRA adapter applied while sampling, or none (the base model). */
-  readonly adapter?: LoadedAdapter | null;
+  readonly adapter?: LoraAdapter | null;
   /** n: completions sampled per problem. */
   readonly samplesPerProblem: number;
   /** For pass@k and maj@k; default n. */
@@ -192,6 +193,8 @@ export const evaluate = async (
   examples: readonly EvalExample[],
   opts: EvaluateOptions,
 ): Promise<EvalResult> => {
+  checkModel("evaluate", model);
+  checkLoraAdapter("evaluate", opts.adapter, model);
   const n = opts.samplesPerProblem;
   checkPositiveInt("samplesPerProblem", n);
   checkPositiveInt("batchSize", opts.batchSize);
@@ -216,7 +219,7 @@ export const evaluate = async (
   const completions: string[][] = [];
   let tokensGenerated = 0;
   for (const [b, batch] of chunks(prompts, opts.batchSize).entries()) {
-    const generation = await generate(
+    const generation = await generateFromParams(
       model.config,
       model.params,
       batch.flatMap((ids) => Array.from({ length: n }, () => ids)),

@@ -8,7 +8,7 @@ import { writeFileAtomic } from "./atomic.ts";
 import { decodeF16, encodeF16 } from "./half_float.ts";
 import type { ModelConfig } from "./hf_config.ts";
 import { formatShape, type HostTensor, numElements } from "./host_tensor.ts";
-import { type Adapter, loraScaling } from "./peft.ts";
+import { loraScaling, type PeftAdapter } from "./peft.ts";
 import { layerPrefix, type Proj, projModule, PROJS } from "./weight_layout.ts";
 
 const MAGIC = 0x46554747; // "GGUF" read as a little-endian uint32
@@ -491,7 +491,7 @@ export const ggufModel = (
  * `.lora_b` [out, r]. llama.cpp scales by alpha / r, so rsLoRA's alpha / sqrt(r) is written as an
  * equivalent alpha.
  */
-export const ggufLora = (cfg: ModelConfig, adapter: Adapter): GgufFile => {
+export const ggufLora = (cfg: ModelConfig, adapter: PeftAdapter): GgufFile => {
   const arch = GGUF_ARCH[cfg.architecture];
   const tensors = adapter.layers.flatMap((layer, i) =>
     (Object.entries(layer) as [Proj, { A: HostTensor; B: HostTensor }][]).flatMap((

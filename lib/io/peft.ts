@@ -25,18 +25,26 @@ import {
 import { type ReadOptions, readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { layerPrefix, type Proj, projFeatures, projModule, PROJS } from "./weight_layout.ts";
 
+/** PEFT's adapter config file name. */
 export const ADAPTER_CONFIG_FILE = "adapter_config.json";
+/** PEFT's adapter weights file name. */
 export const ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors";
 
+/** PEFT's LoraConfig fields this library reads and writes (adapter_config.json, camelCased). */
 export type LoraConfig = {
+  /** The adapters' rank. */
   readonly r: number;
+  /** The scaling numerator (alpha / r, or alpha / √r with rsLoRA). */
   readonly loraAlpha: number;
   /** Dropout on the adapter branch's input, during training only. */
   readonly loraDropout: number;
+  /** The projections that have adapters. */
   readonly targetModules: readonly Proj[];
   /** Scale by alpha / sqrt(r) instead of alpha / r. */
   readonly useRslora: boolean;
+  /** PEFT's task type (CAUSAL_LM). */
   readonly taskType: string | null;
+  /** The model the adapter was trained on, when known. */
   readonly baseModelNameOrPath: string | null;
 };
 
@@ -55,9 +63,13 @@ export const TINA_LORA_CONFIG: LoraConfig = Object.freeze({
 export type LoraPair<T = HostTensor> = { readonly A: T; readonly B: T };
 /** One layer's adapted projections (possibly none). */
 export type LoraLayer<T = HostTensor> = Readonly<Partial<Record<Proj, LoraPair<T>>>>;
-/** `layers[i]` holds layer i's adapted projections (possibly none). */
-export type Adapter = { readonly config: LoraConfig; readonly layers: readonly LoraLayer[] };
+/**
+ * A LoRA adapter on the host, as PEFT saves it: its config, and in `layers[i]` layer i's
+ * adapted projections (possibly none). On a device it is a LoraAdapter (loadAdapter).
+ */
+export type PeftAdapter = { readonly config: LoraConfig; readonly layers: readonly LoraLayer[] };
 
+/** The factor the adapter's B·A is multiplied by: alpha / r, or alpha / √r with rsLoRA. */
 export const loraScaling = (config: LoraConfig): number =>
   config.loraAlpha / (config.useRslora ? Math.sqrt(config.r) : config.r);
 
@@ -122,6 +134,7 @@ const LoraConfigCodec = t.intersection([
   UnsupportedOptionsCodec,
 ]);
 
+/** adapter_config.json's contents checked and read, or every problem (an unsupported PEFT option is named, not ignored). */
 export const decodeLoraConfig = (json: unknown, file: string): Either<string, LoraConfig> => {
   const decoded = decodeWith(LoraConfigCodec, json, file);
   if (isLeft(decoded)) return decoded;
@@ -165,6 +178,7 @@ export const encodeLoraConfig = (config: LoraConfig): Record<string, unknown> =>
   alpha_pattern: {},
 });
 
+/** The safetensors name PEFT gives layer `layer`'s `proj` A or B matrix. */
 export const adapterKey = (layer: number, proj: Proj, matrix: "A" | "B"): string =>
   `base_model.model.${layerPrefix(layer)}.${projModule(proj)}.lora_${matrix}.weight`;
 
@@ -227,7 +241,7 @@ export const adapterFromTensors = (
   tensors: ReadonlyMap<string, HostTensor>,
   file: string,
   model?: ModelConfig,
-): Adapter => {
+): PeftAdapter => {
   const fail = (message: string): never => {
     throw new Error(`${file}: ${message}`);
   };
@@ -285,7 +299,7 @@ export const adapterFromTensors = (
 };
 
 /** The adapter's tensors under their PEFT names. */
-export const adapterTensors = (adapter: Adapter): ReadonlyMap<string, HostTensor> =>
+export const adapterTensors = (adapter: PeftAdapter): ReadonlyMap<string, HostTensor> =>
   new Map(adapter.layers.flatMap((layer, i) =>
     PROJS.flatMap((proj) => {
       const pair = layer[proj];
@@ -301,7 +315,7 @@ export const readAdapter = async (
   dir: string,
   model?: ModelConfig,
   options: ReadOptions = {},
-): Promise<Adapter> => {
+): Promise<PeftAdapter> => {
   const configPath = join(dir, ADAPTER_CONFIG_FILE);
   const config = orThrow(decodeLoraConfig(await readJsonFile(configPath), configPath));
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
@@ -319,7 +333,7 @@ export const readAdapter = async (
  * Writes `adapter_config.json` and `adapter_model.safetensors` (F32, so a save/load round trip
  * is bit-identical), each atomically, creating `dir` if needed.
  */
-export const writeAdapter = async (dir: string, adapter: Adapter): Promise<void> => {
+export const writeAdapter = async (dir: string, adapter: PeftAdapter): Promise<void> => {
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
   const tensors = adapterTensors(adapter);
   adapterFromTensors(adapter.config, tensors, weightsPath); // refuse to write what cannot be read

@@ -1,13 +1,13 @@
 /** PEFT adapters on the host (lib/io) <-> LoRA weight trees on a backend. */
 import { type Tensor, tensor, toArray } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
-import type { Adapter as HostAdapter, LoraConfig, LoraLayer, LoraPair } from "../io/peft.ts";
+import type { LoraConfig, LoraLayer, LoraPair, PeftAdapter } from "../io/peft.ts";
 import { loraScaling } from "../io/peft.ts";
 import type { Proj } from "../io/weight_layout.ts";
 import type { LoraWeights } from "./decoder.ts";
 
 /** A PEFT adapter's host tensors uploaded to a backend, as the LoRA weights a forward applies. */
-export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeights => ({
+export const adapterToDevice = (backend: Backend, host: PeftAdapter): LoraWeights => ({
   layers: host.layers.map((layer) =>
     Object.fromEntries(
       Object.entries(layer).map(([proj, pair]) => [proj, {
@@ -25,7 +25,7 @@ export const adapterToDevice = (backend: Backend, host: HostAdapter): LoraWeight
 export const adapterToHost = async (
   config: LoraConfig,
   weights: LoraWeights,
-): Promise<HostAdapter> => {
+): Promise<PeftAdapter> => {
   const layers: LoraLayer[] = [];
   for (const layer of weights.layers) {
     const entries: [

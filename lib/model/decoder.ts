@@ -34,27 +34,41 @@ import { type Proj, projFeatures, PROJS } from "../io/weight_layout.ts";
 
 export type { ModelConfig, Proj };
 
+/** One attention block's projections and (Qwen3) query/key norms. */
 export interface AttentionParams {
+  /** Queries. */
   readonly q: LinearParams;
+  /** Keys. */
   readonly k: LinearParams;
+  /** Values. */
   readonly v: LinearParams;
+  /** The output projection. */
   readonly o: LinearParams;
   /** Per-head RMSNorm weights [headDim] of queries and keys (Qwen3); null when absent. */
   readonly qNorm: Tensor | null;
+  /** See qNorm. */
   readonly kNorm: Tensor | null;
 }
 
+/** One decoder layer's weights. */
 export interface LayerParams {
+  /** RMSNorm weight before attention. */
   readonly inputNorm: Tensor;
+  /** The attention block. */
   readonly attn: AttentionParams;
+  /** RMSNorm weight before the MLP. */
   readonly postNorm: Tensor;
+  /** The SwiGLU MLP. */
   readonly mlp: MlpParams;
 }
 
+/** A decoder's weights on a backend: embeddings, layers, final norm, LM head. */
 export interface DecoderParams {
   /** [V, H] as row blocks under the backend's maxBindingBytes (lib/nn/vocab_blocks.ts). */
   readonly embed: readonly Tensor[];
+  /** The decoder layers, bottom to top. */
   readonly layers: readonly LayerParams[];
+  /** The final RMSNorm's weight. */
   readonly norm: Tensor;
   /** [V, H] as row blocks like embed; null when tied to embed. */
   readonly lmHead: readonly Tensor[] | null;
@@ -63,15 +77,23 @@ export interface DecoderParams {
 /** Adapter weights per layer and projection; absent projections have no adapter. */
 export type LoraWeights = { readonly layers: readonly LoraLayer<Tensor>[] };
 
-export interface Adapter {
+/**
+ * LoRA as a forward applies it: device weights, their scaling and (in training) dropout. The
+ * public entry points take a LoraAdapter (PEFT config + weights) and derive this.
+ */
+export interface AppliedLora {
+  /** The A and B matrices. */
   readonly weights: LoraWeights;
+  /** The factor B·A is multiplied by. */
   readonly scaling: number;
   /** Dropout on each branch input (training only): the rate and a key for this forward. */
   readonly dropout?: { readonly rate: number; readonly key: Key } | null;
 }
 
+/** What a forward pass runs with besides the ids: adapter, masks, positions, KV cache. */
 export interface ForwardOptions {
-  readonly adapter?: Adapter | null;
+  /** LoRA applied in every adapted projection, or none. */
+  readonly adapter?: AppliedLora | null;
   /** 1 for real tokens, 0 for padding, over cached + new positions: [B][S]. Default all ones. */
   readonly keyMask?: readonly (readonly number[])[];
   /** Position ids of the new tokens [B][T]. Default: counted from the key mask. */
@@ -107,7 +129,7 @@ export const positionsFromMask = (
 
 /** The LoRA branch of one projection; `chunk` draws its dropout apart per row chunk. */
 const branch = (
-  adapter: Adapter | null | undefined,
+  adapter: AppliedLora | null | undefined,
   layer: number,
   proj: Proj,
   chunk: number | null = null,
@@ -181,7 +203,7 @@ export interface LayerContext {
   readonly cos: Tensor;
   readonly sin: Tensor;
   readonly mask: AttentionMask;
-  readonly adapter: Adapter | null | undefined;
+  readonly adapter: AppliedLora | null | undefined;
 }
 
 /** The shared context for T new positions after the cache's; checks the key mask's shape. */
@@ -400,8 +422,8 @@ export const initLora = (
   ),
 });
 
-/** Merged weights W + scaling · B A, for exporting a plain model. */
-export const mergeAdapter = (params: DecoderParams, adapter: Adapter): DecoderParams => {
+/** Merged weights W + scaling · B A (mergeAdapter is the model-level form). */
+export const mergeLora = (params: DecoderParams, adapter: AppliedLora): DecoderParams => {
   const merge = (p: LinearParams, pair: LoraPair<Tensor> | undefined): LinearParams =>
     pair ? { ...p, weight: add(p.weight, mul(matmul(pair.B, pair.A), adapter.scaling)) } : p;
   return {

@@ -7,30 +7,45 @@ import { readModelConfig } from "../io/hf_config.ts";
 import { type ModelWeightsIndex, openModelWeights } from "../io/model_weights.ts";
 import { halfFormatOf, readHalfBits } from "../io/tensor_bits.ts";
 import { expectedWeightShapes, validateWeights } from "../io/weight_layout.ts";
-import {
-  type Adapter as HostAdapter,
-  type LoraConfig,
-  readAdapter,
-  writeAdapter,
-} from "../io/peft.ts";
+import { type LoraConfig, type PeftAdapter, readAdapter, writeAdapter } from "../io/peft.ts";
+import { generateFromParams, type GenerateOptions, type Generation } from "../sampling/generate.ts";
 import { type Backend, loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
-import { type DecoderParams, forward, type LoraWeights, type ModelConfig } from "./decoder.ts";
+import {
+  type AppliedLora,
+  type DecoderParams,
+  forward,
+  type LoraWeights,
+  mergeLora,
+  type ModelConfig,
+} from "./decoder.ts";
+import { checkLoraAdapter, checkModel } from "./guards.ts";
 import { paramsFromTensors, uploadWeight } from "./weights.ts";
 
+/** A model loaded onto a backend: its directory, config and base weights. */
 export interface Model {
+  /** The directory it was loaded from. */
   readonly dir: string;
+  /** The architecture (config.json, checked). */
   readonly config: ModelConfig;
+  /** The base weights on the backend. */
   readonly params: DecoderParams;
+  /** Where the weights live. */
   readonly backend: Backend;
 }
 
-/** A LoRA adapter on a backend: its PEFT config and weights. */
-export interface LoadedAdapter {
+/**
+ * A LoRA adapter on a device: its PEFT config and weights as tensors (loadAdapter's result; what
+ * generate, logits, evaluate and mergeAdapter take). On the host it is a PeftAdapter.
+ */
+export interface LoraAdapter {
+  /** Its PEFT config (rank, alpha, targets, ...). */
   readonly config: LoraConfig;
+  /** The A and B matrices on the model's backend. */
   readonly weights: LoraWeights;
 }
 
+/** Loads a Hugging Face model directory (config.json + safetensors, sharded or not; Qwen2, Qwen3, Llama) onto a backend: "ts" (pure TypeScript) by default; "tfjs-wasm" is the fastest on CPUs, "webgpu" uses a GPU (Deno). */
 export const loadModel = async (
   dir: string,
   opts: { readonly backend?: Backend | string } = {},
@@ -68,23 +83,70 @@ const streamWeight = async (
   return uploadWeight(backend, name, await index.read(name));
 };
 
-export const loadAdapter = async (dir: string, model: Model): Promise<LoadedAdapter> => {
-  const host: HostAdapter = await readAdapter(dir, model.config);
+/** Reads a PEFT adapter directory and puts it on the model's backend; its shapes are checked against the model. */
+export const loadAdapter = async (dir: string, model: Model): Promise<LoraAdapter> => {
+  const host: PeftAdapter = await readAdapter(dir, model.config);
   return { config: host.config, weights: adapterToDevice(model.backend, host) };
 };
 
-export const saveAdapter = async (dir: string, adapter: LoadedAdapter): Promise<void> =>
-  writeAdapter(dir, await adapterToHost(adapter.config, adapter.weights));
+/** Writes an adapter as PEFT does (adapter_config.json + adapter_model.safetensors). */
+export const saveAdapter = async (dir: string, adapter: LoraAdapter): Promise<void> => {
+  if (adapter === null || adapter === undefined) {
+    throw new TypeError("saveAdapter: no adapter given");
+  }
+  checkLoraAdapter("saveAdapter", adapter);
+  await writeAdapter(dir, await adapterToHost(adapter.config, adapter.weights));
+};
+
+/** The forward's form of an adapter: its weights with PEFT's scaling. */
+const applied = (adapter: LoraAdapter | null | undefined): AppliedLora | null =>
+  adapter ? { weights: adapter.weights, scaling: loraScaling(adapter.config) } : null;
+
+/** Sampling options of {@link generate}: the adapter is a LoraAdapter (loadAdapter's result). */
+export type ModelGenerateOptions = Omit<GenerateOptions, "adapter"> & {
+  /** LoRA applied while sampling, or none (the base model). */
+  readonly adapter?: LoraAdapter | null;
+};
+
+/**
+ * Samples a completion for every prompt (token ids; shorter ones are left-padded) from the model,
+ * with or without an adapter; completions stop at a stop token or maxNewTokens.
+ */
+export const generate = (
+  model: Pick<Model, "config" | "params">,
+  prompts: readonly (readonly number[])[],
+  opts: ModelGenerateOptions,
+): Promise<Generation> => {
+  checkModel("generate", model);
+  checkLoraAdapter("generate", opts?.adapter, model);
+  return generateFromParams(model.config, model.params, prompts, {
+    ...opts,
+    adapter: applied(opts.adapter),
+  });
+};
+
+/**
+ * The model with the adapter merged into its weights (W + scaling · B A): same outputs as the
+ * model with the adapter, no adapter needed (export it with writeSafetensors).
+ */
+export const mergeAdapter = (model: Model, adapter: LoraAdapter): Model => {
+  checkModel("mergeAdapter", model);
+  if (adapter === null || adapter === undefined) {
+    throw new TypeError("mergeAdapter: no adapter given");
+  }
+  checkLoraAdapter("mergeAdapter", adapter, model);
+  return { ...model, params: mergeLora(model.params, applied(adapter)!) };
+};
 
 /** Logits [B, T, V] for equal-length rows of token ids, with or without an adapter. */
 export const logits = async (
   model: Model,
   ids: readonly (readonly number[])[],
-  opts: { readonly adapter?: LoadedAdapter | null } = {},
+  opts: { readonly adapter?: LoraAdapter | null } = {},
 ): Promise<{ data: Float32Array; shape: [number, number, number] }> => {
-  const adapter = opts.adapter
-    ? { weights: opts.adapter.weights, scaling: loraScaling(opts.adapter.config) }
-    : null;
+  checkModel("logits", model);
+  checkLoraAdapter("logits", opts.adapter, model);
+  const adapter = applied(opts.adapter);
   const out = scope(() => forward(model.config, model.params, ids, { adapter }).logits);
   const data = (await toArray(out)) as Float32Array;
   const shape = out.shape as [number, number, number];

@@ -10,7 +10,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ggufLora, writeGguf } from "../io/gguf.ts";
 import type { ModelConfig } from "../io/hf_config.ts";
-import { type Adapter as HostAdapter, writeAdapter } from "../io/peft.ts";
+import { type PeftAdapter, writeAdapter } from "../io/peft.ts";
 import { postJson } from "./groups.ts";
 import { type LlamaServer, type LlamaServerOptions, startLlamaServer } from "./llama_server.ts";
 
@@ -23,7 +23,7 @@ export interface Published {
 
 export interface AdapterChannel {
   /** Makes `adapter` (null: none) servable for rollout number `version`. */
-  readonly publish: (version: number, adapter: HostAdapter | null) => Promise<Published>;
+  readonly publish: (version: number, adapter: PeftAdapter | null) => Promise<Published>;
   /** Frees what `publish` made once its rollout is done. */
   readonly retire: (published: Published) => Promise<void>;
   readonly close: () => Promise<void>;

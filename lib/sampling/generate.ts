@@ -10,7 +10,7 @@
  */
 import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
-import type { Adapter, DecoderParams, ModelConfig } from "../model/decoder.ts";
+import type { AppliedLora, DecoderParams, ModelConfig } from "../model/decoder.ts";
 import { headBlocks, hiddenStates, hiddenStatesFromEmbeds } from "../model/decoder.ts";
 import { type KVEntry, preallocateKv } from "../nn/attention.ts";
 import { blockLogits, embedDeviceIds } from "../nn/vocab_blocks.ts";
@@ -41,7 +41,7 @@ export interface GenerateOptions extends SamplingParams {
   /** The PRNG key every draw derives from: same key, same completions. */
   readonly key: Key;
   /** LoRA weights applied in every forward, or none. */
-  readonly adapter?: Adapter | null;
+  readonly adapter?: AppliedLora | null;
   /**
    * Draw tokens on the tensor backend instead of the host. Default: on backends that read back
    * asynchronously (WebGPU) whenever the settings allow it (temperature only); `true` with
@@ -112,7 +112,7 @@ const lastLogits = (
   input: StepInput,
   keyMask: readonly (readonly number[])[],
   cache: readonly KVEntry[] | null,
-  adapter: Adapter | null | undefined,
+  adapter: AppliedLora | null | undefined,
 ): { last: Tensor; cache: readonly KVEntry[] } => {
   const opts = { keyMask, cache, adapter };
   const out = input instanceof Tensor
@@ -143,7 +143,7 @@ const checkOptions = (prompts: readonly (readonly number[])[], opts: GenerateOpt
  * Samples a completion for every prompt (ids, batched, left-padded) with a KV cache; completions
  * stop at a stop token or maxNewTokens.
  */
-export const generate = async (
+export const generateFromParams = async (
   cfg: ModelConfig,
   params: DecoderParams,
   prompts: readonly (readonly number[])[],

@@ -2,7 +2,7 @@
  * What is trained: LoRA adapters on a frozen base (Tina), or every base weight (the
  * comparison run). Either way the reference policy is the untouched base with no adapter.
  */
-import type { Adapter, DecoderParams, LoraWeights } from "../model/decoder.ts";
+import type { AppliedLora, DecoderParams, LoraWeights } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
 
 /** The weights and the adapter (if any) one forward runs with. */
@@ -10,7 +10,7 @@ export interface Policy {
   /** The weights of the forward (the frozen base, or the trained copy in full mode). */
   readonly params: DecoderParams;
   /** LoRA applied on top, or none (the reference policy). */
-  readonly adapter: Adapter | null;
+  readonly adapter: AppliedLora | null;
 }
 
 /** What the optimizer trains: LoRA weights with their scaling and dropout, or all parameters. */

@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from "../model/decoder.ts";
 import type { Key } from "../random/prng.ts";
-import { type FinishReason, generate } from "../sampling/generate.ts";
+import { type FinishReason, generateFromParams } from "../sampling/generate.ts";
 import type { Policy } from "./policy.ts";
 
 /** What a step asks of the rollout: prompts, group size, policy and key. */
@@ -59,5 +59,9 @@ export const inProcessRollout =
   (cfg: ModelConfig, sampling: SamplingSettings): Rollout =>
   ({ prompts, numGenerations, policy, key }) => {
     const expanded = prompts.flatMap((p) => Array.from({ length: numGenerations }, () => p));
-    return generate(cfg, policy.params, expanded, { ...sampling, key, adapter: policy.adapter });
+    return generateFromParams(cfg, policy.params, expanded, {
+      ...sampling,
+      key,
+      adapter: policy.adapter,
+    });
   };

@@ -21,7 +21,7 @@
  */
 import { isLeft } from "fp-ts/lib/Either.js";
 import { paperPrompt } from "../eval/evaluate.ts";
-import type { Adapter as PeftAdapter } from "../io/peft.ts";
+import type { PeftAdapter } from "../io/peft.ts";
 import { adapterToHost } from "../model/adapter.ts";
 import type { Model } from "../model/load.ts";
 import { combineRewards, type Example, type RewardSpec } from "../rewards/mod.ts";

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { isTensor } from "../../lib/autodiff/grad.ts";
 import { toArray } from "../../lib/autodiff/tensor.ts";
 import { loraScaling } from "../../lib/model/adapter.ts";
-import { mergeAdapter } from "../../lib/model/decoder.ts";
+import { mergeLora } from "../../lib/model/decoder.ts";
 import { loadAdapter, loadModel, logits, saveAdapter } from "../../lib/model/load.ts";
 import { treeFlatten } from "../../lib/tree.ts";
 
@@ -46,7 +46,7 @@ test("mergeAdapter: the merged weights alone give the adapted model's logits", a
   const model = await loadModel(dir);
   const adapter = await loadAdapter(dir, model);
   const baseBefore = await hostTree(model.params);
-  const merged = mergeAdapter(model.params, {
+  const merged = mergeLora(model.params, {
     weights: adapter.weights,
     scaling: loraScaling(adapter.config),
   });

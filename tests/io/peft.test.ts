@@ -4,13 +4,13 @@ import { isLeft, isRight } from "fp-ts/lib/Either.js";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  type Adapter,
   adapterFromTensors,
   adapterKey,
   adapterTensors,
   decodeLoraConfig,
   type HostTensor,
   loraScaling,
+  type PeftAdapter,
   PROJS,
   readAdapter,
   readModelConfig,
@@ -32,12 +32,12 @@ const configError = async (change: Record<string, unknown>): Promise<string> => 
   return isLeft(decoded) ? decoded.left : "";
 };
 
-let fixtureAdapter: Adapter | null = null;
+let fixtureAdapter: PeftAdapter | null = null;
 let model: Awaited<ReturnType<typeof readModelConfig>>;
 /** The fixture adapter, read once in test.before. */
-const readAdapterSync = (): Adapter => fixtureAdapter!;
+const readAdapterSync = (): PeftAdapter => fixtureAdapter!;
 
-const assertSameAdapter = (a: Adapter, b: Adapter) => {
+const assertSameAdapter = (a: PeftAdapter, b: PeftAdapter) => {
   assert.equal(a.config, b.config);
   const [ta, tb] = [adapterTensors(a), adapterTensors(b)];
   assert.equal([...ta.keys()], [...tb.keys()]);

@@ -14,7 +14,7 @@ import { type Tensor, tensor, toArray, toArraySync } from "../../lib/autodiff/te
 import { decodeModelConfig, type ModelConfig } from "../../lib/io/hf_config.ts";
 import { expectedWeightShapes } from "../../lib/io/weight_layout.ts";
 import {
-  type Adapter,
+  type AppliedLora,
   type DecoderParams,
   forward,
   initLora,
@@ -106,7 +106,7 @@ const randomParams = (backend: Backend, cfg: ModelConfig, key: Key): DecoderPara
 };
 
 /** A LoRA adapter on all seven projections with B non-zero (PEFT's init has B = 0). */
-const randomAdapter = (backend: Backend, cfg: ModelConfig, key: Key): Adapter => {
+const randomAdapter = (backend: Backend, cfg: ModelConfig, key: Key): AppliedLora => {
   const init = initLora(backend, cfg, key, 2);
   let n = 0;
   const weights = treeMap(

@@ -12,7 +12,7 @@ import { ropeFrequencies, ropeTables } from "../../lib/nn/rope.ts";
 import { embedLookup } from "../../lib/nn/vocab_blocks.ts";
 import { rmsNorm } from "../../lib/nn/norm.ts";
 import { paramsFromWeights } from "../../lib/model/weights.ts";
-import { generate } from "../../lib/sampling/generate.ts";
+import { generateFromParams } from "../../lib/sampling/generate.ts";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { gather, logSoftmax, mean, neg, reshape, slice } from "../../lib/autodiff/ops.ts";
 import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
@@ -157,7 +157,7 @@ for (const backendName of await testBackends()) {
       for (const [key, ad] of [["greedy_base", null], ["greedy_lora", adapter]] as const) {
         const expected = Array.from(golden.ints.get(key)!.data);
         const prompt = expected.slice(0, 4);
-        const out = await generate(model.config, model.params, [prompt], {
+        const out = await generateFromParams(model.config, model.params, [prompt], {
           temperature: 0,
           maxNewTokens: expected.length - 4,
           stopTokens: [],

@@ -34,7 +34,7 @@ import {
   splitRows,
 } from "../../lib/nn/vocab_blocks.ts";
 import { normal, prngKey } from "../../lib/random/prng.ts";
-import { generate } from "../../lib/sampling/generate.ts";
+import { generateFromParams } from "../../lib/sampling/generate.ts";
 import { type Backend, loadBackend } from "../../lib/tensor/backends.ts";
 import { loadTfjsBackend } from "../../lib/tensor/tfjs/kernels.ts";
 import { completionLogProbs } from "../../lib/train/completion_logprobs.ts";
@@ -166,7 +166,7 @@ const runCase = (c: Case, { saving }: { readonly saving: boolean }) => {
   test(`${c.name}: greedy generation gives the same tokens`, async () => {
     const { limited, reference } = await c.backends();
     const run = (backend: Backend) =>
-      generate(c.cfg, c.params(backend), [[5, 9, 2], [11, 4]], {
+      generateFromParams(c.cfg, c.params(backend), [[5, 9, 2], [11, 4]], {
         temperature: 0,
         maxNewTokens: 4,
         stopTokens: [],

@@ -12,7 +12,7 @@ import { matmul, mean, mul, silu, sum, tanh } from "../../lib/autodiff/ops.ts";
 import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readModel } from "../../lib/io/model_weights.ts";
 import {
-  type Adapter,
+  type AppliedLora,
   hiddenStates,
   initLora,
   initParams,
@@ -101,7 +101,7 @@ const decoderStep = (be: typeof backend, gradientCheckpointing: boolean, b: numb
   const batch = ids(b, t);
   const probe = tensor(be, normal(foldIn(key, 99), b * t * cfg.hiddenSize), [b, t, cfg.hiddenSize]);
   return valueAndGrad((w: LoraWeights) => {
-    const adapter: Adapter = {
+    const adapter: AppliedLora = {
       weights: w,
       scaling: 2,
       dropout: { rate: 0.1, key: foldIn(key, 7) },

@@ -7,7 +7,7 @@ import { liveTensors, scope, tensor, toArray } from "../../lib/autodiff/tensor.t
 import { loadModel } from "../../lib/model/load.ts";
 import { categorical, foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
 import { sampleOnDevice, samplesOnDevice } from "../../lib/sampling/device_sample.ts";
-import { generate, SYNC_EVERY } from "../../lib/sampling/generate.ts";
+import { generateFromParams, SYNC_EVERY } from "../../lib/sampling/generate.ts";
 import { applyTemperature, argmax, logProbOf } from "../../lib/sampling/processors.ts";
 import { loadBackend } from "../../lib/tensor/backends.ts";
 import { testBackends } from "../helpers/backends.ts";
@@ -92,12 +92,12 @@ for (const name of await testBackends()) {
         padToken: 0,
         key: foldIn(key, 1),
       };
-      const host = await generate(model.config, model.params, prompts, {
+      const host = await generateFromParams(model.config, model.params, prompts, {
         ...opts,
         onDevice: false,
       });
       const live = liveTensors();
-      const device = await generate(model.config, model.params, prompts, {
+      const device = await generateFromParams(model.config, model.params, prompts, {
         ...opts,
         onDevice: true,
       });
@@ -116,7 +116,7 @@ test("onDevice with a host-only processor is a clear error", async () => {
   const model = await loadModel(dir, { backend: "ts" });
   await rejectsWith(
     () =>
-      generate(model.config, model.params, [[1, 2]], {
+      generateFromParams(model.config, model.params, [[1, 2]], {
         temperature: 1,
         topK: 5,
         maxNewTokens: 2,

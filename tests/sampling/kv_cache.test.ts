@@ -12,7 +12,7 @@ import { hiddenStates } from "../../lib/model/decoder.ts";
 import { loadModel } from "../../lib/model/load.ts";
 import { preallocateKv } from "../../lib/nn/attention.ts";
 import { prngKey } from "../../lib/random/prng.ts";
-import { generate } from "../../lib/sampling/generate.ts";
+import { generateFromParams } from "../../lib/sampling/generate.ts";
 import type { Backend } from "../../lib/tensor/backends.ts";
 import { tsBackend } from "../../lib/tensor/backends.ts";
 
@@ -44,7 +44,7 @@ for (const temperature of [0, 0.8]) {
         weights: adapterToDevice(backend, host),
         scaling: loraScaling(host.config),
       };
-      const out = await generate(model.config, model.params, prompts, {
+      const out = await generateFromParams(model.config, model.params, prompts, {
         maxNewTokens: 12,
         stopTokens: [],
         padToken: 0,
