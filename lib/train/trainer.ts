@@ -23,6 +23,7 @@ import { isLeft } from "fp-ts/lib/Either.js";
 import { paperPrompt } from "../eval/evaluate.ts";
 import type { PeftAdapter } from "../io/peft.ts";
 import { adapterToHost } from "../model/adapter.ts";
+import { checkModel } from "../model/guards.ts";
 import type { Model } from "../model/load.ts";
 import { combineRewards, type Example, type RewardSpec } from "../rewards/mod.ts";
 import type { ChatMessage, Tokenizer } from "../tokenizer/mod.ts";
@@ -121,9 +122,7 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "obj
 const checkOptions = (opts: TrainerOptions<object>): void => {
   if (!isObject(opts)) fail("expected an options object { model, tokenizer, data, ... }");
   const { model, tokenizer, data } = opts;
-  if (!isObject(model) || !isObject(model.config) || !isObject(model.params)) {
-    fail("model must be a loaded model (await loadModel(dir)), with config, params and backend");
-  }
+  checkModel("train", model);
   if (!isObject(model.backend) || typeof model.backend.name !== "string") {
     fail("model.backend is missing: load the model with loadModel(dir, { backend })");
   }

@@ -161,7 +161,7 @@ test("wrong arguments fail at the entry with a message naming them", async () =>
     }
     assert.unreachable(`accepted ${pattern}`);
   };
-  await rejects({ ...options, model: dir }, /model must be a loaded model/);
+  await rejects({ ...options, model: dir }, /train: expected a model .*loadModel/);
   await rejects({ ...options, tokenizer: dir }, /tokenizer must be a loaded tokenizer/);
   await rejects({ ...options, data: [] }, /data must be a non-empty array/);
   await rejects({ ...options, data: [{ question: "1+1" }] }, /data\[0\] has no "problem"/);
