@@ -67,7 +67,7 @@ export type { AttentionParams, LayerParams } from "./lib/model/decoder.ts";
 export type { LinearParams } from "./lib/nn/linear.ts";
 export type { MlpParams } from "./lib/nn/mlp.ts";
 export type { KVEntry } from "./lib/nn/attention.ts";
-export type { DecoderSwitches } from "./lib/model/families.ts";
+export type { DecoderSwitches } from "./lib/families.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {
   generate,

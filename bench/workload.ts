@@ -15,7 +15,7 @@ import {
   initParams,
   type ModelConfig,
 } from "../lib/model/decoder.ts";
-import { familySwitches } from "../lib/model/families.ts";
+import { familySwitches } from "../lib/families.ts";
 import { disposeReplaced } from "../lib/optim/mod.ts";
 import { foldIn, type Key, prngKey, uniform } from "../lib/random/prng.ts";
 

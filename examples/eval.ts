@@ -12,7 +12,7 @@ import { mkdir, stat } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { arithmeticSplits } from "../lib/data/mod.ts";
-import { promptOfSpec } from "../lib/data/prompt_spec.ts";
+import { promptOfSpec } from "../lib/train/prompt_spec.ts";
 import { readDataset } from "../lib/io/dataset.ts";
 import {
   EVAL_SAMPLING,

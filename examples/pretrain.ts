@@ -18,7 +18,7 @@ import { encodeModelConfig, type ModelConfig } from "../lib/io/hf_config.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { writeSafetensors } from "../lib/io/safetensors.ts";
 import { type DecoderParams, initParams } from "../lib/model/decoder.ts";
-import { familySwitches } from "../lib/model/families.ts";
+import { familySwitches } from "../lib/families.ts";
 import { weightsFromParams } from "../lib/model/weights.ts";
 import {
   adamw,

@@ -3,8 +3,23 @@
  * projections carry biases, whether queries and keys pass a per-head RMSNorm, and the
  * head_dim a config.json without one implies. RoPE frequencies come from config.json
  * (rope_theta, rope_scaling) for every family. Adding a family (Gemma, Phi, …) is adding an
- * entry here, plus whatever new switch lib/model/decoder.ts needs for it.
+ * entry here, plus whatever new switch lib/model/decoder.ts needs for it. It sits below every
+ * layer because the config decoder (lib/io), RoPE (lib/nn) and the decoder (lib/model) all read it.
  */
+
+/** Llama 3's frequency scaling (config.json `rope_scaling` with `rope_type: "llama3"`). */
+export interface RopeScaling {
+  /** The only scaling implemented (others are refused by name). */
+  readonly type: "llama3";
+  /** How much longer the context gets: low frequencies are divided by it. */
+  readonly factor: number;
+  /** Wavelengths above originalMax / lowFreqFactor are scaled fully. */
+  readonly lowFreqFactor: number;
+  /** Wavelengths below originalMax / highFreqFactor are kept. */
+  readonly highFreqFactor: number;
+  /** The context length the model was pretrained with. */
+  readonly originalMaxPositionEmbeddings: number;
+}
 
 export interface Family {
   /** config.json's `model_type`. */

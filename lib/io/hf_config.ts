@@ -1,5 +1,5 @@
 /**
- * Hugging Face `config.json` of the decoder families in lib/model/families.ts (Qwen2, Qwen3,
+ * Hugging Face `config.json` of the decoder families in lib/families.ts (Qwen2, Qwen3,
  * Llama), decoded into an immutable camelCase `ModelConfig` that carries the family's switches
  * for lib/model/decoder.ts. Settings this library does not implement (other RoPE scalings,
  * sliding window, other activations) are refused by name rather than silently ignored.
@@ -14,8 +14,8 @@ import {
   FAMILIES,
   familySwitches,
   isArchitecture,
-} from "../model/families.ts";
-import type { RopeScaling } from "../nn/rope.ts";
+  type RopeScaling,
+} from "../families.ts";
 import {
   decodeWith,
   NonNegativeInt,

@@ -1,5 +1,5 @@
 /**
- * The decoder of every family in lib/model/families.ts (Qwen2, Qwen3, Llama) as pure functions
+ * The decoder of every family in lib/families.ts (Qwen2, Qwen3, Llama) as pure functions
  * of a params tree, readable top to bottom (nanoGPT-style): embed → [RMSNorm → GQA attention
  * with RoPE → residual → RMSNorm → gated MLP → residual] × L → RMSNorm → lm_head. The families
  * differ only in switches the config carries: which projections have biases, a per-head RMSNorm

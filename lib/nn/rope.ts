@@ -5,21 +5,8 @@
  */
 import { add, matmul, mul, reshape } from "../autodiff/ops.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import type { RopeScaling } from "../families.ts";
 import type { Backend } from "../tensor/backends.ts";
-
-/** Llama 3's frequency scaling (config.json `rope_scaling` with `rope_type: "llama3"`). */
-export interface RopeScaling {
-  /** The only scaling implemented (others are refused by name). */
-  readonly type: "llama3";
-  /** How much longer the context gets: low frequencies are divided by it. */
-  readonly factor: number;
-  /** Wavelengths above originalMax / lowFreqFactor are scaled fully. */
-  readonly lowFreqFactor: number;
-  /** Wavelengths below originalMax / highFreqFactor are kept. */
-  readonly highFreqFactor: number;
-  /** The context length the model was pretrained with. */
-  readonly originalMaxPositionEmbeddings: number;
-}
 
 /**
  * Llama 3: a frequency whose wavelength 2π/f is under context / highFreqFactor is kept, one

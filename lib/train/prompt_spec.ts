@@ -5,8 +5,8 @@
  */
 import { paperPrompt } from "../eval/evaluate.ts";
 import type { ChatMessage } from "../tokenizer/hf.ts";
-import type { PromptSpec } from "../train/run_config.ts";
-import { taskPrompt } from "./prompt.ts";
+import type { PromptSpec } from "./run_config.ts";
+import { taskPrompt } from "../data/prompt.ts";
 
 export const promptOfSpec = (
   spec: PromptSpec,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readDataset } from "../../lib/io/dataset.ts";
 import { goldAnswerOf } from "../../lib/eval/evaluate.ts";
-import { checkGoldAnswers } from "../../lib/data/gold_check.ts";
+import { checkGoldAnswers } from "../../lib/train/gold_check.ts";
 
 const dir = fileURLToPath(new URL("./datasets/", import.meta.url));
 
