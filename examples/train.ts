@@ -21,8 +21,8 @@ import { isLeft } from "fp-ts/lib/Either.js";
 import { isTensor } from "../lib/autodiff/grad.ts";
 import { toArray } from "../lib/autodiff/tensor.ts";
 import { arithmeticSplits, type JsonlExample } from "../lib/data/mod.ts";
-import { checkGoldAnswers } from "../lib/data/gold_check.ts";
-import { promptOfSpec } from "../lib/data/prompt_spec.ts";
+import { checkGoldAnswers } from "../lib/train/gold_check.ts";
+import { promptOfSpec } from "../lib/train/prompt_spec.ts";
 import { type EvalExample, type EvalResult, evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic.ts";
 import { readDataset } from "../lib/io/dataset.ts";
@@ -50,7 +50,6 @@ import { chooseBackend, estimateMemory } from "../lib/plan/memory.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { checkpointsNewestFirst, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
 import type { TrainConfig } from "../lib/train/config.ts";
-import { TrainingDiverged, trainLoop } from "../lib/train/loop.ts";
 import { trainableTree } from "../lib/train/policy.ts";
 import {
   describeRun,
@@ -63,6 +62,7 @@ import {
 import { clearRun, loadRunSettings, writeRunFile } from "../lib/train/run_config_files.ts";
 import { countParams, initialState, peftConfigOf, trainContext } from "../lib/train/setup.ts";
 import type { TrainState } from "../lib/train/step.ts";
+import { train as trainWith } from "../lib/train/trainer.ts";
 import { treeFlatten } from "../lib/tree.ts";
 import {
   choiceFlag,
@@ -576,8 +576,7 @@ const run = async (s: Settings): Promise<void> => {
       tag: `${basename(resolve(s.out))}-${Date.now().toString(36)}`,
       log: (line) => console.error(line),
     });
-  const runCtx = engine ? { ...ctx, rollout: engine.rollout } : ctx;
-  let state = initialState(runCtx);
+  let state = initialState(ctx);
   const initial = state.trainable;
   const resumed = s.resume
     ? await resumeState(
@@ -628,37 +627,36 @@ const run = async (s: Settings): Promise<void> => {
   const bar = progressBar("train", ["reward", "kl", "acc"]);
   bar.start(cfg.maxSteps, state.step);
   const peft = peftConfigOf(cfg, settings.model);
-  let failure: string | null = null;
-  try {
-    state = await trainLoop(runCtx, state, train, {
-      onStep: async (st, row) => {
-        rows.push(row);
-        await appendJsonl(metricsPath, row);
-        bar.update(row.step, {
-          reward: row.reward.toFixed(3),
-          kl: (row.kl ?? 0).toFixed(4),
-          acc: (row["rewards/accuracy/mean"] ?? NaN).toFixed(3),
-        });
-        if (row.step % s.reportEvery === 0) {
-          await report(
-            { status: `live: step ${st.step} of ${cfg.maxSteps}`, cost: st.ledger },
-            null,
-          );
-        }
-      },
-      checkpoint: async (st) =>
-        void await saveCheckpoint(join(s.out, "checkpoints"), st, {
-          config: cfg,
-          modelConfig: model.config,
-          lora: peft,
-        }),
-    });
-  } catch (e) {
-    if (!(e instanceof TrainingDiverged)) throw e;
-    failure = e.message;
-  } finally {
-    await engine?.close();
-  }
+  const run = await trainWith({
+    model,
+    tokenizer,
+    data: train,
+    config: cfg,
+    prompt: ctx.promptOf,
+    rollout: engine?.rollout,
+    now: ctx.now,
+    start: () => state,
+    onStep: async (row, st) => {
+      rows.push(row);
+      await appendJsonl(metricsPath, row);
+      bar.update(row.step, {
+        reward: row.reward.toFixed(3),
+        kl: (row.kl ?? 0).toFixed(4),
+        acc: (row["rewards/accuracy/mean"] ?? NaN).toFixed(3),
+      });
+      if (row.step % s.reportEvery === 0) {
+        await report({ status: `live: step ${st.step} of ${cfg.maxSteps}`, cost: st.ledger }, null);
+      }
+    },
+    checkpoint: async (st) =>
+      void await saveCheckpoint(join(s.out, "checkpoints"), st, {
+        config: cfg,
+        modelConfig: model.config,
+        lora: peft,
+      }),
+  }).finally(() => engine?.close());
+  state = run.state;
+  const failure = run.failure;
   bar.stop();
 
   const finalDir = join(s.out, state.trainable.kind === "lora" ? "adapter" : "model");
