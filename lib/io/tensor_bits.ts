@@ -16,7 +16,10 @@ export const readHalfBits = async (name: string, info: TensorInfo): Promise<Uint
   if (format === null) {
     throw new Error(`${info.file}: tensor "${name}" is ${info.dtype}, not BF16 or F16`);
   }
-  const bits = new Uint16Array(info.byteLength / 2);
+  // Read straight into shared memory, where the pure-TS backend keeps weights for its worker
+  // threads: a plain buffer would be copied there and linger until collected (Bun's collector
+  // left the 1.5B shape's weights twice in memory).
+  const bits = new Uint16Array(new SharedArrayBuffer(info.byteLength));
   const bytes = new Uint8Array(bits.buffer);
   const handle = await open(info.file, "r");
   try {
