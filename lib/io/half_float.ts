@@ -4,6 +4,9 @@
  * Works on raw 16-bit patterns so callers can view file bytes as a Uint16Array.
  */
 
+/** The 16-bit float formats: bfloat16 and IEEE float16. */
+export type HalfFormat = "bf16" | "f16";
+
 /** Reinterprets float32 bits; the scratch views are local so the functions stay pure. */
 const float32Bits = (values: Float32Array): Uint32Array =>
   new Uint32Array(values.buffer, values.byteOffset, values.length);

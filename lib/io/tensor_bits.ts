@@ -4,14 +4,19 @@
  * Like the widening reader, it refuses NaN and infinities, naming the file and tensor.
  */
 import { open } from "node:fs/promises";
-import { type HalfFormat, nonFiniteHalves } from "../tensor/half.ts";
-import type { TensorInfo } from "./safetensors.ts";
+import type { HalfFormat } from "./half_float.ts";
+import { countNonFinite, type ReadOptions, type TensorInfo } from "./safetensors.ts";
 
 /** The half format of a safetensors dtype, or null for the others. */
 export const halfFormatOf = (dtype: TensorInfo["dtype"]): HalfFormat | null =>
   dtype === "BF16" ? "bf16" : dtype === "F16" ? "f16" : null;
 
-export const readHalfBits = async (name: string, info: TensorInfo): Promise<Uint16Array> => {
+/** The tensor's 16-bit patterns; NaN/infinities refused unless `options.allowNonFinite`. */
+export const readHalfBits = async (
+  name: string,
+  info: TensorInfo,
+  options: ReadOptions = {},
+): Promise<Uint16Array> => {
   const format = halfFormatOf(info.dtype);
   if (format === null) {
     throw new Error(`${info.file}: tensor "${name}" is ${info.dtype}, not BF16 or F16`);
@@ -40,9 +45,12 @@ export const readHalfBits = async (name: string, info: TensorInfo): Promise<Uint
   } finally {
     await handle.close();
   }
-  const bad = nonFiniteHalves(bits, format);
+  const bad = options.allowNonFinite ? 0 : countNonFinite(bytes, info.dtype as "BF16" | "F16");
   if (bad > 0) {
-    throw new Error(`${info.file}: tensor "${name}" holds ${bad} NaN or infinite values`);
+    throw new Error(
+      `${info.file}: tensor "${name}" holds ${bad} NaN or infinite values ` +
+        "(allowNonFinite loads them anyway)",
+    );
   }
   return bits;
 };

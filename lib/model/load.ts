@@ -48,13 +48,17 @@ export interface LoraAdapter {
 /** Loads a Hugging Face model directory (config.json + safetensors, sharded or not; Qwen2, Qwen3, Llama) onto a backend: "ts" (pure TypeScript) by default; "tfjs-wasm" is the fastest on CPUs, "webgpu" uses a GPU (Deno). */
 export const loadModel = async (
   dir: string,
-  opts: { readonly backend?: Backend | string } = {},
+  opts: {
+    readonly backend?: Backend | string;
+    /** Load weights holding NaN or infinities instead of refusing them (refused by default). */
+    readonly allowNonFinite?: boolean;
+  } = {},
 ): Promise<Model> => {
   const backend = typeof opts.backend === "object"
     ? opts.backend
     : await loadBackend(opts.backend ?? "ts");
   const config = await readModelConfig(dir);
-  const index = await openModelWeights(dir);
+  const index = await openModelWeights(dir, { allowNonFinite: opts.allowNonFinite });
   validateWeights(config, index.tensors, index.source);
   // One tensor at a time, read and uploaded before the next is read, so loading holds the
   // weights once plus one tensor; 16-bit matrices stay 16-bit where the backend keeps them so.
@@ -77,7 +81,7 @@ const streamWeight = async (
     format !== null && uploadHalf && info.shape.length === 2 &&
     backend.maxBindingBytes === undefined
   ) {
-    const bits = await readHalfBits(name, info);
+    const bits = await readHalfBits(name, info, index.options);
     return [new Tensor(backend, uploadHalf(bits, format, info.shape), info.shape, "float32")];
   }
   return uploadWeight(backend, name, await index.read(name));

@@ -3,10 +3,9 @@
  * tables that widen them to float32 on the fly (inside matmul's packing and the embedding
  * lookup), so a 1B-parameter base occupies 2 GB instead of 4.
  */
-import { decodeBf16, decodeF16 } from "../io/half_float.ts";
+import { decodeBf16, decodeF16, type HalfFormat } from "../io/half_float.ts";
 
-/** The 16-bit float formats: bfloat16 and IEEE float16. */
-export type HalfFormat = "bf16" | "f16";
+export type { HalfFormat };
 
 /** A backend buffer of 16-bit floats (the pure-TS backend's handle for 16-bit weights). */
 export class HalfMatrix {
@@ -32,11 +31,3 @@ export const halfTable = (format: HalfFormat): Float32Array => {
 /** The float32 values of a half buffer. */
 export const widenHalf = (h: HalfMatrix): Float32Array =>
   h.format === "bf16" ? decodeBf16(h.bits) : decodeF16(h.bits);
-
-/** How many of a half buffer's values are NaN or infinite (exponent bits all ones). */
-export const nonFiniteHalves = (bits: Uint16Array, format: HalfFormat): number => {
-  const exponent = format === "bf16" ? 0x7f80 : 0x7c00;
-  let count = 0;
-  for (let i = 0; i < bits.length; i++) if ((bits[i] & exponent) === exponent) count++;
-  return count;
-};
