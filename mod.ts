@@ -70,14 +70,12 @@ export type { KVEntry } from "./lib/nn/attention.ts";
 export type { DecoderSwitches } from "./lib/families.ts";
 export { adapterToDevice, adapterToHost } from "./lib/model/adapter.ts";
 export {
-  generate,
   loadAdapter,
   loadModel,
   logits,
   type LoraAdapter,
   mergeAdapter,
   type Model,
-  type ModelGenerateOptions,
   saveAdapter,
 } from "./lib/model/load.ts";
 export { paramsFromWeights, weightsFromParams } from "./lib/model/weights.ts";
@@ -92,9 +90,11 @@ export {
 } from "./lib/nn/vocab_blocks.ts";
 export {
   type FinishReason,
+  generate,
   generateFromParams,
   type GenerateOptions,
   type Generation,
+  type ModelGenerateOptions,
   SYNC_EVERY,
 } from "./lib/sampling/generate.ts";
 export { type DeviceDraw, sampleOnDevice, samplesOnDevice } from "./lib/sampling/device_sample.ts";

@@ -8,7 +8,6 @@ import { type ModelWeightsIndex, openModelWeights } from "../io/model_weights.ts
 import { halfFormatOf, readHalfBits } from "../io/tensor_bits.ts";
 import { expectedWeightShapes, validateWeights } from "../io/weight_layout.ts";
 import { type LoraConfig, type PeftAdapter, readAdapter, writeAdapter } from "../io/peft.ts";
-import { generateFromParams, type GenerateOptions, type Generation } from "../sampling/generate.ts";
 import { type Backend, loadBackend } from "../tensor/backends.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
 import {
@@ -103,31 +102,8 @@ export const saveAdapter = async (dir: string, adapter: LoraAdapter): Promise<vo
 };
 
 /** The forward's form of an adapter: its weights with PEFT's scaling. */
-const applied = (adapter: LoraAdapter | null | undefined): AppliedLora | null =>
+export const appliedLora = (adapter: LoraAdapter | null | undefined): AppliedLora | null =>
   adapter ? { weights: adapter.weights, scaling: loraScaling(adapter.config) } : null;
-
-/** Sampling options of {@link generate}: the adapter is a LoraAdapter (loadAdapter's result). */
-export type ModelGenerateOptions = Omit<GenerateOptions, "adapter"> & {
-  /** LoRA applied while sampling, or none (the base model). */
-  readonly adapter?: LoraAdapter | null;
-};
-
-/**
- * Samples a completion for every prompt (token ids; shorter ones are left-padded) from the model,
- * with or without an adapter; completions stop at a stop token or maxNewTokens.
- */
-export const generate = (
-  model: Pick<Model, "config" | "params">,
-  prompts: readonly (readonly number[])[],
-  opts: ModelGenerateOptions,
-): Promise<Generation> => {
-  checkModel("generate", model);
-  checkLoraAdapter("generate", opts?.adapter, model);
-  return generateFromParams(model.config, model.params, prompts, {
-    ...opts,
-    adapter: applied(opts.adapter),
-  });
-};
 
 /**
  * The model with the adapter merged into its weights (W + scaling · B A): same outputs as the
@@ -139,7 +115,7 @@ export const mergeAdapter = (model: Model, adapter: LoraAdapter): Model => {
     throw new TypeError("mergeAdapter: no adapter given");
   }
   checkLoraAdapter("mergeAdapter", adapter, model);
-  return { ...model, params: mergeLora(model.params, applied(adapter)!) };
+  return { ...model, params: mergeLora(model.params, appliedLora(adapter)!) };
 };
 
 /** Logits [B, T, V] for equal-length rows of token ids, with or without an adapter. */
@@ -150,7 +126,7 @@ export const logits = async (
 ): Promise<{ data: Float32Array; shape: [number, number, number] }> => {
   checkModel("logits", model);
   checkLoraAdapter("logits", opts.adapter, model);
-  const adapter = applied(opts.adapter);
+  const adapter = appliedLora(opts.adapter);
   const out = scope(() => forward(model.config, model.params, ids, { adapter }).logits);
   const data = (await toArray(out)) as Float32Array;
   const shape = out.shape as [number, number, number];

@@ -8,6 +8,8 @@
  * are drawn and fed back without leaving it, and the host reads them every `SYNC_EVERY` steps
  * to see whether every sequence has stopped.
  */
+import { appliedLora, type LoraAdapter, type Model } from "../model/load.ts";
+import { checkLoraAdapter, checkModel } from "../model/guards.ts";
 import { concat, reshape, slice } from "../autodiff/ops.ts";
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
 import type { AppliedLora, DecoderParams, ModelConfig } from "../model/decoder.ts";
@@ -286,4 +288,27 @@ const concatRows = (rows: readonly Float32Array[], width: number): Float32Array 
   const out = new Float32Array(rows.length * width);
   rows.forEach((r, i) => out.set(r, i * width));
   return out;
+};
+
+/** Sampling options of {@link generate}: the adapter is a LoraAdapter (loadAdapter's result). */
+export type ModelGenerateOptions = Omit<GenerateOptions, "adapter"> & {
+  /** LoRA applied while sampling, or none (the base model). */
+  readonly adapter?: LoraAdapter | null;
+};
+
+/**
+ * Samples a completion for every prompt (token ids; shorter ones are left-padded) from the model,
+ * with or without an adapter; completions stop at a stop token or maxNewTokens.
+ */
+export const generate = (
+  model: Pick<Model, "config" | "params">,
+  prompts: readonly (readonly number[])[],
+  opts: ModelGenerateOptions,
+): Promise<Generation> => {
+  checkModel("generate", model);
+  checkLoraAdapter("generate", opts?.adapter, model);
+  return generateFromParams(model.config, model.params, prompts, {
+    ...opts,
+    adapter: appliedLora(opts.adapter),
+  });
 };
