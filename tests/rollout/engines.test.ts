@@ -139,7 +139,9 @@ test("vLLM: load step-N under a new name, sample with model=step-N, unload it; p
     assert.is(bodies[0].lora_name, "run1-step-1");
     assert.is(bodies[4].lora_name, "run1-step-2", "a name is never reused");
     assert.ok(loadedFiles.every(Boolean), "the PEFT adapter is on disk before the load call");
-    const completion = bodies[1];
+    // The two groups are requested concurrently: find the first group's request by its prompt.
+    const stepOne = bodies.slice(1, 3);
+    const completion = stepOne.find((body) => (body.prompt as number[]).length === 3)!;
     assert.is(completion.model, "run1-step-1");
     assert.equal(completion.prompt, [1, 30, 31]);
     assert.is(completion.n, 2);
