@@ -208,7 +208,13 @@ export const examplesFromRows = (
     const more = errors.length - listed.length;
     throw new Error([...listed, ...(more > 0 ? [`... and ${more} more bad rows`] : [])].join("\n"));
   }
-  if (examples.length === 0) throw new Error(`${file}: no usable problems`);
+  if (examples.length === 0) {
+    // Every row skipped: say why, or the user sees no hint of the column mapping to give.
+    const why = errors.length > 0
+      ? ` (${errors.length} rows skipped; ${errors[0].where}: ${errors[0].message})`
+      : "";
+    throw new Error(`${file}: no usable problems${why}`);
+  }
   return { examples, errors, problemColumn: problemColumn!, answerColumn, format };
 };
 

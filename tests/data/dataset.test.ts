@@ -91,6 +91,15 @@ test("bad rows name the file and line (JSONL) or row (JSON); skip mode keeps the
     const skipped = await readDataset(jsonl, { onError: "skip" });
     assert.is(skipped.examples.length, 1);
     assert.is(skipped.errors.length, 2);
+    const unmapped = join(tmp, "u.jsonl");
+    await writeFile(unmapped, '{"question": "p1", "final": "1"}\n');
+    try {
+      await readDataset(unmapped, { onError: "skip" });
+      assert.unreachable();
+    } catch (e) {
+      // Every row skipped: the error still says why (here: the answer column to map).
+      assert.match((e as Error).message, /no usable problems \(1 rows skipped; .*--answer-field/);
+    }
     const json = join(tmp, "b.json");
     await writeFile(json, JSON.stringify({ data: [{ problem: "p", answer: 1 }, 7] }));
     try {
