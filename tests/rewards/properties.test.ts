@@ -15,6 +15,7 @@ import {
 } from "../../lib/rewards/format.ts";
 import { cosineScaledRewards, kimiLengthRewards } from "../../lib/rewards/length.ts";
 import { repetitionPenalty } from "../../lib/rewards/repetition.ts";
+import { slowdownNow } from "./timing.ts";
 
 const limitMs = 50;
 
@@ -31,31 +32,8 @@ const timed = <T>(f: () => T, bound = limitMs): { readonly value: T; readonly ms
   return { value, ms: best };
 };
 
-/** A fixed pure-JS workload: how fast this machine runs JS right now. */
-const yardstick = () => {
-  const seen = new Set<number>();
-  let h = 0x811c9dc5;
-  for (let i = 0; i < 100_000; i++) {
-    h = Math.imul(h ^ i, 0x01000193);
-    seen.add(h & 0xffff);
-  }
-  return seen.size;
-};
-const fastest = (runs: number) => {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    yardstick();
-    best = Math.min(best, performance.now() - start);
-  }
-  return best;
-};
-const unloaded = fastest(20);
-/**
- * How much slower the machine is now than at its best in this process (shared CI cores):
- * bounds on megabyte inputs scale with it, which still catches any superlinear blowup.
- */
-const slowdown = () => Math.max(1, fastest(3) / unloaded);
+/** Bounds on megabyte inputs scale with the machine's slowdown: still catches superlinear blowups. */
+const slowdown = () => slowdownNow(3);
 
 const alphabet = [..."\\{}[]()$^_,.=<>&%!|0123456789 \nxyzabc+-*/"];
 const latexWords = [

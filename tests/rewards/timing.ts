@@ -23,6 +23,12 @@ const fastestYardstick = (runs: number) => {
 };
 const unloaded = fastestYardstick(20);
 
+/**
+ * How much slower the machine is now than at its best in this process (shared CI cores), from
+ * the fastest of `runs` yardstick runs; >= 1.
+ */
+export const slowdownNow = (runs = 3): number => Math.max(1, fastestYardstick(runs) / unloaded);
+
 export interface RewardTimes {
   readonly results: readonly (number | null)[];
   /** Milliseconds per input: the fastest of its runs. */
