@@ -32,6 +32,16 @@ export const withBindingLimit = (
   return {
     ...k,
     upload: (data, shape) => guard("upload", [], shape, () => k.upload(data, shape)),
+    // Packed two values per word: half a float32 matrix's bytes.
+    ...(k.uploadHalf && {
+      uploadHalf: (bits, format, shape) =>
+        guard(
+          "uploadHalf",
+          [],
+          [shape[0], Math.ceil(shape[1] / 2)],
+          () => k.uploadHalf!(bits, format, shape),
+        ),
+    }),
     fill: (shape, value, dtype) => guard("fill", [], shape, () => k.fill(shape, value, dtype)),
     cast: (x, shape, from, to) => guard("cast", [x], shape, () => k.cast(x, shape, from, to)),
     unary: (op, x, shape) => guard(op, [x], shape, () => k.unary(op, x, shape)),

@@ -13,6 +13,7 @@ import { bytesOf, matmulShape, sizeOf } from "../shape.ts";
 import { simdMatmul } from "../wasm/matmul.ts";
 import { withBindingLimit } from "./binding_limit.ts";
 import { activate, startTfjsBackend, tfjsBackendInstance, type TfjsBackendName } from "./engine.ts";
+import { withHalfWeights } from "./half_webgpu.ts";
 
 type T = tf.Tensor;
 
@@ -137,7 +138,7 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
     return tf.tidy(f);
   };
   const downloadSync = (h: T, _shape: Shape, dtype: DType): HostArray => copy(h.dataSync(), dtype);
-  return {
+  const kernels: Kernels<T> = {
     name,
     upload: (data, shape) =>
       run(() =>
@@ -188,6 +189,8 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
     logSoftmax: (x) => run(() => tf.logSoftmax(x)),
     cumsum: (x) => run(() => tf.cumsum(x, x.rank - 1)),
   };
+  // Custom programs are a WebGPU feature: tfjs-cpu and tfjs-wasm keep 16-bit files as float32.
+  return name === "webgpu" ? withHalfWeights(kernels, run) : kernels;
 };
 
 export interface TfjsBackendOptions {
