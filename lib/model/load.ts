@@ -19,7 +19,8 @@ import {
   type ModelConfig,
 } from "./decoder.ts";
 import { checkLoraAdapter, checkModel } from "./guards.ts";
-import { paramsFromTensors, uploadWeight } from "./weights.ts";
+import { blockRows } from "../nn/vocab_blocks.ts";
+import { paramsFromTensors, uploadWeight, VOCAB_MATRICES } from "./weights.ts";
 
 /** A model loaded onto a backend: its directory, config and base weights. */
 export interface Model {
@@ -76,12 +77,18 @@ const streamWeight = async (
   const info = index.tensors.get(name)!;
   const format = halfFormatOf(info.dtype);
   const uploadHalf = backend.kernels.uploadHalf;
-  if (
-    format !== null && uploadHalf && info.shape.length === 2 &&
-    backend.maxBindingBytes === undefined
-  ) {
+  if (format !== null && uploadHalf && info.shape.length === 2) {
     const bits = await readHalfBits(name, info, index.options);
-    return [new Tensor(backend, uploadHalf(bits, format, info.shape), info.shape, "float32")];
+    // Vocabulary matrices in row blocks, as uploadWeight splits them (WebGPU's binding limit).
+    const [rows, cols] = info.shape;
+    const per = VOCAB_MATRICES.includes(name)
+      ? blockRows(rows, cols, backend.maxBindingBytes)
+      : rows;
+    return Array.from({ length: Math.ceil(rows / per) }, (_, i) => {
+      const shape = [Math.min(per, rows - i * per), cols];
+      const block = bits.subarray(i * per * cols, (i * per + shape[0]) * cols);
+      return new Tensor(backend, uploadHalf(block, format, shape), shape, "float32");
+    });
   }
   return uploadWeight(backend, name, await index.read(name));
 };
