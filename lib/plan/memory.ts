@@ -116,14 +116,14 @@ export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 const WASM_TRANSPOSE_CACHE_BYTES = 256 * 1024 ** 2;
 
 /** Backends that keep 16-bit weights 16-bit (their kernels have uploadHalf). */
-export const HALF_WEIGHT_BACKENDS: readonly BackendName[] = ["ts"];
+export const HALF_WEIGHT_BACKENDS: readonly BackendName[] = ["ts", "webgpu"];
 
 /**
  * What each backend can hold given `freeBytes` of free host memory: the host's free memory for
  * the CPU backends; for tfjs-wasm no more than its heap, which also holds XNNPACK's packed copy
  * of each weight it multiplies by (measured: the 0.5B shape, 3.4 GB of estimated tensors, ran
  * out of the heap at its first product), so there the weights count twice. `halfWeights`: the
- * checkpoint is BF16/F16, which the pure-TS backend keeps at two bytes a value.
+ * checkpoint is BF16/F16, which HALF_WEIGHT_BACKENDS keep at two bytes a value.
  */
 export const backendBudget = (
   backend: BackendName,
