@@ -28,6 +28,8 @@ export interface Backend {
    * matrices into row blocks under it.
    */
   readonly maxBindingBytes?: number;
+  /** What the backend runs on, where that varies by machine (native: the BLAS and threads). */
+  readonly detail?: string;
 }
 
 /** The capabilities of each backend this library ships. */
@@ -43,6 +45,25 @@ export const tsBackend: Backend = {
   capabilities: capabilitiesOf("ts"),
 };
 
+let native: Promise<Backend> | null = null;
+
+/**
+ * The pure-TS backend with matmul on the machine's BLAS (lib/tensor/native), loaded once; an
+ * error with the reason on Node (no FFI) or where no CBLAS library loads.
+ */
+const nativeBackend = (): Promise<Backend> =>
+  native ??= Promise.all([import("./native/blas.ts"), import("./native/kernels.ts")]).then(
+    async ([{ loadBlas }, { nativeKernels }]) => {
+      const blas = await loadBlas();
+      return {
+        name: "native",
+        kernels: nativeKernels(blas),
+        capabilities: capabilitiesOf("native"),
+        detail: `${blas.library} on ${blas.threads} thread${blas.threads === 1 ? "" : "s"}`,
+      };
+    },
+  );
+
 /**
  * Loads a backend by name (tfjs backends are imported on first use); an unknown name or an
  * unavailable backend is an error naming the choices.
@@ -52,8 +73,9 @@ export const loadBackend = async (name: string): Promise<Backend> => {
     throw new Error(`unknown backend "${name}"; choose one of: ${backendNames.join(", ")}`);
   }
   if (name === "ts") return tsBackend;
+  if (name === "native") return nativeBackend();
   const { loadTfjsBackend } = await import("./tfjs/kernels.ts");
-  return loadTfjsBackend(name as Exclude<BackendName, "ts">);
+  return loadTfjsBackend(name as Exclude<BackendName, "ts" | "native">);
 };
 
 /** The backends that start on this runtime (webgpu only where navigator.gpu has an adapter). */

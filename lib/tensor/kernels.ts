@@ -121,7 +121,16 @@ export interface Kernels<H = unknown> {
   ) => void;
 }
 
-/** The tensor backends: pure TypeScript, and tfjs's cpu, wasm and webgpu. */
-export type BackendName = "ts" | "tfjs-cpu" | "tfjs-wasm" | "webgpu";
+/**
+ * The tensor backends: pure TypeScript, the same with matmul on a native BLAS (Deno and Bun),
+ * and tfjs's cpu, wasm and webgpu.
+ */
+export type BackendName = "ts" | "native" | "tfjs-cpu" | "tfjs-wasm" | "webgpu";
 /** Every backend name, in the order the CLI lists them. */
-export const backendNames: readonly BackendName[] = ["ts", "tfjs-cpu", "tfjs-wasm", "webgpu"];
+export const backendNames: readonly BackendName[] = [
+  "ts",
+  "native",
+  "tfjs-cpu",
+  "tfjs-wasm",
+  "webgpu",
+];

@@ -66,8 +66,16 @@ const assertClose = (
   if (bad) assert.unreachable(`${what}: ${bad}`);
 };
 
-test("availableBackends: ts, tfjs-cpu and tfjs-wasm everywhere, webgpu where an adapter is", () => {
-  assert.equal(available, ["ts", "tfjs-cpu", "tfjs-wasm", ...(hasAdapter ? ["webgpu"] : [])]);
+const hasFfi = runtime !== "node";
+
+test("availableBackends: ts, tfjs-cpu and tfjs-wasm everywhere, native where an FFI is, webgpu where an adapter is", () => {
+  assert.equal(available, [
+    "ts",
+    ...(hasFfi ? ["native"] : []),
+    "tfjs-cpu",
+    "tfjs-wasm",
+    ...(hasAdapter ? ["webgpu"] : []),
+  ]);
 });
 
 test("webgpu loads where an adapter is, and otherwise says why not", async () => {
@@ -88,6 +96,7 @@ test("each backend declares its capabilities: synchronous reads on the CPU, not 
   const cpu = { syncReads: true, deviceMemory: false };
   assert.equal(declared, {
     ts: cpu,
+    ...(hasFfi ? { native: cpu } : {}),
     "tfjs-cpu": cpu,
     "tfjs-wasm": cpu,
     ...(hasAdapter ? { webgpu: { syncReads: false, deviceMemory: true } } : {}),

@@ -1,0 +1,176 @@
+/**
+ * A native BLAS's single-precision matrix product (cblas_sgemm) through the runtime's FFI:
+ * Deno.dlopen on Deno, bun:ffi on Bun. Node has no FFI, so there the BLAS is unavailable with a
+ * reason. The library is the system's OpenBLAS (Debian: libopenblas0-pthread), else a
+ * libblas.so.3 that exports the CBLAS interface; OpenBLAS runs on every core unless TINA_THREADS
+ * says otherwise.
+ *
+ * Typed arrays are passed as they are: both FFIs hand C the view's own address (byteOffset
+ * included) for plain and shared buffers alike. Callers never pass empty arrays (see sgemm).
+ */
+import { availableParallelism } from "node:os";
+import process from "node:process";
+
+/** Row-major C = alpha·op(A)·op(B) + beta·C, as cblas_sgemm takes it (CblasRowMajor). */
+export interface Blas {
+  /** The shared library this BLAS was loaded from. */
+  readonly library: string;
+  /** Threads the library runs a product on (1 where it cannot say). */
+  readonly threads: number;
+  /**
+   * C[m, n] (leading dimension ldc) = op(A)[m, k] · op(B)[k, n] + beta·C, op transposing when
+   * asked; A and B are read through their leading dimensions lda and ldb. m, n and k > 0.
+   */
+  sgemm(
+    transposeA: boolean,
+    transposeB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): void;
+}
+
+/** The libraries tried, in order. */
+export const BLAS_LIBRARIES = ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"] as const;
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+/** TINA_THREADS (the thread knob lib/tensor/ts/threads.ts also reads), else every core. */
+export const blasThreadCount = (): number => {
+  const asked = Number(process.env.TINA_THREADS);
+  return Number.isInteger(asked) && asked >= 1 ? asked : availableParallelism();
+};
+
+/** The C functions used, as one FFI's symbols. */
+interface Symbols {
+  cblas_sgemm(...args: (number | Float32Array)[]): void;
+}
+interface ThreadSymbols {
+  openblas_set_num_threads(n: number): void;
+  openblas_get_num_threads(): number;
+}
+/** Opens `library` with the symbols named (types by the FFI's own spelling), or throws. */
+type Open = <S>(library: string, symbols: Record<keyof S, [string[], string]>) => S;
+
+const SGEMM_ARGS = [
+  ["i32", "i32", "i32", "i32", "i32", "i32"],
+  ["f32", "ptr", "i32", "ptr", "i32", "f32", "ptr", "i32"],
+].flat();
+
+interface DenoFfi {
+  dlopen(
+    library: string,
+    symbols: Record<string, { parameters: string[]; result: string }>,
+  ): { symbols: unknown };
+}
+
+/** The FFI of this runtime, or why there is none. */
+const runtimeFfi = async (): Promise<Open | string> => {
+  const deno = (globalThis as { Deno?: DenoFfi }).Deno;
+  if (deno) {
+    return (library, symbols) =>
+      deno.dlopen(
+        library,
+        Object.fromEntries(
+          Object.entries(symbols as Record<string, [string[], string]>).map((
+            [name, [args, result]],
+          ) => [name, {
+            parameters: args.map((t) => (t === "ptr" ? "buffer" : t)),
+            result,
+          }]),
+        ),
+      ).symbols as never;
+  }
+  if ("Bun" in globalThis) {
+    const specifier = "bun:ffi"; // not a literal: other runtimes and tsc must not resolve it
+    const ffi = await import(specifier) as {
+      dlopen(library: string, symbols: Record<string, { args: string[]; returns: string }>): {
+        symbols: unknown;
+      };
+    };
+    return (library, symbols) =>
+      ffi.dlopen(
+        library,
+        Object.fromEntries(
+          Object.entries(symbols as Record<string, [string[], string]>).map((
+            [name, [args, returns]],
+          ) => [name, { args, returns }]),
+        ),
+      ).symbols as never;
+  }
+  return "this runtime has no FFI (Deno and Bun have one; Node does not)";
+};
+
+/** The first line of an error, for a reason. */
+const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).split("\n")[0];
+
+/**
+ * The BLAS of this machine set to `threads`, or an Error saying why there is none (no FFI, no
+ * library, no cblas_sgemm in it), naming what was tried.
+ */
+export const loadBlas = async (threads = blasThreadCount()): Promise<Blas> => {
+  const open = await runtimeFfi();
+  if (typeof open === "string") throw new Error(`native BLAS unavailable: ${open}`);
+  const failures: string[] = [];
+  for (const library of BLAS_LIBRARIES) {
+    let symbols: Symbols;
+    try {
+      symbols = open<Symbols>(library, { cblas_sgemm: [SGEMM_ARGS, "void"] });
+    } catch (e) {
+      failures.push(`${library}: ${firstLine(e)}`);
+      continue;
+    }
+    return { library, threads: setThreads(open, library, threads), sgemm: sgemmOf(symbols) };
+  }
+  throw new Error(
+    `native BLAS unavailable: no CBLAS library loads (${failures.join("; ")}); on Debian or ` +
+      `Ubuntu: apt-get install libopenblas0-pthread`,
+  );
+};
+
+/** OpenBLAS's thread count set to `threads`; 1 for a BLAS without OpenBLAS's thread calls. */
+const setThreads = (open: Open, library: string, threads: number): number => {
+  try {
+    const t = open<ThreadSymbols>(library, {
+      openblas_set_num_threads: [["i32"], "void"],
+      openblas_get_num_threads: [[], "i32"],
+    });
+    t.openblas_set_num_threads(threads);
+    return t.openblas_get_num_threads();
+  } catch {
+    return 1;
+  }
+};
+
+/** Throws unless `x` holds a [rows, cols] matrix read with leading dimension `ld`. */
+const checkExtent = (x: Float32Array, rows: number, cols: number, ld: number, what: string) => {
+  if (ld < cols || (rows - 1) * ld + cols > x.length) {
+    throw new Error(
+      `sgemm: ${what} holds ${x.length} values, too few for [${rows}, ${cols}] at leading ` +
+        `dimension ${ld}`,
+    );
+  }
+};
+
+// C reads past a typed array's end without a word, so every extent is checked before the call.
+const sgemmOf =
+  (symbols: Symbols): Blas["sgemm"] =>
+  (transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc) => {
+    if (!(m > 0 && n > 0 && k > 0)) {
+      throw new Error(`sgemm: empty product [${m}, ${k}] x [${k}, ${n}]`);
+    }
+    checkExtent(a, transposeA ? k : m, transposeA ? m : k, lda, "A");
+    checkExtent(b, transposeB ? n : k, transposeB ? k : n, ldb, "B");
+    checkExtent(c, m, n, ldc, "C");
+    const [opA, opB] = [transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS];
+    symbols.cblas_sgemm(ROW_MAJOR, opA, opB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+  };

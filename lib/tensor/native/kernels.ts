@@ -1,0 +1,29 @@
+/**
+ * The "native" backend: the pure-TS backend's buffers and kernels (lib/tensor/ts), with the
+ * matrix product on the machine's BLAS through FFI (./blas.ts, ./matmul.ts). Available on Deno
+ * and Bun where a CBLAS library loads; 16-bit weights stay 16-bit as on the pure-TS backend.
+ */
+import type { Kernels } from "../kernels.ts";
+import { HalfMatrix, widenHalf } from "../half.ts";
+import { tsKernels } from "../ts/kernels.ts";
+import type { Blas } from "./blas.ts";
+import { nativeMatmul } from "./matmul.ts";
+
+type Handle = Float32Array | Int32Array | HalfMatrix;
+
+/** The pure-TS kernels with matmul on `blas`. */
+export const nativeKernels = (blas: Blas): Kernels<Handle> => ({
+  ...tsKernels,
+  name: "native",
+  matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
+    nativeMatmul(
+      blas,
+      // A 16-bit left operand is rare (weights are right operands): widened whole.
+      a instanceof HalfMatrix ? widenHalf(a) : a as Float32Array,
+      aShape,
+      b as Float32Array | HalfMatrix,
+      bShape,
+      transposeA,
+      transposeB,
+    ),
+});
