@@ -1,10 +1,13 @@
 /**
  * A real model directory (e.g. from examples/synth-model.ts) on one backend: greedy decoding
- * with the KV cache at each batch size, and one GRPO + LoRA training step (reference log-probs,
- * policy forward and backward to LoRA r 32 on all seven projections, AdamW), in tokens/s, with
- * the bytes its tensors hold. Run it under `/usr/bin/time -v` for the process's peak RSS:
+ * with the KV cache at each batch size after a 32-token prompt, and one GRPO + LoRA training step
+ * (reference log-probs, policy forward and backward to LoRA r 32 on all seven projections,
+ * clipping, AdamW, as the trainer's), in tokens/s, with the bytes its tensors hold and the
+ * process's peak RSS. bench/compare-pytorch/real_size.py does the same work in PyTorch;
+ * bench/compare-pytorch/real_size.sh runs both. Each figure is one timed run. Threads:
+ * TINA_THREADS.
  *
- *   /usr/bin/time -v npx deno run -A bench/real-size.ts --model DIR [--backend ts]
+ *   npx deno run -A bench/real-size.ts --model DIR [--backend ts]
  *     [--batches 1,8] [--new-tokens 8] [--sequences 4] [--prompt 160] [--completion 16]
  *     [--checkpointing true]
  */
@@ -15,7 +18,7 @@ import { stopGradient } from "../lib/autodiff/ops.ts";
 import { scope, tensor, toArray } from "../lib/autodiff/tensor.ts";
 import { initLora, type LoraWeights } from "../lib/model/decoder.ts";
 import { loadModel } from "../lib/model/load.ts";
-import { adamw, applyUpdates } from "../lib/optim/mod.ts";
+import { adamw, applyUpdates, chain, clipByGlobalNorm } from "../lib/optim/mod.ts";
 import { foldIn, normal, prngKey, uniform } from "../lib/random/prng.ts";
 import { grpoLoss } from "../lib/rl/mod.ts";
 import { generateFromParams } from "../lib/sampling/generate.ts";
@@ -85,7 +88,7 @@ const mask = tensor(backend, new Float32Array(sequences * (completionLength + 1)
 ]);
 const advantages = tensor(backend, normal(foldIn(key, 4), sequences), [sequences]);
 const weights = initLora(backend, cfg, foldIn(key, 5), 32);
-const optimizer = adamw({ lr: 1e-6 });
+const optimizer = chain(clipByGlobalNorm(1), adamw({ lr: 1e-6 }));
 const gradientCheckpointing = values.checkpointing === "true";
 meter.resetPeak();
 started = performance.now();
@@ -112,9 +115,13 @@ await toArray(next.layers[0].q!.A);
 const stepSeconds = (performance.now() - started) / 1000;
 value.dispose();
 
+const host = globalThis as { Deno?: unknown; Bun?: unknown };
 console.log(JSON.stringify({
+  side: "ours",
   model: values.model,
   backend: backend.name,
+  runtime: host.Deno ? "deno" : host.Bun ? "bun" : "node",
+  threads: process.env.TINA_THREADS ?? "default",
   dtype: cfg.dtype,
   loadSeconds: Number(loadSeconds.toFixed(1)),
   weightBytes,
@@ -131,6 +138,6 @@ console.log(JSON.stringify({
     ),
     peakTensorBytes: meter.peak(),
   },
-  rss: process.memoryUsage().rss,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024, // maxRSS is in KiB
 }));
 process.exit(0);
