@@ -11,11 +11,23 @@ import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isTensor, valueAndGrad } from "../../lib/autodiff/grad.ts";
+import { mean, mul } from "../../lib/autodiff/ops.ts";
+import { type Tensor, tensor, toArray } from "../../lib/autodiff/tensor.ts";
 import { readSafetensors } from "../../lib/io/safetensors.ts";
+import {
+  type DecoderParams,
+  hiddenStates,
+  initLora,
+  type LoraWeights,
+} from "../../lib/model/decoder.ts";
 import { loadModel, logits } from "../../lib/model/load.ts";
+import { paramsFromWeights } from "../../lib/model/weights.ts";
+import { foldIn, normal, prngKey } from "../../lib/random/prng.ts";
 import type { Backend } from "../../lib/tensor/backends.ts";
 import { packedHalfOf } from "../../lib/tensor/tfjs/half_webgpu.ts";
 import { loadTfjsBackend } from "../../lib/tensor/tfjs/kernels.ts";
+import { treeFlatten } from "../../lib/tree.ts";
 import { testBackends } from "../helpers/backends.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -73,6 +85,39 @@ if ((await testBackends()).includes("webgpu")) {
       assert.ok(diff < 1e-4, `max |diff| ${diff} from ${want}`);
     });
   }
+
+  test("LoRA gradients through packed weights: those of the widened weights", async () => {
+    const dir = await modelDir("qwen2-tiny", "model_bf16.safetensors");
+    try {
+      const model = await loadModel(dir, { backend: webgpu });
+      const floats = (await readSafetensors(join(dir, "model.safetensors"))).floats;
+      const widened = paramsFromWeights(webgpu, model.config, floats, "model_bf16");
+      const ids = [[3, 17, 42, 5, 9], [60, 1, 2, 33, 8]];
+      const key = prngKey(5);
+      const shape = [ids.length, ids[0].length, model.config.hiddenSize];
+      const probe = tensor(webgpu, normal(foldIn(key, 1), shape[0] * shape[1] * shape[2]), shape);
+      const gradsOf = async (params: DecoderParams) => {
+        const lora = initLora(webgpu, model.config, key, 2);
+        const { grads } = valueAndGrad((w: LoraWeights) =>
+          mean(mul(
+            hiddenStates(model.config, params, ids, { adapter: { weights: w, scaling: 2 } }).hidden,
+            probe,
+          ))
+        )(lora);
+        return await Promise.all(treeFlatten(grads, isTensor).map(([, t]) => toArray(t as Tensor)));
+      };
+      const [packed, wide] = [await gradsOf(model.params), await gradsOf(widened)];
+      assert.is(packed.length, wide.length);
+      // A's gradients are 0 (B starts at 0); B's flow back through every packed W as g · W.
+      assert.ok(wide.some((g) => g.some((x) => x !== 0)), "some gradient is not zero");
+      packed.forEach((g, i) => {
+        const scale = Math.max(...Array.from(wide[i], Math.abs));
+        assert.ok(maxAbsDiff(g, wide[i]) <= 1e-5 * scale, `gradient ${i}`);
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   test("vocabulary matrices as packed row blocks under a binding limit: same logits", async () => {
     const limited = await loadTfjsBackend("webgpu", { maxBindingBytes: 4096 });
