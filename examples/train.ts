@@ -46,7 +46,14 @@ import {
 import { loadBackend } from "../lib/tensor/backends.ts";
 import { HalfMatrix } from "../lib/tensor/half.ts";
 import { type BackendName, backendNames } from "../lib/tensor/kernels.ts";
-import { chooseBackend, estimateMemory } from "../lib/plan/memory.ts";
+import {
+  backendBudget,
+  baseParameterCount,
+  chooseBackend,
+  describeEstimate,
+  estimateMemory,
+} from "../lib/plan/memory.ts";
+import { cpuPreference } from "../lib/plan/cpu_backend.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { checkpointsNewestFirst, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
 import type { TrainConfig } from "../lib/train/config.ts";
@@ -106,7 +113,10 @@ printed at start and saved in the run directory as run.json.
   --lora-alpha X          LoRA alpha
   --full                  train every base weight instead of LoRA adapters (comparison)
   --seed N                run seed
-  --backend NAME          ${backendNames.join(" | ")} (default: fastest CPU backend here)
+  --backend NAME          ${backendNames.join(" | ")}; default: the fastest CPU
+                          backend for the model's size that can hold the run (native, a
+                          BLAS through Deno's or Bun's FFI, from 100M parameters; else
+                          tfjs-wasm)
   --rollout URL[,URL...]  sample on inference servers instead of in this process (README
                           "Rollouts on inference engines"); --rollout llama.cpp starts local
                           llama-server processes on the current model
@@ -268,14 +278,21 @@ const rolloutFlags = (v: ReturnType<typeof parseFlags<typeof OPTIONS>>): Rollout
   }
 };
 
-/** The fastest CPU backend this runtime has (measured: tfjs-wasm, then the pure-TS one). */
-const bestCpuBackend = (): Promise<string> =>
-  loadBackend("tfjs-wasm").then(() => "tfjs-wasm", () => "ts");
+/** The CPU backends that start here (native needs Deno's or Bun's FFI and a BLAS). */
+const loadableCpuBackends = async (): Promise<BackendName[]> => {
+  const loadable: BackendName[] = [];
+  // One at a time: tfjs initializes one backend at a time.
+  for (const name of ["native", "tfjs-wasm", "ts"] as const) {
+    if (await loadBackend(name).then(() => true, () => false)) loadable.push(name);
+  }
+  return loadable;
+};
 
 /**
  * The backend this run fits on (lib/plan/memory.ts), decided before any weight is loaded: the
  * asked one, refused in one line with the numbers when it cannot hold the run, or else the
- * fastest CPU backend that can.
+ * fastest CPU backend for the model's size (lib/plan/cpu_backend.ts) that can. Prints the
+ * choice and why.
  */
 const plannedBackend = async (
   dir: string,
@@ -290,9 +307,21 @@ const plannedBackend = async (
     lora: cfg.lora && { rank: cfg.lora.r, targets: cfg.lora.targets },
     gradientCheckpointing: cfg.gradientCheckpointing,
   });
-  const fastest = await bestCpuBackend() as BackendName;
-  const preferred = [...new Set([fastest, "ts" as const])];
-  return chooseBackend(estimate, asked, preferred, freemem(), modelConfig.dtype !== "float32");
+  const { order, reason } = cpuPreference(
+    baseParameterCount(modelConfig),
+    await loadableCpuBackends(),
+  );
+  const [free, halfWeights] = [freemem(), modelConfig.dtype !== "float32"];
+  const chosen = chooseBackend(estimate, asked, order, free, halfWeights);
+  const skipped = asked ? [] : order.slice(0, order.indexOf(chosen));
+  const { detail } = await loadBackend(chosen);
+  const { weightFactor } = backendBudget(chosen, free, halfWeights);
+  console.error(
+    `backend ${chosen}${detail ? ` (${detail})` : ""}: ${asked ? "asked for" : reason}` +
+      skipped.map((name) => `; ${name} cannot hold this run`).join("") +
+      `; needs ${describeEstimate(estimate, weightFactor)}, ${(free / 1e9).toFixed(2)} GB free`,
+  );
+  return chosen;
 };
 
 /** sha256 over every base tensor, to prove the base weights never change. */

@@ -116,7 +116,7 @@ export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 const WASM_TRANSPOSE_CACHE_BYTES = 256 * 1024 ** 2;
 
 /** Backends that keep 16-bit weights 16-bit (their kernels have uploadHalf). */
-export const HALF_WEIGHT_BACKENDS: readonly BackendName[] = ["ts", "webgpu"];
+export const HALF_WEIGHT_BACKENDS: readonly BackendName[] = ["ts", "native", "webgpu"];
 
 /**
  * What each backend can hold given `freeBytes` of free host memory: the host's free memory for
