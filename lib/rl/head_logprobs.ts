@@ -25,7 +25,7 @@ import {
   sub,
   sum,
 } from "../autodiff/ops.ts";
-import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
 import { blockLogSoftmax, gatherRouted, routeIds, type Routing } from "../nn/vocab_blocks.ts";
 import { bytesOf, fmt } from "../tensor/shape.ts";
 import type { TokenLogProbs } from "./token_logprobs.ts";
@@ -106,50 +106,66 @@ export const headTokenLogProbs = (
     });
     chunks.push({ begin, rows, routing, blocks });
   }
+  // One scope per chunk in both passes: a chunk's vocabulary-wide temporaries (logits,
+  // log-softmax, exp; ~16 MB each at 150k) are freed before the next chunk makes its own.
   const fused = customVjp((hidden: Tensor, ...head: Tensor[]) => {
-    const parts = chunks.map((c) => {
-      const lps = chunkLogSoftmax(hidden, head, c, temperature);
-      return {
-        logp: gatherRouted(
-          c.routing,
-          [c.rows],
-          (b) => gather(reshape(lps[b], [-1]), c.blocks[b]!.picks, 0),
-        ),
-        entropy: neg(
-          lps.map((lp) => sum(mul(exp(lp), lp), -1)).reduce((a, b) => add(a, b)),
-        ),
-      };
-    });
-    return {
+    const parts = chunks.map((c) =>
+      scope(() => {
+        const lps = chunkLogSoftmax(hidden, head, c, temperature);
+        return {
+          logp: gatherRouted(
+            c.routing,
+            [c.rows],
+            (b) => gather(reshape(lps[b], [-1]), c.blocks[b]!.picks, 0),
+          ),
+          entropy: neg(
+            lps.map((lp) => sum(mul(exp(lp), lp), -1)).reduce((a, b) => add(a, b)),
+          ),
+        };
+      })
+    );
+    const joined = {
       output: concat(parts.map((p) => p.logp), 0),
       aux: concat(parts.map((p) => p.entropy), 0),
     };
+    // concat of one tensor is that tensor: only free parts that were copied.
+    if (parts.length > 1) parts.forEach((p) => (p.logp.dispose(), p.entropy.dispose()));
+    return joined;
   }, ([hidden, ...head], g, needs) => {
     const hiddenGrads: Tensor[] = [];
-    const headGrads: (Tensor | null)[] = head.map(() => null);
+    let headGrads: readonly (Tensor | null)[] = head.map(() => null);
     for (const c of chunks) {
-      const gc = slice(g, [c.begin], [c.rows]);
-      const lps = chunkLogSoftmax(hidden, head, c, temperature);
-      // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature, a block of columns at a time
-      const dzs = lps.map((lp, b) => {
-        const spread = mul(exp(lp), reshape(gc, [c.rows, 1]));
-        const picks = c.blocks[b];
-        if (!picks) return div(neg(spread), temperature);
-        const gOwned = picks.rows ? gather(gc, picks.rows, 0) : gc;
-        const picked = scatterAdd(gOwned, picks.picks, 0, [c.rows * sizes[b]]);
-        return div(sub(reshape(picked, [c.rows, sizes[b]]), spread), temperature);
+      const step = scope(() => {
+        const gc = slice(g, [c.begin], [c.rows]);
+        const lps = chunkLogSoftmax(hidden, head, c, temperature);
+        // ∂L/∂(hWᵀ) = (onehot(t)·g − softmax·g) / temperature, a block of columns at a time
+        const dzs = lps.map((lp, b) => {
+          const spread = mul(exp(lp), reshape(gc, [c.rows, 1]));
+          const picks = c.blocks[b];
+          if (!picks) return div(neg(spread), temperature);
+          const gOwned = picks.rows ? gather(gc, picks.rows, 0) : gc;
+          const picked = scatterAdd(gOwned, picks.picks, 0, [c.rows * sizes[b]]);
+          return div(sub(reshape(picked, [c.rows, sizes[b]]), spread), temperature);
+        });
+        const hiddenGrad = needs[0]
+          ? dzs.map((dz, b) => matmul(dz, head[b])).reduce((a, b) => add(a, b))
+          : null;
+        const hc = needs.slice(1).includes(true) ? slice(hidden, [c.begin, 0], [c.rows, h]) : null;
+        const sums = dzs.map((dz, b) => {
+          if (!hc || !needs[b + 1]) return headGrads[b];
+          const part = matmul(dz, hc, { transposeA: true });
+          return headGrads[b] ? add(headGrads[b]!, part) : part;
+        });
+        return { hiddenGrad, sums };
       });
-      if (needs[0]) {
-        hiddenGrads.push(dzs.map((dz, b) => matmul(dz, head[b])).reduce((a, b) => add(a, b)));
-      }
-      const hc = needs.slice(1).includes(true) ? slice(hidden, [c.begin, 0], [c.rows, h]) : null;
-      dzs.forEach((dz, b) => {
-        if (!hc || !needs[b + 1]) return;
-        const part = matmul(dz, hc, { transposeA: true });
-        headGrads[b] = headGrads[b] ? add(headGrads[b]!, part) : part;
-      });
+      // The running sums of earlier chunks are replaced; free them now.
+      headGrads.forEach((prev, b) => prev !== step.sums[b] && prev?.dispose());
+      headGrads = step.sums;
+      if (step.hiddenGrad) hiddenGrads.push(step.hiddenGrad);
     }
-    return [needs[0] ? concat(hiddenGrads, 0) : null, ...headGrads];
+    const hiddenGrad = needs[0] ? concat(hiddenGrads, 0) : null;
+    if (hiddenGrads.length > 1) hiddenGrads.forEach((x) => x.dispose());
+    return [hiddenGrad, ...headGrads];
   });
   const { output, aux } = fused(hidden, ...head);
   return { logp: output, entropy: aux };

@@ -21,6 +21,12 @@ const alloc = (dtype: DType, n: number): Buf =>
 
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
 
+/**
+ * Below this Math.exp is exactly 0 in float64, and V8 takes a slow path (~10x) to get there:
+ * masked attention scores (-1e9) hit it for most of their values.
+ */
+const EXP_ZERO_BELOW = -745.2;
+
 /** One tight loop per op (a shared loop calling a function per element stays megamorphic in V8). */
 const unary = (op: UnaryOp, x: Buf): Float32Array => {
   const n = x.length;
@@ -30,7 +36,7 @@ const unary = (op: UnaryOp, x: Buf): Float32Array => {
       for (let i = 0; i < n; i++) r[i] = -x[i];
       break;
     case "exp":
-      for (let i = 0; i < n; i++) r[i] = Math.exp(x[i]);
+      for (let i = 0; i < n; i++) r[i] = x[i] < EXP_ZERO_BELOW ? 0 : Math.exp(x[i]);
       break;
     case "log":
       for (let i = 0; i < n; i++) r[i] = Math.log(x[i]);
@@ -177,6 +183,53 @@ const binaryScalar = (op: BinaryOp, a: Buf, y: number, r: Buf): Buf => {
   }
 };
 
+/**
+ * How `shape` broadcasts to `out`, when it is one of the two patterns that need no expanded
+ * copy: "rows", one value per run of `inner` elements (a [N, 1] scale against [N, H]), or
+ * "suffix", a block of `inner` values repeated (a bias [H], RoPE's [T, D] against [B, H, T, D]).
+ * Runs shorter than MIN_RUN are left to the expanded path (a subarray per run costs more).
+ */
+const broadcastRuns = (
+  shape: Shape,
+  out: Shape,
+): { kind: "rows" | "suffix"; inner: number } | null => {
+  const rank = out.length;
+  const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+  let onesFrom = rank;
+  while (onesFrom > 0 && padded[onesFrom - 1] === 1) onesFrom--;
+  let sharedFrom = rank;
+  while (sharedFrom > 0 && padded[sharedFrom - 1] === out[sharedFrom - 1]) sharedFrom--;
+  const inner = (from: number) => sizeOf(out.slice(from));
+  if (padded.slice(0, onesFrom).every((d, i) => d === out[i]) && inner(onesFrom) >= MIN_RUN) {
+    return { kind: "rows", inner: inner(onesFrom) };
+  }
+  if (padded.slice(0, sharedFrom).every((d) => d === 1) && inner(sharedFrom) >= MIN_RUN) {
+    return { kind: "suffix", inner: inner(sharedFrom) };
+  }
+  return null;
+};
+const MIN_RUN = 16;
+
+/** a (op) b where b broadcasts to a's shape by `runs` (see broadcastRuns), run by run. */
+const binaryRuns = (
+  op: BinaryOp,
+  a: Buf,
+  b: Buf,
+  runs: { kind: "rows" | "suffix"; inner: number },
+  r: Buf,
+): Buf => {
+  const { kind, inner } = runs;
+  for (let at = 0, row = 0; at < r.length; at += inner, row++) {
+    const [ar, rr] = [a.subarray(at, at + inner), r.subarray(at, at + inner)];
+    if (kind === "rows") binaryScalar(op, ar, b[row], rr);
+    else binarySame(op, ar, b, rr);
+  }
+  return r;
+};
+
+/** Ops whose operands may swap, so a broadcast left operand takes the run-by-run path too. */
+const COMMUTATIVE: ReadonlySet<BinaryOp> = new Set(["add", "mul"]);
+
 const binary = (
   op: BinaryOp,
   a: Buf,
@@ -187,7 +240,13 @@ const binary = (
   dtype: DType,
 ): Buf => {
   const r = alloc(dtype, sizeOf(out));
-  if (b.length === 1 && sameShape(aShape, out)) return binaryScalar(op, a, b[0], r);
+  const [aFull, bFull] = [sameShape(aShape, out), sameShape(bShape, out)];
+  if (aFull && bFull) return binarySame(op, a, b, r);
+  if (aFull && b.length === 1) return binaryScalar(op, a, b[0], r);
+  const bRuns = aFull ? broadcastRuns(bShape, out) : null;
+  if (bRuns) return binaryRuns(op, a, b, bRuns, r);
+  const aRuns = bFull && COMMUTATIVE.has(op) ? broadcastRuns(aShape, out) : null;
+  if (aRuns) return binaryRuns(op, b, a, aRuns, r);
   return binarySame(op, expand(a, aShape, out), expand(b, bShape, out), r);
 };
 
@@ -207,24 +266,56 @@ const broadcastApply = (
   return result;
 };
 
-const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Buf => {
-  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = new Float32Array(sizeOf(outShape));
-  if (op === "max") out.fill(-Infinity);
-  // Fast path: reducing only the trailing axes (rows are contiguous).
-  const trailing = axes.length > 0 && axes.every((a, i) => a === shape.length - axes.length + i);
-  if (trailing) {
-    const inner = axes.reduce((p, a) => p * shape[a], 1);
-    for (let r = 0; r < out.length; r++) {
-      let acc = op === "max" ? -Infinity : 0;
-      const base = r * inner;
-      if (op === "sum") { for (let j = 0; j < inner; j++) acc += x[base + j]; }
-      else {for (let j = 0; j < inner; j++) {
+/**
+ * Reduces the middle axis of x seen as [outer, mid, inner] (a contiguous run of axes): over the
+ * last axes each output is one contiguous row; otherwise rows of `inner` accumulate in place.
+ */
+const reduceBlock = (
+  op: ReduceOp,
+  x: Buf,
+  outer: number,
+  mid: number,
+  inner: number,
+  out: Float32Array,
+): Float32Array => {
+  const isMax = op === "max";
+  if (inner === 1) {
+    for (let r = 0; r < outer; r++) {
+      let acc = isMax ? -Infinity : 0;
+      const base = r * mid;
+      if (!isMax) { for (let j = 0; j < mid; j++) acc += x[base + j]; }
+      else {for (let j = 0; j < mid; j++) {
           acc = x[base + j] > acc || Number.isNaN(x[base + j]) ? x[base + j] : acc;
         }}
       out[r] = acc;
     }
     return out;
+  }
+  for (let o = 0; o < outer; o++) {
+    const at = o * inner;
+    for (let m = 0; m < mid; m++) {
+      const base = (o * mid + m) * inner;
+      if (!isMax) { for (let j = 0; j < inner; j++) out[at + j] += x[base + j]; }
+      else {
+        for (let j = 0; j < inner; j++) {
+          const v = x[base + j];
+          if (v > out[at + j] || Number.isNaN(v)) out[at + j] = v;
+        }
+      }
+    }
+  }
+  return out;
+};
+
+const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Buf => {
+  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const out = new Float32Array(sizeOf(outShape));
+  if (op === "max") out.fill(-Infinity);
+  const contiguous = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
+  if (contiguous) {
+    const [first, end] = [axes[0], axes[axes.length - 1] + 1];
+    const [outer, mid] = [sizeOf(shape.slice(0, first)), sizeOf(shape.slice(first, end))];
+    return reduceBlock(op, x, outer, mid, sizeOf(shape.slice(end)), out);
   }
   const idx = broadcastIndex(outShape, shape); // each input element -> its output slot
   if (op === "sum") { for (let i = 0; i < x.length; i++) out[idx[i]] += x[i]; }
@@ -433,19 +524,27 @@ const floatKernels: Kernels<Buf> = {
   },
 };
 
+// One row's exponentials in float64, so softmax takes one exp per value and rounds once.
+let rowScratch = new Float64Array(0);
+
 const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => {
   const out = new Float32Array(x.length);
+  if (rowScratch.length < n) rowScratch = new Float64Array(n);
+  const e = rowScratch;
   for (let base = 0; base < x.length; base += n) {
     let max = -Infinity;
     for (let j = 0; j < n; j++) if (x[base + j] > max) max = x[base + j];
     if (max === -Infinity) max = 0; // an all -inf row stays -inf / 0 instead of NaN
     let total = 0;
-    for (let j = 0; j < n; j++) total += Math.exp(x[base + j] - max);
+    for (let j = 0; j < n; j++) {
+      const d = x[base + j] - max;
+      total += e[j] = d < EXP_ZERO_BELOW ? 0 : Math.exp(d);
+    }
     if (log) {
       const lse = max + Math.log(total);
       for (let j = 0; j < n; j++) out[base + j] = x[base + j] - lse;
     } else {
-      for (let j = 0; j < n; j++) out[base + j] = Math.exp(x[base + j] - max) / total;
+      for (let j = 0; j < n; j++) out[base + j] = e[j] / total;
     }
   }
   return out;
