@@ -31,12 +31,16 @@ if ((await testBackends()).includes("webgpu")) {
   const ts = tsKernels as Kernels<unknown>;
 
   for (const format of ["bf16", "f16"] as const) {
-    // [M, K] · [K, N] or · [N, K]ᵀ; odd K and N exercise the padded last word of a row.
+    // [M, K] · [K, N] or · [N, K]ᵀ; odd K and N exercise the padded last word of a row, and
+    // shapes that are not multiples of the 4 x 4 output block its clamped edges.
     const cases = [
       { a: [3, 8], w: [5, 8], transposeB: true },
       { a: [2, 3, 7], w: [9, 7], transposeB: true },
       { a: [4, 7], w: [7, 5], transposeB: false },
       { a: [2, 2, 6], w: [6, 9], transposeB: false },
+      // one row (decoding), fewer columns than a block
+      { a: [1, 1, 9], w: [3, 9], transposeB: true },
+      { a: [1, 5], w: [5, 3], transposeB: false },
     ];
     for (const { a: aShape, w: wShape, transposeB } of cases) {
       test(`${format} matmul [${aShape}] · [${wShape}]${transposeB ? "ᵀ" : ""}: as the ts backend`, async () => {

@@ -44,10 +44,10 @@ interface HalfProgram {
   readonly variableNames: string[];
   readonly outputShape: number[];
   readonly shaderKey: string;
-  readonly dispatchLayout: { x: number[] };
+  readonly dispatchLayout: { x: number[]; y?: number[] };
   dispatch: [number, number, number];
   readonly workgroupSize: [number, number, number];
-  readonly size: true;
+  readonly size: boolean;
   readonly getUserCode: () => string;
 }
 
@@ -102,33 +102,82 @@ const flatProgram = (
 const halfAt = (r: string, c: string): string =>
   `unpackHalves(B[${r} * uniforms.bShape[1] + ${c} / 2])[${c} & 1]`;
 
-/** out[m, n] = Σ_k A[m, k] · W[n, k]: each word of W's row n holds two consecutive k. */
-const transposedBody = `
-        let n = uniforms.outShape[1];
-        let k = uniforms.aShape[1];
-        let a = (index / n) * k;
-        let b = (index % n) * uniforms.bShape[1];
-        var acc = 0.0;
-        for (var i = 0; i + 1 < k; i = i + 2) {
-          let w = unpackHalves(B[b + i / 2]);
-          acc = acc + A[a + i] * w.x + A[a + i + 1] * w.y;
-        }
-        if (k % 2 == 1) {
-          acc = acc + A[a + k - 1] * unpackHalves(B[b + k / 2]).x;
-        }
-        result[index] = acc;`;
+/** Each matmul invocation computes a BLOCK x BLOCK block of out, reusing its loads in registers. */
+const BLOCK = 4;
+/** BLOCK copies of a piece of WGSL, one per index (the unrolled block). */
+const each = (f: (i: number) => string, sep = "\n"): string =>
+  Array.from({ length: BLOCK }, (_, i) => f(i)).join(sep);
 
-/** out[m, n] = Σ_k A[m, k] · W[k, n]. */
-const plainBody = `
-        let n = uniforms.outShape[1];
-        let k = uniforms.aShape[1];
-        let a = (index / n) * k;
-        let col = index % n;
-        var acc = 0.0;
-        for (var i = 0; i < k; i = i + 1) {
-          acc = acc + A[a + i] * ${halfAt("i", "col")};
-        }
-        result[index] = acc;`;
+/**
+ * The k loop of one block, unrolled over the block (acc0..acc3 are its rows), accumulating
+ * Σ_k A[mr, k] · W(k, nc). Rows and columns past the edge are clamped to the last one (read,
+ * never written), so the loop has no branches. Transposed (W is [N, K]): a word holds two
+ * consecutive k of a row n, so A is read in pairs, and an odd k's last value (beside a zero pad
+ * half) on its own. Plain (W is [K, N]): two words hold the block's four n of a row k.
+ */
+const blockLoop: Readonly<Record<"transposed" | "plain", string>> = {
+  transposed: `
+      ${each((c) => `let w${c} = min(n0 + ${c}, n - 1) * words;`)}
+      for (var p = 0; p < k / 2; p = p + 1) {
+        ${each((c) => `let b${c} = unpackHalves(B[w${c} + p]);`)}
+        ${
+    each((r) =>
+      `let a${r} = vec2<f32>(A[a${r}Row + 2 * p], A[a${r}Row + 2 * p + 1]);
+        acc${r} = acc${r} + vec4<f32>(${each((c) => `dot(a${r}, b${c})`, ", ")});`
+    )
+  }
+      }
+      if (k % 2 == 1) {
+        let last = vec4<f32>(${each((c) => `unpackHalves(B[w${c} + k / 2]).x`, ", ")});
+        ${each((r) => `acc${r} = acc${r} + A[a${r}Row + k - 1] * last;`)}
+      }`,
+  plain: `
+      let word = min(n0 / 2, words - 1);
+      let nextWord = min(n0 / 2 + 1, words - 1);
+      for (var i = 0; i < k; i = i + 1) {
+        let w = vec4<f32>(unpackHalves(B[i * words + word]), unpackHalves(B[i * words + nextWord]));
+        ${each((r) => `acc${r} = acc${r} + A[a${r}Row + i] * w;`)}
+      }`,
+};
+
+/** out[m, n] = Σ_k A[m, k] · W(k, n) for a packed W, one BLOCK x BLOCK block per invocation. */
+const matmulProgram = (format: HalfFormat, transposeB: boolean, m: number, n: number) => {
+  const layout = transposeB ? "transposed" : "plain";
+  const blocks = Math.ceil(m / BLOCK) * Math.ceil(n / BLOCK);
+  return {
+    variableNames: ["A", "B"],
+    outputShape: [m, n],
+    shaderKey: `tinaHalf_matmul_${layout}_${format}`,
+    dispatchLayout: { x: [0, 1] },
+    dispatch: [Math.ceil(blocks / WORKGROUP), 1, 1] as [number, number, number],
+    workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
+    size: false,
+    getUserCode: () => `
+    ${unpackHalves[format]}
+    fn main(index : i32) {
+      let rows = uniforms.outShape[0];
+      let n = uniforms.outShape[1];
+      let k = uniforms.aShape[1];
+      let words = uniforms.bShape[1];
+      let blocksPerRow = (n + ${BLOCK - 1}) / ${BLOCK};
+      if (index >= ((rows + ${BLOCK - 1}) / ${BLOCK}) * blocksPerRow) {
+        return;
+      }
+      let m0 = (index / blocksPerRow) * ${BLOCK};
+      let n0 = (index % blocksPerRow) * ${BLOCK};
+      ${each((r) => `let a${r}Row = min(m0 + ${r}, rows - 1) * k;`)}
+      ${each((r) => `var acc${r} = vec4<f32>(0.0);`)}
+      ${blockLoop[layout]}
+      ${
+      each((r) =>
+        each((c) =>
+          `if (m0 + ${r} < rows && n0 + ${c} < n) { result[(m0 + ${r}) * n + n0 + ${c}] = acc${r}[${c}]; }`
+        )
+      )
+    }
+    }`,
+  };
+};
 
 /** out[i, j] = W[indices[i], j], 0 for an index outside W (as tfjs's gather). */
 const gatherBody = `
@@ -173,13 +222,7 @@ export const matmulHalf = (a: tf.Tensor, b: tf.Tensor, transposeB: boolean): tf.
   const { format, rows, cols } = packedInfo.get(b)!;
   const [k, n] = transposeB ? [cols, rows] : [rows, cols];
   const flat = tf.reshape(a, [a.size / k, k]);
-  const program = flatProgram(
-    transposeB ? "matmulBt" : "matmul",
-    format,
-    ["A", "B"],
-    [flat.shape[0], n],
-    transposeB ? transposedBody : plainBody,
-  );
+  const program = matmulProgram(format, transposeB, flat.shape[0], n);
   return tf.reshape(runProgram(program, [flat, b]), [...a.shape.slice(0, -1), n]);
 };
 
