@@ -100,6 +100,36 @@ if ((await testBackends()).includes("webgpu")) {
     });
   }
 
+  test("widening is exact at the edges: subnormals, signed zeros, infinities, extremes", async () => {
+    const edge = Uint16Array.from([
+      0x0001,
+      0x03ff,
+      0x0400,
+      0x8000,
+      0x7bff,
+      0x3c00,
+      0x8001,
+      0x7c00,
+      0xfc00,
+      0x0000,
+      0x7f7f,
+      0x0080,
+    ]);
+    const shape = [3, 4];
+    for (const format of ["bf16", "f16"] as const) {
+      const want = ts.downloadSync!(ts.uploadHalf!(edge.slice(), format, shape), shape, "float32");
+      const got = await gpu.download(
+        gpu.uploadHalf!(edge.slice(), format, shape),
+        shape,
+        "float32",
+      );
+      assert.ok(
+        Array.from(got).every((x, i) => Object.is(x, want[i])),
+        `${format}: ${got} against ${want}`,
+      );
+    }
+  });
+
   test("packed weights take two bytes a value on the GPU, and dispose frees them", () => {
     const shape = [64, 33];
     const before = tf.memory().numBytes;
