@@ -134,7 +134,16 @@ const blockLoop: Readonly<Record<"transposed" | "plain", string>> = {
   plain: `
       let word = min(n0 / 2, words - 1);
       let nextWord = min(n0 / 2 + 1, words - 1);
-      for (var i = 0; i < k; i = i + 1) {
+      for (var i = 0; i + 1 < k; i = i + 2) {
+        let w = vec4<f32>(unpackHalves(B[i * words + word]), unpackHalves(B[i * words + nextWord]));
+        let v = vec4<f32>(
+          unpackHalves(B[(i + 1) * words + word]),
+          unpackHalves(B[(i + 1) * words + nextWord]),
+        );
+        ${each((r) => `acc${r} = acc${r} + A[a${r}Row + i] * w + A[a${r}Row + i + 1] * v;`)}
+      }
+      if (k % 2 == 1) {
+        let i = k - 1;
         let w = vec4<f32>(unpackHalves(B[i * words + word]), unpackHalves(B[i * words + nextWord]));
         ${each((r) => `acc${r} = acc${r} + A[a${r}Row + i] * w;`)}
       }`,
