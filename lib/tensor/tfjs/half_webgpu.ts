@@ -1,10 +1,10 @@
 /**
  * 16-bit frozen weights on WebGPU: BF16/F16 bits stay packed two to a u32 in GPU memory (an
- * int32 tensor [rows, ceil(cols / 2)], odd rows padded with one zero half), and WGSL programs
- * widen them on the fly inside the matmul and the row gather (embedding lookup), so a 0.5B base
- * costs 1 GB of GPU memory instead of 2. Run through the webgpu backend's runWebGPUProgram, the
- * way tfjs-backend-webgpu's own programs are: tfjs writes the storage bindings and the shape
- * uniforms, a program supplies `main`.
+ * int32 tensor [rows, ceil(cols / 2)], a row of odd length padded with a zero half), and WGSL
+ * programs widen them on the fly inside the matmul and the row gather (embedding lookup), so a
+ * 0.5B base costs 1 GB of GPU memory instead of 2. Run through the webgpu backend's
+ * runWebGPUProgram, the way tfjs-backend-webgpu's own programs are: tfjs writes the storage
+ * bindings and the shape uniforms, a program supplies `main`.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { HalfFormat } from "../half.ts";
@@ -44,7 +44,7 @@ interface HalfProgram {
   readonly variableNames: string[];
   readonly outputShape: number[];
   readonly shaderKey: string;
-  readonly dispatchLayout: { x: number[]; y?: number[] };
+  readonly dispatchLayout: { x: number[] };
   dispatch: [number, number, number];
   readonly workgroupSize: [number, number, number];
   readonly size: boolean;
@@ -150,7 +150,12 @@ const blockLoop: Readonly<Record<"transposed" | "plain", string>> = {
 };
 
 /** out[m, n] = Σ_k A[m, k] · W(k, n) for a packed W, one BLOCK x BLOCK block per invocation. */
-const matmulProgram = (format: HalfFormat, transposeB: boolean, m: number, n: number) => {
+const matmulProgram = (
+  format: HalfFormat,
+  transposeB: boolean,
+  m: number,
+  n: number,
+): HalfProgram => {
   const layout = transposeB ? "transposed" : "plain";
   const blocks = Math.ceil(m / BLOCK) * Math.ceil(n / BLOCK);
   return {
@@ -158,8 +163,8 @@ const matmulProgram = (format: HalfFormat, transposeB: boolean, m: number, n: nu
     outputShape: [m, n],
     shaderKey: `tinaHalf_matmul_${layout}_${format}`,
     dispatchLayout: { x: [0, 1] },
-    dispatch: [Math.ceil(blocks / WORKGROUP), 1, 1] as [number, number, number],
-    workgroupSize: [WORKGROUP, 1, 1] as [number, number, number],
+    dispatch: [Math.ceil(blocks / WORKGROUP), 1, 1],
+    workgroupSize: [WORKGROUP, 1, 1],
     size: false,
     getUserCode: () => `
     ${unpackHalves[format]}
@@ -282,7 +287,7 @@ export const withHalfWeights = (kernels: Kernels<T>, run: (f: () => T) => T): Ke
   ) as unknown as Kernels<T>;
   return {
     ...widening,
-    uploadHalf: (bits, format, shape) => run(() => tf.keep(packHalf(bits, format, shape))),
+    uploadHalf: (bits, format, shape) => run(() => packHalf(bits, format, shape)),
     matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
       // A transposed left operand never meets a weight (products are x · W or x · Wᵀ).
       isPacked(b) && !isPacked(a) && !transposeA
