@@ -121,8 +121,9 @@ if (!hasFfi) {
   ];
   for (const [format, encode] of formats) {
     test(`${format} weights: products over several widened bands agree with ts`, () => {
-      // 1100 x 1000 values is more than two 2 MB bands either way the weight is stored.
-      const [rows, cols] = [1100, 1000];
+      // Up to 4 rows go through sgemv, more through sgemm.
+      // 1500 x 1500 values: two wide bands (8 MB) or eighteen narrow ones, either way stored.
+      const [rows, cols] = [1500, 1500];
       const bits = encode(values(rows * cols));
       const half = k.uploadHalf!(bits, format, [rows, cols]);
       assert.instance(half, HalfMatrix);
@@ -139,11 +140,15 @@ if (!hasFfi) {
         );
         assert.ok(relativeError(backward[0], backward[1]) < 1e-5, `g W, m=${m}`);
       }
-      // a transposed over a 16-bit b stored [k, n] (each band takes rows of the stored a).
-      const at = values(rows * 5);
-      const got = k.matmul(at, [rows, 5], half, [rows, cols], true, false) as Float32Array;
-      const want = ts.matmul(at, [rows, 5], tsHalf, [rows, cols], true, false) as Float32Array;
-      assert.ok(relativeError(got, want) < 1e-5, "at W");
+      // a transposed (each band takes rows of the stored a; sgemv strides over them).
+      for (const m of [2, 5]) {
+        const at = values(rows * m);
+        for (const tB of [false, true]) {
+          const got = k.matmul(at, [rows, m], half, [rows, cols], true, tB) as Float32Array;
+          const want = ts.matmul(at, [rows, m], tsHalf, [rows, cols], true, tB) as Float32Array;
+          assert.ok(relativeError(got, want) < 1e-5, `at W, m=${m}, tB=${tB}`);
+        }
+      }
     });
   }
 
@@ -153,7 +158,7 @@ if (!hasFfi) {
     assert.throws(() => blas.sgemm(false, false, 2, 3, 3, a, 3, b, 3, 0, c, 3), /B holds 6 values/);
     assert.throws(() => blas.sgemm(false, false, 2, 2, 3, a, 4, b, 2, 0, c, 2), /A holds 6/);
     assert.throws(() => blas.sgemm(false, false, 2, 2, 3, a, 3, b, 2, 0, c, 3), /C holds 4/);
-    assert.throws(() => blas.sgemm(false, false, 0, 2, 3, a, 3, b, 2, 0, c, 2), /empty product/);
+    assert.throws(() => blas.sgemm(false, false, 0, 2, 3, a, 3, b, 2, 0, c, 2), /A is empty/);
     blas.sgemm(false, false, 2, 2, 3, a, 3, b, 2, 0, c, 2);
     const want = ts.matmul(a, [2, 3], b, [3, 2], false, false) as Float32Array;
     assert.ok(relativeError(c, want) < 1e-6);

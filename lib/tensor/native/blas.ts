@@ -35,6 +35,22 @@ export interface Blas {
     c: Float32Array,
     ldc: number,
   ): void;
+  /**
+   * y = op(A) · x + beta·y for A stored [rows, cols] (leading dimension lda), op transposing
+   * when asked; x and y are read every incX / incY values. rows and cols > 0.
+   */
+  sgemv(
+    transposeA: boolean,
+    rows: number,
+    cols: number,
+    a: Float32Array,
+    lda: number,
+    x: Float32Array,
+    incX: number,
+    beta: number,
+    y: Float32Array,
+    incY: number,
+  ): void;
 }
 
 /** The libraries tried, in order. */
@@ -53,6 +69,7 @@ export const blasThreadCount = (): number => {
 /** The C functions used, as one FFI's symbols. */
 interface Symbols {
   cblas_sgemm(...args: (number | Float32Array)[]): void;
+  cblas_sgemv(...args: (number | Float32Array)[]): void;
 }
 interface ThreadSymbols {
   openblas_set_num_threads(n: number): void;
@@ -63,6 +80,10 @@ type Open = <S>(library: string, symbols: Record<keyof S, [string[], string]>) =
 
 const SGEMM_ARGS = [
   ["i32", "i32", "i32", "i32", "i32", "i32"],
+  ["f32", "ptr", "i32", "ptr", "i32", "f32", "ptr", "i32"],
+].flat();
+const SGEMV_ARGS = [
+  ["i32", "i32", "i32", "i32"],
   ["f32", "ptr", "i32", "ptr", "i32", "f32", "ptr", "i32"],
 ].flat();
 
@@ -124,12 +145,20 @@ export const loadBlas = async (threads = blasThreadCount()): Promise<Blas> => {
   for (const library of BLAS_LIBRARIES) {
     let symbols: Symbols;
     try {
-      symbols = open<Symbols>(library, { cblas_sgemm: [SGEMM_ARGS, "void"] });
+      symbols = open<Symbols>(library, {
+        cblas_sgemm: [SGEMM_ARGS, "void"],
+        cblas_sgemv: [SGEMV_ARGS, "void"],
+      });
     } catch (e) {
       failures.push(`${library}: ${firstLine(e)}`);
       continue;
     }
-    return { library, threads: setThreads(open, library, threads), sgemm: sgemmOf(symbols) };
+    return {
+      library,
+      threads: setThreads(open, library, threads),
+      sgemm: sgemmOf(symbols),
+      sgemv: sgemvOf(symbols),
+    };
   }
   throw new Error(
     `native BLAS unavailable: no CBLAS library loads (${failures.join("; ")}); on Debian or ` +
@@ -152,25 +181,40 @@ const setThreads = (open: Open, library: string, threads: number): number => {
 };
 
 /** Throws unless `x` holds a [rows, cols] matrix read with leading dimension `ld`. */
-const checkExtent = (x: Float32Array, rows: number, cols: number, ld: number, what: string) => {
+const checkExtent = (
+  call: string,
+  x: Float32Array,
+  rows: number,
+  cols: number,
+  ld: number,
+  what: string,
+) => {
+  if (!(rows > 0 && cols > 0)) throw new Error(`${call}: ${what} is empty ([${rows}, ${cols}])`);
   if (ld < cols || (rows - 1) * ld + cols > x.length) {
     throw new Error(
-      `sgemm: ${what} holds ${x.length} values, too few for [${rows}, ${cols}] at leading ` +
+      `${call}: ${what} holds ${x.length} values, too few for [${rows}, ${cols}] at leading ` +
         `dimension ${ld}`,
     );
   }
 };
 
-// C reads past a typed array's end without a word, so every extent is checked before the call.
+// C reads past a typed array's end without a word, so every extent is checked before a call.
 const sgemmOf =
   (symbols: Symbols): Blas["sgemm"] =>
   (transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc) => {
-    if (!(m > 0 && n > 0 && k > 0)) {
-      throw new Error(`sgemm: empty product [${m}, ${k}] x [${k}, ${n}]`);
-    }
-    checkExtent(a, transposeA ? k : m, transposeA ? m : k, lda, "A");
-    checkExtent(b, transposeB ? n : k, transposeB ? k : n, ldb, "B");
-    checkExtent(c, m, n, ldc, "C");
+    checkExtent("sgemm", a, transposeA ? k : m, transposeA ? m : k, lda, "A");
+    checkExtent("sgemm", b, transposeB ? n : k, transposeB ? k : n, ldb, "B");
+    checkExtent("sgemm", c, m, n, ldc, "C");
     const [opA, opB] = [transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS];
     symbols.cblas_sgemm(ROW_MAJOR, opA, opB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+  };
+
+const sgemvOf =
+  (symbols: Symbols): Blas["sgemv"] => (transposeA, rows, cols, a, lda, x, incX, beta, y, incY) => {
+    checkExtent("sgemv", a, rows, cols, lda, "A");
+    // A vector of n values every inc is a [n, 1] matrix with leading dimension inc.
+    checkExtent("sgemv", x, transposeA ? rows : cols, 1, incX, "x");
+    checkExtent("sgemv", y, transposeA ? cols : rows, 1, incY, "y");
+    const op = transposeA ? TRANS : NO_TRANS;
+    symbols.cblas_sgemv(ROW_MAJOR, op, rows, cols, 1, a, lda, x, incX, beta, y, incY);
   };

@@ -9,12 +9,20 @@ import { sizeOf } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
 
-/** Widened values per band: 2 MB, about this machine's L2 (measured in bench: 1/4 to 4 MB). */
-const BAND_VALUES = 1 << 19;
+/**
+ * Widened values per band. Wide products (training, prefill) take 8 MB bands: narrower ones made
+ * OpenBLAS repack A once per band (measured at m = 704: 2 MB bands ran at 65% of a float32
+ * product, 8 MB at 95%). Products of a few rows (decoding) are bound by the widening itself and
+ * take bands that stay in L2 between being widened and being read.
+ */
+const WIDE_BAND_VALUES = 1 << 21;
+const NARROW_BAND_VALUES = 1 << 17;
+/** Up to this many rows of A, each row is a matrix-vector product (sgemv) per band. */
+const GEMV_ROWS = 4;
 
 // One scratch for every product (kernels run one at a time on this thread), with a 32-bit view
 // of the same memory for BF16, whose float32 is its bits shifted up 16.
-let scratch = new Float32Array(BAND_VALUES);
+let scratch = new Float32Array(0);
 let scratchBits = new Uint32Array(scratch.buffer);
 const scratchOf = (length: number): Float32Array => {
   if (scratch.length < length) {
@@ -56,19 +64,33 @@ interface Product {
  * the bands' products are summed into C (beta 1 after the first).
  */
 const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfFormat): void => {
-  const { a, lda, transposeA, m, n, k, c } = p;
-  const width = p.transposeB ? k : n;
-  const rows = Math.max(1, Math.floor(BAND_VALUES / width));
-  const total = p.transposeB ? n : k;
+  const { a, lda, transposeA, m, n, k, transposeB, c } = p;
+  const width = transposeB ? k : n;
+  const bandValues = m <= GEMV_ROWS ? NARROW_BAND_VALUES : WIDE_BAND_VALUES;
+  const rows = Math.max(1, Math.floor(bandValues / width));
+  const total = transposeB ? n : k;
   for (let r0 = 0; r0 < total; r0 += rows) {
     const count = Math.min(rows, total - r0);
     const band = widenToScratch(bits.subarray(r0 * width, (r0 + count) * width), format);
-    if (p.transposeB) {
+    const beta = transposeB || r0 === 0 ? 0 : 1;
+    if (m <= GEMV_ROWS) {
+      // Row i of op(A): contiguous in A [m, k], every lda-th value of A stored [k, m].
+      const [rowAt, incX] = transposeA ? [(i: number) => i, lda] : [(i: number) => i * lda, 1];
+      for (let i = 0; i < m; i++) {
+        if (transposeB) { // c[i, r0 : r0+count] = band · a_i
+          const x = a.subarray(rowAt(i));
+          blas.sgemv(false, count, k, band, k, x, incX, 0, c.subarray(i * n + r0), 1);
+        } else { // c[i, :] (+)= bandᵀ · a_i[r0 : r0+count]
+          const x = a.subarray(rowAt(i) + r0 * incX);
+          blas.sgemv(true, count, n, band, n, x, incX, beta, c.subarray(i * n), 1);
+        }
+      }
+    } else if (transposeB) {
       blas.sgemm(transposeA, true, m, count, k, a, lda, band, k, 0, c.subarray(r0), n);
     } else {
       // Columns r0.. of A [m, k], or rows r0.. of A stored [k, m].
       const aBand = a.subarray(transposeA ? r0 * lda : r0);
-      blas.sgemm(transposeA, false, m, n, count, aBand, lda, band, n, r0 === 0 ? 0 : 1, c, n);
+      blas.sgemm(transposeA, false, m, n, count, aBand, lda, band, n, beta, c, n);
     }
   }
 };
