@@ -59,6 +59,7 @@ interface WebgpuBackend {
     dtype: tf.DataType,
   ): tf.TensorInfo;
   uploadToGPU(dataId: tf.DataId): void;
+  readonly device: { readonly queue: { submit(buffers: readonly unknown[]): void } };
 }
 
 const WORKGROUP = 64;
@@ -223,7 +224,11 @@ export const packHalf = (bits: Uint16Array, format: HalfFormat, shape: Shape): t
     );
   }
   const packed = tf.tensor(packedWords(bits, rows, cols), [rows, halvesPerRow(cols) / 2], "int32");
-  webgpuBackend().uploadToGPU(packed.dataId);
+  const backend = webgpuBackend();
+  backend.uploadToGPU(packed.dataId);
+  // A submit flushes the upload's staging copy now, instead of keeping every weight's staging
+  // copy in host memory until the first kernel runs.
+  backend.device.queue.submit([]);
   packedInfo.set(packed, { format, rows, cols });
   return packed;
 };
