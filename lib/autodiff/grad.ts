@@ -9,22 +9,54 @@ import { fmt } from "../tensor/shape.ts";
 /** True for a Tensor (the leaf test of param trees). */
 export const isTensor = (x: unknown): x is Tensor => x instanceof Tensor;
 
-/** Walks the tape backwards from `output`, returning d output / d t for every tensor id reached. */
+/**
+ * Walks the tape backwards from `output`, returning d output / d t for every tensor id reached.
+ * Memory is freed as it goes, not at the end of the step: each rule runs in its own scope, and
+ * a gradient made here is disposed once no pending entry refers to it (it was consumed, or
+ * summed into another). Tensors made before the walk (activations, parameters) are left alone.
+ */
 const backprop = (tape: readonly TapeEntry[], output: Tensor): Map<number, Tensor> => {
-  const grads = new Map<number, Tensor>([[output.id, fill(output.backend, output.shape, 1)]]);
+  const seed = fill(output.backend, output.shape, 1);
+  const grads = new Map<number, Tensor>([[output.id, seed]]);
+  const holders = new Map<Tensor, number>([[seed, 1]]); // map entries holding each gradient
+  const hold = (id: number, t: Tensor) => {
+    grads.set(id, t);
+    holders.set(t, (holders.get(t) ?? 0) + 1);
+  };
+  const unhold = (t: Tensor) => holders.set(t, holders.get(t)! - 1);
+  const freeIfUnheld = (t: Tensor) => {
+    if (t.id < seed.id || (holders.get(t) ?? 0) > 0) return;
+    holders.delete(t);
+    t.dispose();
+  };
   for (let i = tape.length - 1; i >= 0; i--) {
     const entry = tape[i];
     const { output: out, inputs, needs } = entry;
     const g = grads.get(out.id);
     if (!g) continue;
     grads.delete(out.id);
-    vjpOf(entry, g).forEach((gi, j) => {
-      if (!gi || !needs[j]) return;
+    unhold(g);
+    const contributions = scope(() =>
+      vjpOf(entry, g).map((gi, j) =>
+        gi && needs[j] && gi.shape.length !== inputs[j].shape.length
+          ? reshape(gi, inputs[j].shape)
+          : needs[j]
+          ? gi
+          : null
+      )
+    );
+    const done: Tensor[] = [g];
+    contributions.forEach((gi, j) => {
+      if (!gi) return;
       const x = inputs[j];
-      const shaped = gi.shape.length === x.shape.length ? gi : reshape(gi, x.shape);
       const prev = grads.get(x.id);
-      grads.set(x.id, prev ? add(prev, shaped) : shaped);
+      if (prev) {
+        unhold(prev);
+        done.push(prev, gi);
+      }
+      hold(x.id, prev ? add(prev, gi) : gi);
     });
+    done.forEach(freeIfUnheld);
   }
   return grads;
 };

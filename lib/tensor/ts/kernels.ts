@@ -13,11 +13,15 @@ import { sameShape, sizeOf, stridesOf } from "../shape.ts";
 import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
 import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
 import { parallelMatmul, shared, sharedCopy } from "./threads.ts";
+import { release, retain, take } from "./pool.ts";
 
 type Buf = HostArray;
 
-const alloc = (dtype: DType, n: number): Buf =>
-  dtype === "int32" ? new Int32Array(n) : new Float32Array(n);
+/** A zeroed buffer (reused when one of its size was disposed: see pool.ts). */
+const alloc = (dtype: DType, n: number): Buf => take(dtype, n, true);
+/** A buffer the caller overwrites in full before it is read: no zeroing. */
+const allocFull = (dtype: DType, n: number): Buf => take(dtype, n, false);
+const allocFloat = (n: number): Float32Array => take("float32", n, false) as Float32Array;
 
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
 
@@ -30,7 +34,7 @@ const EXP_ZERO_BELOW = -745.2;
 /** One tight loop per op (a shared loop calling a function per element stays megamorphic in V8). */
 const unary = (op: UnaryOp, x: Buf): Float32Array => {
   const n = x.length;
-  const r = new Float32Array(n);
+  const r = allocFloat(n);
   switch (op) {
     case "neg":
       for (let i = 0; i < n; i++) r[i] = -x[i];
@@ -178,8 +182,12 @@ const binaryScalar = (op: BinaryOp, a: Buf, y: number, r: Buf): Buf => {
     case "div":
       for (let i = 0; i < n; i++) r[i] = a[i] / y;
       return r;
-    default:
-      return binarySame(op, a, alloc(dtypeOf(a), n).fill(y), r);
+    default: {
+      const ys = allocFull(dtypeOf(a), n).fill(y);
+      binarySame(op, a, ys, r);
+      release(ys);
+      return r;
+    }
   }
 };
 
@@ -239,7 +247,7 @@ const binary = (
   out: Shape,
   dtype: DType,
 ): Buf => {
-  const r = alloc(dtype, sizeOf(out));
+  const r = allocFull(dtype, sizeOf(out));
   const [aFull, bFull] = [sameShape(aShape, out), sameShape(bShape, out)];
   if (aFull && bFull) return binarySame(op, a, b, r);
   if (aFull && b.length === 1) return binaryScalar(op, a, b[0], r);
@@ -247,7 +255,12 @@ const binary = (
   if (bRuns) return binaryRuns(op, a, b, bRuns, r);
   const aRuns = bFull && COMMUTATIVE.has(op) ? broadcastRuns(aShape, out) : null;
   if (aRuns) return binaryRuns(op, b, a, aRuns, r);
-  return binarySame(op, expand(a, aShape, out), expand(b, bShape, out), r);
+  const [ea, eb] = [expand(a, aShape, out), expand(b, bShape, out)];
+  binarySame(op, ea, eb, r);
+  // The expanded copies are this kernel's own: back to the pool.
+  if (ea !== a) release(ea);
+  if (eb !== b) release(eb);
+  return r;
 };
 
 /** Applies f elementwise to a and b broadcast to `out` (for the rarer, cheaper ops). */
@@ -309,7 +322,7 @@ const reduceBlock = (
 
 const reduce = (op: ReduceOp, x: Buf, shape: Shape, axes: readonly number[]): Buf => {
   const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const out = new Float32Array(sizeOf(outShape));
+  const out = alloc("float32", sizeOf(outShape)) as Float32Array;
   if (op === "max") out.fill(-Infinity);
   const contiguous = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
   if (contiguous) {
@@ -332,9 +345,9 @@ const transpose = (x: Buf, shape: Shape, perm: readonly number[]): Buf => {
   const outShape = perm.map((p) => shape[p]);
   const src = stridesOf(shape);
   const permuted = perm.map((p) => src[p]);
-  const out = alloc(x instanceof Int32Array ? "int32" : "float32", x.length);
   const rank = shape.length;
   if (rank === 0) return x.slice();
+  const out = allocFull(dtypeOf(x), x.length);
   const counter = new Array<number>(rank).fill(0);
   let offset = 0;
   const innerStride = permuted[rank - 1];
@@ -425,9 +438,9 @@ const floatKernels: Kernels<Buf> = {
       : data.slice(),
   download: (h) => Promise.resolve(h.slice()),
   downloadSync: (h) => h.slice(),
-  dispose: () => {},
+  dispose: release,
 
-  fill: (shape, value, dtype) => alloc(dtype, sizeOf(shape)).fill(value),
+  fill: (shape, value, dtype) => allocFull(dtype, sizeOf(shape)).fill(value),
   cast: (x, _shape, _from, to) => {
     const out = alloc(to, x.length);
     if (to === "int32") { for (let i = 0; i < x.length; i++) out[i] = Math.trunc(x[i]); }
@@ -450,13 +463,13 @@ const floatKernels: Kernels<Buf> = {
     return res;
   },
   reduce,
-  broadcastTo: (x, shape, out) => expand(x, shape, out),
+  broadcastTo: (x, shape, out) => (sameShape(shape, out) ? retain(x) : expand(x, shape, out)),
   matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
     matmulBuffers(a as Float32Array, aShape, b as Float32Array, bShape, transposeA, transposeB),
-  reshape: (x) => x,
+  reshape: retain,
   transpose,
   slice: (x, shape, begin, size) => {
-    const out = alloc(dtypeOf(x), sizeOf(size));
+    const out = allocFull(dtypeOf(x), sizeOf(size));
     copyBox(x, shape, begin, out, size, size.map(() => 0), size);
     return out;
   },
@@ -471,7 +484,7 @@ const floatKernels: Kernels<Buf> = {
       d,
       i,
     ) => (i === axis ? shapes.reduce((s, sh) => s + sh[axis], 0) : d));
-    const out = alloc(dtypeOf(xs[0]), sizeOf(outShape));
+    const out = allocFull(dtypeOf(xs[0]), sizeOf(outShape));
     let at = 0;
     xs.forEach((x, i) => {
       const begin = outShape.map((_, d) => (d === axis ? at : 0));
@@ -485,7 +498,7 @@ const floatKernels: Kernels<Buf> = {
     const inner = sizeOf(shape.slice(axis + 1));
     const dim = shape[axis];
     const ni = indices.length;
-    const out = alloc(dtypeOf(x), outer * ni * inner);
+    const out = allocFull(dtypeOf(x), outer * ni * inner);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < ni; i++) {
         const src = (o * dim + indices[i]) * inner;
@@ -500,7 +513,7 @@ const floatKernels: Kernels<Buf> = {
     const inner = sizeOf(out.slice(axis + 1));
     const dim = out[axis];
     const ni = indices.length;
-    const res = new Float32Array(sizeOf(out));
+    const res = alloc("float32", sizeOf(out));
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < ni; i++) {
         const dst = (o * dim + indices[i]) * inner;
@@ -528,7 +541,7 @@ const floatKernels: Kernels<Buf> = {
 let rowScratch = new Float64Array(0);
 
 const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => {
-  const out = new Float32Array(x.length);
+  const out = allocFloat(x.length);
   if (rowScratch.length < n) rowScratch = new Float64Array(n);
   const e = rowScratch;
   for (let base = 0; base < x.length; base += n) {
@@ -571,7 +584,7 @@ const gatherHalf = (x: HalfMatrix, shape: Shape, indices: Buf, axis: number): Fl
   }
   const inner = shape[1];
   const table = halfTable(x.format);
-  const out = new Float32Array(indices.length * inner);
+  const out = allocFloat(indices.length * inner);
   for (let i = 0; i < indices.length; i++) {
     const src = indices[i] * inner;
     for (let j = 0; j < inner; j++) out[i * inner + j] = table[x.bits[src + j]];
@@ -594,12 +607,14 @@ export const tsKernels: Kernels<Buf | HalfMatrix> = {
     ]),
   ) as unknown as Kernels<Buf | HalfMatrix>),
   uploadHalf: (bits, format) => new HalfMatrix(shared(bits), format),
+  // Not through floatOf: a 16-bit buffer is never pooled, and widening it to free it is waste.
+  dispose: release,
   writeInto: (dst, dstShape, src, srcShape, axis, offset) => {
     if (dst instanceof HalfMatrix) throw new Error("writeInto: a 16-bit buffer is read-only");
     const at = dstShape.map((_, d) => (d === axis ? offset : 0));
     copyBox(floatOf(src) as Buf, srcShape, srcShape.map(() => 0), dst, dstShape, at, srcShape);
   },
-  reshape: (x) => x,
+  reshape: retain,
   matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
     matmulBuffers(
       floatOf(a) as Float32Array,
