@@ -121,7 +121,8 @@ if (!hasFfi) {
   ];
   for (const [format, encode] of formats) {
     test(`${format} weights: products over several widened bands agree with ts`, () => {
-      // Up to 4 rows go through sgemv, more through sgemm.
+      // Up to 4 rows: BF16 x Wᵀ in the wasm kernel (widened in registers), the rest per row
+      // through sgemv; more rows through sgemm. 1500 is no multiple of the kernel's 8 lanes.
       // 1500 x 1500 values: two wide bands (8 MB) or eighteen narrow ones, either way stored.
       const [rows, cols] = [1500, 1500];
       const bits = encode(values(rows * cols));

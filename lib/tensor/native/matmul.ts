@@ -2,12 +2,14 @@
  * The matrix product on a native BLAS (./blas.ts): float32 operands go to sgemm as they are; a
  * 16-bit right operand (frozen weights, lib/tensor/half.ts) is widened band by band into one
  * reused float32 scratch of cache size, and each band multiplied as soon as it is widened, so
- * the weights stay 16-bit in memory and are read once per product.
+ * the weights stay 16-bit in memory and are read once per product. Decoding's products (a few
+ * rows times a BF16 weight, transposed) skip the float32 copy: ./half_gemv.ts widens in registers.
  */
 import type { Shape } from "../kernels.ts";
 import { sizeOf } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
+import { bf16RowsTimesTransposed } from "./half_gemv.ts";
 
 /**
  * Widened values per band. Wide products (training, prefill) take 8 MB bands: narrower ones made
@@ -65,6 +67,9 @@ interface Product {
  */
 const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfFormat): void => {
   const { a, lda, transposeA, m, n, k, transposeB, c } = p;
+  if (m <= GEMV_ROWS && format === "bf16" && transposeB && !transposeA) {
+    return bf16RowsTimesTransposed(a, bits, m, n, k, c); // decoding: widened in registers
+  }
   const width = transposeB ? k : n;
   const bandValues = m <= GEMV_ROWS ? NARROW_BAND_VALUES : WIDE_BAND_VALUES;
   const rows = Math.max(1, Math.floor(bandValues / width));
