@@ -153,6 +153,31 @@ if (!hasFfi) {
     });
   }
 
+  test("a reused output buffer's stale values never show: every path writes all of its output", () => {
+    const [rows, cols] = [512, 300];
+    for (const [format, encode] of formats) {
+      const bits = encode(values(rows * cols));
+      const [half, tsHalf] = [k, ts].map((kk) => kk.uploadHalf!(bits, format, [rows, cols]));
+      for (const m of [4, 8]) {
+        for (const tB of [false, true]) {
+          const x = values(m * (tB ? cols : rows));
+          const xShape = [m, tB ? cols : rows];
+          const outValues = m * (tB ? rows : cols);
+          k.dispose(k.fill([outValues], NaN, "float32")); // the pool now holds NaNs of that size
+          const got = k.matmul(x, xShape, half, [rows, cols], false, tB) as Float32Array;
+          const want = ts.matmul(x, xShape, tsHalf, [rows, cols], false, tB) as Float32Array;
+          assert.ok(relativeError(got, want) < 1e-5, `${format}, m=${m}, tB=${tB}`);
+        }
+      }
+    }
+    const [a, b] = [values(40 * 30), values(30 * 50)];
+    k.dispose(k.fill([40 * 50], NaN, "float32"));
+    const got = k.matmul(a, [40, 30], b, [30, 50], false, false) as Float32Array;
+    assert.ok(
+      relativeError(got, ts.matmul(a, [40, 30], b, [30, 50], false, false) as Float32Array) < 1e-5,
+    );
+  });
+
   test("sgemm refuses operands too short for the shapes it is given (C must not read past)", async () => {
     const blas = await loadBlas();
     const [a, b, c] = [values(6), values(6), new Float32Array(4)];

@@ -10,6 +10,7 @@ import { sizeOf } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
 import { bf16RowsTimesTransposed } from "./half_gemv.ts";
+import { take } from "../ts/pool.ts";
 
 /**
  * Widened values per band. Wide products (training, prefill) take 8 MB bands: narrower ones made
@@ -118,7 +119,9 @@ export const nativeMatmul = (
   const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
   const batch = sizeOf(aShape.slice(0, -2));
   const bBatched = bShape.length > 2;
-  const out = new Float32Array(batch * m * n);
+  // Every product below writes all of its output (beta 0 first), so a reused buffer needs no
+  // zeroing; an empty inner dimension leaves zeros.
+  const out = take("float32", batch * m * n, k === 0) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   // A shared right operand and an untransposed left one: one product with the batch in M.
   const [products, rows] = !bBatched && !transposeA ? [1, batch * m] : [batch, m];
