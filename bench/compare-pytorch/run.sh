@@ -22,6 +22,9 @@ if ! "$PY" -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev
   DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch libopenblas0-pthread
 fi
 
+"$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
+  { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }
+
 echo "PyTorch (OMP_NUM_THREADS in: $TORCH_THREADS)…"
 runs=()
 for threads in $TORCH_THREADS; do
