@@ -35,8 +35,8 @@ export const loraDelta = (x: Tensor, { pair, scaling, dropout }: LoraBranch): Te
 /** Inverted dropout with a mask drawn from `key` on the host (identical on every backend). */
 export const applyDropout = (x: Tensor, rate: number, key: Key): Tensor => {
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
-  const u = uniform(key, x.size);
   const keepScale = 1 / (1 - rate);
-  const mask = u.map((v) => (v >= rate ? keepScale : 0));
+  const mask = uniform(key, x.size); // overwritten in place: one host array, not two
+  for (let i = 0; i < mask.length; i++) mask[i] = mask[i] >= rate ? keepScale : 0;
   return mul(x, tensor(x.backend, mask, x.shape));
 };

@@ -12,7 +12,7 @@ import type {
 import { sameShape, sizeOf, stridesOf } from "../shape.ts";
 import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
 import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
-import { parallelMatmul, shared, sharedCopy } from "./threads.ts";
+import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
 
 type Buf = HostArray;
@@ -430,12 +430,16 @@ const SHARED_UPLOAD_VALUES = 1 << 16;
 
 const floatKernels: Kernels<Buf> = {
   name: "ts",
-  // Large buffers (weights) into shared memory, so worker threads read them without a copy per
-  // product; small ones stay plain (shared buffers are slow to make and to collect).
-  upload: (data) =>
-    data instanceof Float32Array && data.length >= SHARED_UPLOAD_VALUES
-      ? sharedCopy(data)
-      : data.slice(),
+  // Large buffers (weights) into shared memory when worker threads run products, so they read
+  // them without a copy per product; otherwise plain (shared buffers are slow to make and the
+  // collector frees them late: a dropout mask a projection would pile up).
+  upload: (data) => {
+    const shared = data instanceof Float32Array && data.length >= SHARED_UPLOAD_VALUES &&
+      threadsInUse() > 1;
+    const copy = take(dtypeOf(data), data.length, false, shared);
+    copy.set(data);
+    return copy;
+  },
   download: (h) => Promise.resolve(h.slice()),
   downloadSync: (h) => h.slice(),
   dispose: release,

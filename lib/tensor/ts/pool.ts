@@ -7,8 +7,8 @@
  *
  * One rule keeps it correct: a buffer is reused only once no handle to it is left. A kernel that
  * returns one of its inputs as its output (reshape) retains it, so each of the handles' disposes
- * counts down once; shared-memory buffers (weights, worker scratch) and views into a larger
- * buffer are never pooled.
+ * counts down once. Views into a larger buffer (worker scratch) are never pooled; shared-memory
+ * buffers are pooled apart from plain ones (the collector frees those latest of all).
  */
 import type { DType } from "../kernels.ts";
 
@@ -26,16 +26,23 @@ const extraHandles = new WeakMap<Buf, number>();
 /** Buffers in `free`: a second release of one is a bug that would hand it out twice. */
 const inPool = new WeakSet<Buf>();
 
-const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
+const keyOf = (dtype: DType, length: number, shared: boolean): string =>
+  `${dtype}:${length}${shared ? ":shared" : ""}`;
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
 
+const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
+  const memory = shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4);
+  return dtype === "int32" ? new Int32Array(memory) : new Float32Array(memory);
+};
+
 /**
- * A buffer of `length` values of `dtype`: zeroed when `zeroed`, else holding stale values that
- * the caller overwrites in full before anyone reads it.
+ * A buffer of `length` values of `dtype`, in shared memory when `shared` (what worker threads
+ * read without a copy): zeroed when `zeroed`, else holding stale values that the caller
+ * overwrites in full before anyone reads it.
  */
-export const take = (dtype: DType, length: number, zeroed: boolean): Buf => {
-  const reused = free.get(keyOf(dtype, length))?.pop();
-  if (!reused) return dtype === "int32" ? new Int32Array(length) : new Float32Array(length);
+export const take = (dtype: DType, length: number, zeroed: boolean, shared = false): Buf => {
+  const reused = free.get(keyOf(dtype, length, shared))?.pop();
+  if (!reused) return fresh(dtype, length, shared);
   pooledBytes -= reused.byteLength;
   inPool.delete(reused);
   return zeroed ? reused.fill(0) : reused;
@@ -62,11 +69,8 @@ export const release = (x: unknown): void => {
     throw new Error("tensor buffer released twice (disposed through two handles?)");
   }
   const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
-  if (
-    !whole || x.buffer instanceof SharedArrayBuffer || x.length < MIN_POOLED_VALUES ||
-    pooledBytes + x.byteLength > POOL_BYTES
-  ) return;
-  const key = keyOf(dtypeOf(x), x.length);
+  if (!whole || x.length < MIN_POOLED_VALUES || pooledBytes + x.byteLength > POOL_BYTES) return;
+  const key = keyOf(dtypeOf(x), x.length, x.buffer instanceof SharedArrayBuffer);
   const list = free.get(key);
   if (list) list.push(x);
   else free.set(key, [x]);
