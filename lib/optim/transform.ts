@@ -59,7 +59,8 @@ export const zipMapTensors = (
       }
       return v;
     });
-    f([leaf, ...leaves]).forEach((out, j) => results[j].set(path, out));
+    // One scope per leaf: its temporaries are freed before the next leaf makes its own.
+    scope(() => f([leaf, ...leaves])).forEach((out, j) => results[j].set(path, out));
   });
   return results.map((r) => treeUnflatten(trees[0], isTensor, r));
 };
