@@ -121,15 +121,16 @@ if (!hasFfi) {
   ];
   for (const [format, encode] of formats) {
     test(`${format} weights: products over several widened bands agree with ts`, () => {
-      // Up to 4 rows: BF16 x Wᵀ in the wasm kernel (widened in registers), the rest per row
-      // through sgemv; more rows through sgemm. 1500 is no multiple of the kernel's 8 lanes.
+      // BF16 x Wᵀ of up to 8 rows in the wasm kernel (widened in registers; rows in fours, then
+      // one by one), other products of up to 4 rows per row through sgemv, more through sgemm.
+      // 1500 is no multiple of the kernel's 8 lanes.
       // 1500 x 1500 values: two wide bands (8 MB) or eighteen narrow ones, either way stored.
       const [rows, cols] = [1500, 1500];
       const bits = encode(values(rows * cols));
       const half = k.uploadHalf!(bits, format, [rows, cols]);
       assert.instance(half, HalfMatrix);
       const tsHalf = ts.uploadHalf!(bits, format, [rows, cols]);
-      for (const m of [1, 3, 8]) {
+      for (const m of [1, 3, 6, 8, 9]) {
         // x @ Wᵀ (a linear layer: W stored [out, in]) and g @ W (its backward), batched a.
         const x = values(2 * m * cols), g = values(2 * m * rows);
         const forward = [k, ts].map((kk, i) =>
