@@ -49,10 +49,13 @@ export const randomBits = (key: Key, n: number): Uint32Array => {
 };
 
 /** n floats uniform in [lo, hi), built from the top 24 bits so every value is exact in f32. */
-export const uniform = (key: Key, n: number, lo = 0, hi = 1): Float32Array => {
-  const out = new Float32Array(n);
+export const uniform = (key: Key, n: number, lo = 0, hi = 1): Float32Array =>
+  uniformInto(key, new Float32Array(n), lo, hi);
+
+/** uniform(key, out.length, lo, hi) written into `out`, a buffer the caller reuses. */
+export const uniformInto = (key: Key, out: Float32Array, lo = 0, hi = 1): Float32Array => {
   const span = hi - lo;
-  for (let i = 0; i < n; i++) out[i] = lo + span * ((word(key, i) >>> 8) / 16777216);
+  for (let i = 0; i < out.length; i++) out[i] = lo + span * ((word(key, i) >>> 8) / 16777216);
   return out;
 };
 
