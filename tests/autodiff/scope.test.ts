@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
-import { add, logSoftmax, matmul, mean, mul, sub, sum } from "../../lib/autodiff/ops.ts";
+import { add, logSoftmax, matmul, mean, mul, sub, sum, tanh } from "../../lib/autodiff/ops.ts";
 import {
   keep,
   liveTensors,
@@ -13,6 +13,7 @@ import {
   zeros,
 } from "../../lib/autodiff/tensor.ts";
 import { tsBackend } from "../../lib/tensor/backends.ts";
+import { meteredBackend } from "../../lib/tensor/metered.ts";
 import { treeLeaves, treeZip } from "../../lib/tree.ts";
 import { isTensor } from "../../lib/autodiff/grad.ts";
 import { normal, prngKey, split } from "../../lib/random/prng.ts";
@@ -126,6 +127,32 @@ test("nested scopes hand returned tensors to the enclosing scope; keep() opts ou
   assert.ok(!(kept as unknown as Tensor).disposed, "keep() survives every scope");
   assert.is(liveTensors(), before + 1);
   (kept as unknown as Tensor).dispose();
+});
+
+test("the backward pass frees gradients as they are consumed, not at the end", () => {
+  // A chain of L layers h <- tanh(h · w_i) over n values: the forward keeps ~2 tensors a layer
+  // for the backward, and the result holds one gradient a layer; a backward that kept every
+  // gradient and every rule's temporaries would add ~6 more a layer on top of that.
+  const [layers, n] = [24, 1 << 14];
+  const { backend, meter } = meteredBackend(tsBackend);
+  const h0 = tensor(backend, normal(kx, n), [n]);
+  const ws = Array.from(
+    { length: layers },
+    (_, i) => tensor(backend, normal(split(kw, layers)[i], n), [n]),
+  );
+  const forward = (params: readonly Tensor[]) => sum(params.reduce((h, w) => tanh(mul(h, w)), h0));
+  meter.resetPeak();
+  const before = meter.live();
+  const held = scope(() => {
+    forward(ws);
+    return meter.peak() - before; // what the forward alone holds at its end
+  });
+  meter.resetPeak();
+  const { value, grads } = valueAndGrad(forward)(ws);
+  const bytes = 4 * n;
+  const extra = (meter.peak() - before - held) / bytes - layers;
+  assert.ok(extra <= 8, `the backward held ${extra.toFixed(1)} tensors beyond the forward's`);
+  [value, ...grads].forEach((t) => t.dispose());
 });
 
 test.run();

@@ -109,4 +109,42 @@ test("softmax and log-softmax of masked rows: one exp per value, same as the dir
   assert.ok(soft.subarray(0, n).some((v) => v === 0), "masked scores weigh exactly 0");
 });
 
+test("disposed buffers are reused, a reshaped one only after its last handle is gone", () => {
+  const n = 4096;
+  const x = k.upload(randn(40, [n]), [n]);
+  const y = k.reshape(x, [n], [64, 64]); // the same buffer under a second handle
+  k.dispose(x);
+  const other = k.unary("neg", y, [64, 64]);
+  assert.not.ok(other === y, "a buffer still held by reshape's handle is not handed out");
+  k.dispose(y);
+  const reused = k.unary("exp", other, [64, 64]);
+  assert.ok(reused === y, "the buffer freed by its last handle is the next of its size");
+  assert.equal(
+    Array.from(reused as Float32Array),
+    Array.from(other as Float32Array, Math.exp)
+      .map(Math.fround),
+  );
+  k.dispose(other);
+  assert.throws(() => k.dispose(other), /released twice/);
+});
+
+test("a reused buffer comes back zeroed where a kernel accumulates into it", () => {
+  const [rows, cols] = [64, 32];
+  const dirty = k.fill([rows * cols], 7, "float32");
+  k.dispose(dirty);
+  const x = randn(41, [rows, cols]);
+  const sums = k.reduce("sum", x, [rows, cols], [0]) as Float32Array; // 32 values: not pooled
+  const scattered = k.scatterAdd(
+    x,
+    [rows, cols],
+    Int32Array.from({ length: rows }, (_, i) => i),
+    [rows],
+    0,
+    [rows, cols],
+  ) as Float32Array;
+  assert.ok(scattered === dirty, "the disposed buffer was reused");
+  assert.equal(Array.from(scattered), Array.from(x));
+  assert.is(sums.length, cols);
+});
+
 test.run();
