@@ -48,12 +48,11 @@ import { HalfMatrix } from "../lib/tensor/half.ts";
 import { type BackendName, backendNames } from "../lib/tensor/kernels.ts";
 import {
   backendBudget,
-  baseParameterCount,
   chooseBackend,
+  CPU_PREFERENCE,
   describeEstimate,
   estimateMemory,
 } from "../lib/plan/memory.ts";
-import { cpuPreference } from "../lib/plan/cpu_backend.ts";
 import { loadTokenizer, type Tokenizer } from "../lib/tokenizer/mod.ts";
 import { checkpointsNewestFirst, loadCheckpoint, saveCheckpoint } from "../lib/train/checkpoint.ts";
 import type { TrainConfig } from "../lib/train/config.ts";
@@ -113,10 +112,9 @@ printed at start and saved in the run directory as run.json.
   --lora-alpha X          LoRA alpha
   --full                  train every base weight instead of LoRA adapters (comparison)
   --seed N                run seed
-  --backend NAME          ${backendNames.join(" | ")}; default: the fastest CPU
-                          backend for the model's size that can hold the run (native, a
-                          BLAS through Deno's or Bun's FFI, from 100M parameters; else
-                          tfjs-wasm)
+  --backend NAME          ${backendNames.join(" | ")}; default: the first of
+                          native (a BLAS through Deno's or Bun's FFI), tfjs-wasm, ts that
+                          loads here and can hold the run
   --rollout URL[,URL...]  sample on inference servers instead of in this process (README
                           "Rollouts on inference engines"); --rollout llama.cpp starts local
                           llama-server processes on the current model
@@ -278,21 +276,26 @@ const rolloutFlags = (v: ReturnType<typeof parseFlags<typeof OPTIONS>>): Rollout
   }
 };
 
-/** The CPU backends that start here (native needs Deno's or Bun's FFI and a BLAS). */
-const loadableCpuBackends = async (): Promise<BackendName[]> => {
-  const loadable: BackendName[] = [];
+/** CPU_PREFERENCE's backends that start here, in its order, and why the others do not. */
+const loadableCpuBackends = async (): Promise<{ loadable: BackendName[]; missing: string[] }> => {
+  const [loadable, missing]: [BackendName[], string[]] = [[], []];
   // One at a time: tfjs initializes one backend at a time.
-  for (const name of ["native", "tfjs-wasm", "ts"] as const) {
-    if (await loadBackend(name).then(() => true, () => false)) loadable.push(name);
+  for (const name of CPU_PREFERENCE) {
+    await loadBackend(name).then(
+      () => loadable.push(name),
+      (e: Error) => {
+        const message = e.message.split("\n")[0];
+        missing.push(message.startsWith(name) ? message : `${name}: ${message}`);
+      },
+    );
   }
-  return loadable;
+  return { loadable, missing };
 };
 
 /**
  * The backend this run fits on (lib/plan/memory.ts), decided before any weight is loaded: the
  * asked one, refused in one line with the numbers when it cannot hold the run, or else the
- * fastest CPU backend for the model's size (lib/plan/cpu_backend.ts) that can. Prints the
- * choice and why.
+ * first CPU backend in CPU_PREFERENCE that loads here and can. Prints the choice and why.
  */
 const plannedBackend = async (
   dir: string,
@@ -307,19 +310,19 @@ const plannedBackend = async (
     lora: cfg.lora && { rank: cfg.lora.r, targets: cfg.lora.targets },
     gradientCheckpointing: cfg.gradientCheckpointing,
   });
-  const { order, reason } = cpuPreference(
-    baseParameterCount(modelConfig),
-    await loadableCpuBackends(),
-  );
+  const { loadable, missing } = asked ? { loadable: [], missing: [] } : await loadableCpuBackends();
   const [free, halfWeights] = [freemem(), modelConfig.dtype !== "float32"];
-  const chosen = chooseBackend(estimate, asked, order, free, halfWeights);
-  const skipped = asked ? [] : order.slice(0, order.indexOf(chosen));
+  const chosen = chooseBackend(estimate, asked, loadable, free, halfWeights);
   const { detail } = await loadBackend(chosen);
   const { weightFactor } = backendBudget(chosen, free, halfWeights);
+  const why = asked ? ["asked for"] : [
+    `the first of ${CPU_PREFERENCE.join(", ")} that loads here and holds this run`,
+    ...missing,
+    ...loadable.slice(0, loadable.indexOf(chosen)).map((name) => `${name} cannot hold it`),
+  ];
   console.error(
-    `backend ${chosen}${detail ? ` (${detail})` : ""}: ${asked ? "asked for" : reason}` +
-      skipped.map((name) => `; ${name} cannot hold this run`).join("") +
-      `; needs ${describeEstimate(estimate, weightFactor)}, ${(free / 1e9).toFixed(2)} GB free`,
+    `backend ${chosen}${detail ? ` (${detail})` : ""}: ${why.join("; ")}; needs ` +
+      `${describeEstimate(estimate, weightFactor)}, ${(free / 1e9).toFixed(2)} GB free`,
   );
   return chosen;
 };
