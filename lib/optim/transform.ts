@@ -76,12 +76,14 @@ export const chain = <T extends readonly GradientTransformation<unknown>[]>(
   };
   return {
     init: (params) => transforms.map((t) => t.init(params)) as unknown as States,
-    // The scope frees the intermediate updates passed from one transformation to the next.
+    // The intermediate updates passed from one transformation to the next are freed as soon as
+    // the next has made its own (the scope catches anything else made here).
     update: (grads, state, params) =>
       scope(() => {
         let updates = grads;
         const next = transforms.map((t, i) => {
           const r = t.update(updates, (state as readonly unknown[])[i], params);
+          if (updates !== grads) disposeReplaced(updates, [r.updates, r.state, grads]);
           updates = r.updates;
           return r.state;
         });
