@@ -21,9 +21,6 @@ from torch import nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-PROJS = ("q", "k", "v", "o", "gate", "up", "down")
-
-
 @dataclass(frozen=True)
 class Shape:
     vocab: int
@@ -297,7 +294,7 @@ def decode(model, prompts, new_tokens, lora=False, temperature=0.0, generator=No
         else:
             logps = (logits / temperature).log_softmax(-1)
             ids = torch.multinomial(logps.exp(), 1, generator=generator)
-            _picked = logps.gather(-1, ids)
+            _picked = logps.gather(-1, ids)  # the rollout keeps each pick's log-prob, as ours
         out.append(ids.squeeze(1).tolist())
     return out
 
