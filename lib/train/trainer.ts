@@ -25,6 +25,7 @@ import type { PeftAdapter } from "../io/peft.ts";
 import { adapterToHost } from "../model/adapter.ts";
 import { checkModel } from "../model/guards.ts";
 import type { Model } from "../model/load.ts";
+import { disposeReplaced } from "../optim/mod.ts";
 import { combineRewards, type Example, type RewardSpec } from "../rewards/mod.ts";
 import type { ChatMessage, Tokenizer } from "../tokenizer/mod.ts";
 import { resolveLayers, type TrainConfig } from "./config.ts";
@@ -247,6 +248,9 @@ export const train = async <Columns extends object = object>(
   }
   const fresh = initialState(context);
   let state = opts.start ? await opts.start(fresh) : fresh;
+  // The fresh weights and optimizer moments that `start` did not keep (a LoRA-sized tree each:
+  // 0.45 GB for a 1.5B model's) would otherwise stay allocated for the whole run.
+  disposeReplaced(fresh, state);
   const metrics: MetricsRow[] = [];
   let stopped: TrainStop = "completed";
   let failure: string | null = null;
