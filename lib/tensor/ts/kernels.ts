@@ -14,6 +14,7 @@ import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
 import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
 import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
+import { expFast } from "./exp.ts";
 
 type Buf = HostArray;
 
@@ -25,12 +26,6 @@ const allocFloat = (n: number): Float32Array => take("float32", n, false) as Flo
 
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
 
-/**
- * Below this Math.exp is exactly 0 in float64, and V8 takes a slow path (~10x) to get there:
- * masked attention scores (-1e9) hit it for most of their values.
- */
-const EXP_ZERO_BELOW = -745.2;
-
 /** One tight loop per op (a shared loop calling a function per element stays megamorphic in V8). */
 const unary = (op: UnaryOp, x: Buf): Float32Array => {
   const n = x.length;
@@ -40,7 +35,7 @@ const unary = (op: UnaryOp, x: Buf): Float32Array => {
       for (let i = 0; i < n; i++) r[i] = -x[i];
       break;
     case "exp":
-      for (let i = 0; i < n; i++) r[i] = x[i] < EXP_ZERO_BELOW ? 0 : Math.exp(x[i]);
+      for (let i = 0; i < n; i++) r[i] = expFast(x[i]);
       break;
     case "log":
       for (let i = 0; i < n; i++) r[i] = Math.log(x[i]);
@@ -58,10 +53,10 @@ const unary = (op: UnaryOp, x: Buf): Float32Array => {
       for (let i = 0; i < n; i++) r[i] = Math.abs(x[i]);
       break;
     case "sigmoid":
-      for (let i = 0; i < n; i++) r[i] = 1 / (1 + Math.exp(-x[i]));
+      for (let i = 0; i < n; i++) r[i] = 1 / (1 + expFast(-x[i]));
       break;
     case "silu":
-      for (let i = 0; i < n; i++) r[i] = x[i] / (1 + Math.exp(-x[i]));
+      for (let i = 0; i < n; i++) r[i] = x[i] / (1 + expFast(-x[i]));
       break;
     case "tanh":
       for (let i = 0; i < n; i++) r[i] = Math.tanh(x[i]);
@@ -555,7 +550,7 @@ const softmaxRows = (x: Float32Array, n: number, log: boolean): Float32Array => 
     let total = 0;
     for (let j = 0; j < n; j++) {
       const d = x[base + j] - max;
-      total += e[j] = d < EXP_ZERO_BELOW ? 0 : Math.exp(d);
+      total += e[j] = expFast(d);
     }
     if (log) {
       const lse = max + Math.log(total);
