@@ -1,43 +1,143 @@
 /**
- * Host side of the BF16 row-times-weight module (assembly/half_gemv.ts), for decoding: a few rows
- * x [m, k] times a BF16 weight stored [n, k], transposed. The weight goes through the module's
- * memory in bands of L2 size, each widened in registers as it is used (0.15-0.2 ns a weight,
- * against 0.8-0.9 for widening to float32 in JS and sgemv over it). Synchronous; the module is
- * compiled on first use.
+ * BF16 rows-times-weight products for decoding (a few rows x [m, k] times a weight stored
+ * [n, k], transposed), on every core. The output columns are cut into chunks that this thread
+ * and the workers (./half_gemv_worker.ts, node:worker_threads on Deno and Bun, each with its own
+ * wasm instance) take from one shared counter, writing into shared memory, so a thread that
+ * another process keeps off its core costs nothing but its share (on this loaded 2-core machine
+ * a fixed half per thread made mid-size products slower than one thread). This thread then waits
+ * (Atomics.wait: kernels are synchronous) only for workers that started the job. Only a job's
+ * operands travel by message, read synchronously by the worker (receiveMessageOnPort): the
+ * weights are already shared (the ts upload puts them there), the rows and the output go through
+ * reused shared scratch. Bit-equal to one thread: each output value is one row's dot product
+ * with one weight row, whichever thread computes it.
+ *
+ * Threads: TINA_THREADS, else every core (as the BLAS). Node (no native backend) and small
+ * products stay on this thread; a worker that fails is an error, never a hang.
  */
-import { halfGemvWasmBase64 } from "./half_gemv_wasm.ts";
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { blasThreadCount } from "./blas.ts";
+import { bf16Columns, checkOperands } from "./half_gemv_columns.ts";
+import {
+  CHUNK_WEIGHTS,
+  CLAIMED,
+  type ColumnsJob,
+  CONTROL_WORDS,
+  FAILED,
+  FINISHED,
+  POSTED,
+  READY,
+  takeChunks,
+} from "./half_gemv_protocol.ts";
 
-interface HalfGemvExports {
-  readonly memory: WebAssembly.Memory;
-  bf16RowsTimesTransposed(
-    x: number,
-    w: number,
-    y: number,
-    m: number,
-    n: number,
-    k: number,
-    ldy: number,
-  ): void;
+/**
+ * Below this many weight values a product stays on one thread: posting a job costs 15-70 µs
+ * (Deno, Bun), a weight 0.2-0.7 ns. At the 0.5B shape the q, o and MLP projections and the LM
+ * head are shared out; the 128-row k and v projections are not.
+ */
+const MIN_SHARED_WEIGHTS = 1 << 18;
+/** How long a new worker may take to load before threads are given up (loaded machines). */
+const START_TIMEOUT_MS = 30 * 1000;
+/** How long to wait for a worker's chunk before calling the worker lost. */
+const CHUNK_TIMEOUT_MS = 10 * 60 * 1000;
+
+interface Helper {
+  readonly worker: Worker;
+  readonly control: Int32Array;
+  readonly port: MessagePort;
 }
 
-/** Weight values per band: 256 KB of BF16, read twice (copied in, then used) from L2. */
-const BAND_VALUES = 1 << 17;
-const PAGE_BYTES = 65536;
+/** The worker's module: compiled JavaScript beside compiled JavaScript, else the source. */
+const WORKER_URL = new URL(
+  import.meta.url.endsWith(".js") ? "./half_gemv_worker.js" : "./half_gemv_worker.ts",
+  import.meta.url,
+);
 
-let loaded: HalfGemvExports | null = null;
-const module = (): HalfGemvExports => {
-  if (!loaded) {
-    const bytes = Uint8Array.from(atob(halfGemvWasmBase64), (c) => c.charCodeAt(0));
-    loaded = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as never;
-  }
-  return loaded as HalfGemvExports;
+/** The chunk counter of the job in progress, shared by every thread. */
+const next = new Int32Array(new SharedArrayBuffer(4));
+let pool: Helper[] = [];
+/** Set once workers could not start (or this runtime has no native backend): one thread. */
+let unavailable = !("Deno" in globalThis || "Bun" in globalThis);
+
+const startHelper = (): Helper => {
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(WORKER_URL, {
+    workerData: { control, next, port: port2 },
+    transferList: [port2 as never],
+  });
+  worker.unref(); // a worker must not keep the process alive
+  return { worker, control, port: port1 };
 };
 
-const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
+/**
+ * Starts workers up to `count` without waiting for them (the native backend calls it when it
+ * loads, so that workers load beside the model instead of inside the first product).
+ */
+export const startHalfGemvWorkers = (count = blasThreadCount() - 1): void => {
+  if (unavailable) return;
+  pool = [...pool, ...Array.from({ length: Math.max(0, count - pool.length) }, startHelper)];
+};
+
+/** `count` loaded workers, or null when they could not start. */
+const helpers = (count: number): Helper[] | null => {
+  startHalfGemvWorkers(count);
+  if (unavailable) return null;
+  const wanted = pool.slice(0, count);
+  const loaded = wanted.every(({ control }) =>
+    Atomics.load(control, READY) === 1 ||
+    Atomics.wait(control, READY, 0, START_TIMEOUT_MS) !== "timed-out"
+  );
+  if (loaded) return wanted;
+  pool.forEach(({ worker }) => worker.terminate());
+  pool = [];
+  unavailable = true;
+  return null;
+};
+
+/** Threads a large product runs on now: 1 when TINA_THREADS=1 or workers could not start. */
+export const halfGemvThreads = (): number => (unavailable ? 1 : blasThreadCount());
+
+// Shared scratch reused by every product (kernels run one at a time on this thread).
+const emptyShared = (): Float32Array => new Float32Array(new SharedArrayBuffer(0));
+const scratch: Record<"x" | "out", Float32Array> = { x: emptyShared(), out: emptyShared() };
+const sharedScratch = (slot: "x" | "out", length: number): Float32Array => {
+  if (scratch[slot].length < length) {
+    scratch[slot] = new Float32Array(new SharedArrayBuffer(length * 4));
+  }
+  return scratch[slot].subarray(0, length);
+};
+
+/** Posts a job to a worker: its operands through the port, then the count it wakes on. */
+const post = ({ control, port }: Helper, job: ColumnsJob): number => {
+  port.postMessage(job);
+  const posted = Atomics.add(control, POSTED, 1) + 1;
+  Atomics.notify(control, POSTED);
+  return posted;
+};
+
+/**
+ * Once every chunk is taken: claims job `posted` where the worker has not started it (no wait),
+ * else waits for the worker to finish it. Throws if any job of this worker failed.
+ */
+const settle = ({ control }: Helper, posted: number): void => {
+  if (Atomics.compareExchange(control, CLAIMED, posted - 1, posted) !== posted - 1) {
+    for (let seen = Atomics.load(control, FINISHED); seen < posted;) {
+      if (Atomics.wait(control, FINISHED, seen, CHUNK_TIMEOUT_MS) === "timed-out") {
+        throw new Error(
+          `bf16RowsTimesTransposed: a worker thread gave no answer in ${CHUNK_TIMEOUT_MS / 1000} s`,
+        );
+      }
+      seen = Atomics.load(control, FINISHED);
+    }
+  }
+  if (Atomics.exchange(control, FAILED, 0) !== 0) {
+    throw new Error("bf16RowsTimesTransposed: a worker thread failed");
+  }
+};
 
 /**
  * out[i·n + j] = Σ_p x[i·k + p] · w[j·k + p] for i < m, j < n: x [m, k] float32 rows, `bits`
- * [n, k] BF16. Views into the module's memory are made after it grows (growing detaches them).
+ * [n, k] BF16. Shared out across threads when the weight is large and in shared memory.
  */
 export const bf16RowsTimesTransposed = (
   x: Float32Array,
@@ -47,24 +147,32 @@ export const bf16RowsTimesTransposed = (
   k: number,
   out: Float32Array,
 ): void => {
-  if (x.length < m * k || bits.length < n * k || out.length < m * n) {
-    throw new Error(`bf16RowsTimesTransposed: operands too short for [${m}, ${k}] x [${n}, ${k}]ᵀ`);
-  }
-  const wasm = module();
-  const rows = Math.max(1, Math.floor(BAND_VALUES / k));
-  const xAt = 0;
-  const yAt = align16(m * k * 4);
-  const wAt = yAt + align16(m * rows * 4);
-  const needed = wAt + align16(rows * k * 2);
-  const have = wasm.memory.buffer.byteLength;
-  if (have < needed) wasm.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
-  const buffer = wasm.memory.buffer;
-  new Float32Array(buffer, xAt, m * k).set(x.subarray(0, m * k));
-  const y = new Float32Array(buffer, yAt, m * rows);
-  for (let r0 = 0; r0 < n; r0 += rows) {
-    const count = Math.min(rows, n - r0);
-    new Uint16Array(buffer, wAt, count * k).set(bits.subarray(r0 * k, (r0 + count) * k));
-    wasm.bf16RowsTimesTransposed(xAt, wAt, yAt, m, count, k, count);
-    for (let i = 0; i < m; i++) out.set(y.subarray(i * count, (i + 1) * count), i * n + r0);
-  }
+  checkOperands(x, bits, m, n, k, out);
+  const chunkColumns = Math.max(1, Math.floor(CHUNK_WEIGHTS / k));
+  const threads = Math.min(halfGemvThreads(), Math.ceil(n / chunkColumns));
+  const workers = threads > 1 && n * k >= MIN_SHARED_WEIGHTS &&
+      bits.buffer instanceof SharedArrayBuffer
+    ? helpers(threads - 1)
+    : null;
+  if (workers === null) return bf16Columns(x, bits, m, n, k, 0, n, out);
+  const sharedX = sharedScratch("x", m * k);
+  sharedX.set(x.subarray(0, m * k));
+  const sharedOut = sharedScratch("out", m * n);
+  Atomics.store(next, 0, 0);
+  const job: ColumnsJob = {
+    x: sharedX.buffer as SharedArrayBuffer,
+    bits: bits.buffer as SharedArrayBuffer,
+    bitsOffset: bits.byteOffset,
+    m,
+    n,
+    k,
+    chunkColumns,
+    out: sharedOut.buffer as SharedArrayBuffer,
+  };
+  const posted = workers.map((worker) => post(worker, job));
+  takeChunks(next, n, chunkColumns, (begin, end) => {
+    bf16Columns(sharedX, bits, m, n, k, begin, end, sharedOut);
+  });
+  posted.forEach((count, i) => settle(workers[i], count));
+  out.set(sharedOut);
 };

@@ -7,12 +7,21 @@ import type { Kernels } from "../kernels.ts";
 import { HalfMatrix, widenHalf } from "../half.ts";
 import { tsKernels } from "../ts/kernels.ts";
 import type { Blas } from "./blas.ts";
+import { startHalfGemvWorkers } from "./half_gemv.ts";
 import { nativeMatmul } from "./matmul.ts";
 
 type Handle = Float32Array | Int32Array | HalfMatrix;
 
-/** The pure-TS kernels with matmul on `blas`. */
-export const nativeKernels = (blas: Blas): Kernels<Handle> => ({
+/**
+ * The pure-TS kernels with matmul on `blas`. Starts the decoding product's workers, which load
+ * while the model does (else the first product waits ~0.5 s for them).
+ */
+export const nativeKernels = (blas: Blas): Kernels<Handle> => {
+  startHalfGemvWorkers();
+  return nativeKernelsOn(blas);
+};
+
+const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
   ...tsKernels,
   name: "native",
   matmul: (a, aShape, b, bShape, transposeA, transposeB) =>

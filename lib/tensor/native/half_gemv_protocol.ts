@@ -1,0 +1,55 @@
+/**
+ * What ./half_gemv.ts and its workers (./half_gemv_worker.ts) share: the words of a worker's
+ * control block (an Int32Array in shared memory), the job sent through its port, and how a
+ * job's columns are cut into chunks that every thread takes from one shared counter.
+ */
+
+/** Jobs posted to this worker so far (the caller adds one per job, then wakes the worker). */
+export const POSTED = 0;
+/** Jobs this worker has finished (or found already done) so far; the caller waits on it. */
+export const FINISHED = 1;
+/**
+ * Jobs claimed so far, by the worker when it starts one or by the caller when it finished every
+ * chunk first (then nobody waits for a worker that was not scheduled in time).
+ */
+export const CLAIMED = 2;
+/** 1 once a job failed. */
+export const FAILED = 3;
+/** 1 once the worker's module has loaded. */
+export const READY = 4;
+/** Words in a control block. */
+export const CONTROL_WORDS = 5;
+
+/**
+ * Output columns of x [m, k] · bitsᵀ ([n, k] BF16 from byte bitsOffset) into out [m, n], in
+ * chunks of `chunkColumns` taken from the shared counter `next`; x and out from their buffers'
+ * start. Buffers, not views: Deno's receiveMessageOnPort walks every value of a typed array.
+ */
+export interface ColumnsJob {
+  readonly x: SharedArrayBuffer;
+  readonly bits: SharedArrayBuffer;
+  readonly bitsOffset: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly chunkColumns: number;
+  readonly out: SharedArrayBuffer;
+}
+
+/** Weight values per chunk: each thread takes the next chunk when done with its last. */
+export const CHUNK_WEIGHTS = 1 << 17;
+
+/**
+ * Takes chunks of columns from `next` (word 0, shared by every thread on the job) and computes
+ * each with `columns(begin, end)` until none is left.
+ */
+export const takeChunks = (
+  next: Int32Array,
+  n: number,
+  chunkColumns: number,
+  columns: (begin: number, end: number) => void,
+): void => {
+  for (let c = Atomics.add(next, 0, 1); c * chunkColumns < n; c = Atomics.add(next, 0, 1)) {
+    columns(c * chunkColumns, Math.min(n, (c + 1) * chunkColumns));
+  }
+};
