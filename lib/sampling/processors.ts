@@ -49,10 +49,37 @@ export const applyRepetitionPenalty = (
 export const applyTemperature = (row: Float32Array, temperature: number): Float32Array =>
   row.map((x) => x / temperature);
 
+/**
+ * The k-th largest of `values` (1-based), in expected linear time: quickselect on a copy, so a
+ * 150k vocabulary is not sorted to keep its head.
+ */
+export const kthLargest = (values: ArrayLike<number>, k: number): number => {
+  const a = Float64Array.from(values);
+  const target = k - 1; // index in descending order
+  let [lo, hi] = [0, a.length - 1];
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1];
+    let [i, j] = [lo, hi];
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        [a[i], a[j]] = [a[j], a[i]];
+        i++;
+        j--;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else return a[target];
+  }
+  return a[target];
+};
+
 /** Keeps the k largest logits (ties at the boundary are kept). */
 export const applyTopK = (row: Float32Array, k: number): Float32Array => {
   if (k >= row.length) return row.slice();
-  const threshold = [...row].sort((a, b) => b - a)[k - 1];
+  const threshold = kthLargest(row, k);
   return row.map((x) => (x >= threshold ? x : -Infinity));
 };
 
@@ -64,25 +91,54 @@ const softmaxOf = (row: Float32Array): Float64Array => {
   return p.map((x) => x / total);
 };
 
-/** Nucleus: the smallest set of most likely tokens whose probabilities sum to at least p. */
+/** Most likely tokens first, ties in vocabulary order: the order nucleus sampling adds them in. */
+const byProbability = (probs: Float64Array, ids: number[]): number[] =>
+  ids.sort((a, b) => probs[b] - probs[a]);
+
+/**
+ * The most likely tokens, in order, whose probabilities first sum to at least p; null when the
+ * candidates (every token with probability >= the c-th largest) end before that. Those
+ * candidates are exactly the head of the whole vocabulary's order, so the sums are the same.
+ */
+const nucleusAmong = (probs: Float64Array, p: number, c: number): number[] | null => {
+  const all = c >= probs.length;
+  const threshold = all ? -Infinity : kthLargest(probs, c);
+  const candidates: number[] = [];
+  for (let i = 0; i < probs.length; i++) if (probs[i] >= threshold) candidates.push(i);
+  let cumulative = 0;
+  const kept: number[] = [];
+  for (const i of byProbability(probs, candidates)) {
+    kept.push(i);
+    cumulative += probs[i];
+    if (cumulative >= p) return kept;
+  }
+  return all ? kept : null;
+};
+
+/** Candidates tried first for the nucleus; 8x more each time they do not reach p. */
+const NUCLEUS_CANDIDATES = 1024;
+
+/**
+ * Nucleus: the smallest set of most likely tokens whose probabilities sum to at least p. Only
+ * the head of the distribution is sorted (a 150k vocabulary is sorted whole only when the
+ * nucleus is that wide).
+ */
 export const applyTopP = (row: Float32Array, p: number): Float32Array => {
   if (p >= 1) return row.slice();
   const probs = softmaxOf(row);
-  const order = Array.from(row.keys()).sort((a, b) => probs[b] - probs[a]);
+  let kept: number[] | null = null;
+  for (let c = NUCLEUS_CANDIDATES; kept === null; c *= 8) kept = nucleusAmong(probs, p, c);
   const keep = new Uint8Array(row.length);
-  let cumulative = 0;
-  for (const i of order) {
-    keep[i] = 1;
-    cumulative += probs[i];
-    if (cumulative >= p) break;
-  }
+  for (const i of kept) keep[i] = 1;
   return row.map((x, i) => (keep[i] ? x : -Infinity));
 };
 
 /** Keeps tokens whose probability is at least minP times the most likely token's. */
 export const applyMinP = (row: Float32Array, minP: number): Float32Array => {
   const probs = softmaxOf(row);
-  const cutoff = minP * Math.max(...probs);
+  let most = 0;
+  for (const x of probs) most = Math.max(most, x); // not Math.max(...probs): 150k arguments throw
+  const cutoff = minP * most;
   return row.map((x, i) => (probs[i] >= cutoff ? x : -Infinity));
 };
 
