@@ -28,8 +28,9 @@ const sameBits = (got: Float32Array, want: Float32Array, what: string) => {
 };
 
 test("shared out across threads: the same bits as one thread, float64 reference close", () => {
-  // 1500 x 1001: above the size that is shared out, not a multiple of the chunk or of 8 lanes.
-  const [n, k] = [1500, 1001];
+  // 1501 x 1001: above the size that is shared out, not a multiple of the chunk, of the two
+  // weight rows the kernel takes at a time, or of its 8 lanes.
+  const [n, k] = [1501, 1001];
   for (const [m, offset] of [[1, 0], [3, 7], [4, 1], [8, 0]]) {
     const bits = sharedBits(n, k, offset, m);
     const x = normal(foldIn(key, 100 + m), m * k);

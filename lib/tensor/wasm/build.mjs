@@ -14,15 +14,24 @@ const modules = [
     target: "half_gemv_wasm.ts",
     name: "halfGemvWasmBase64",
   },
+  // The same source with fused multiply-adds (Deno and Bun validate relaxed SIMD; Node 20 not).
+  {
+    dir: "native",
+    source: "assembly/half_gemv.ts",
+    target: "half_gemv_relaxed_wasm.ts",
+    name: "halfGemvRelaxedWasmBase64",
+    enable: ["relaxed-simd"],
+  },
 ];
 
-const compile = async (source) => {
+const compile = async (source, enable = []) => {
   let bytes = null;
   const { error, stderr } = await asc.main(
     [
       source.pathname,
       "--enable",
       "simd",
+      ...enable.flatMap((feature) => ["--enable", feature]),
       "-O3",
       "--noAssert",
       "--runtime",
@@ -46,7 +55,7 @@ const moduleText = (bytes, { source, name }) =>
 for (const module of modules) {
   const here = new URL(`${module.dir}/`, tensor);
   const target = new URL(module.target, here);
-  const text = moduleText(await compile(new URL(module.source, here)), module);
+  const text = moduleText(await compile(new URL(module.source, here), module.enable), module);
   if (process.argv.includes("--check")) {
     const current = await readFile(target, "utf8").catch(() => "");
     if (current !== text) {
