@@ -51,16 +51,18 @@ export const meteredBackend = (
         : [name, (...args: unknown[]) => made((value as (...a: unknown[]) => unknown)(...args))]
     ),
   );
+  // Every dispose reaches the backend, which counts a shared buffer's handles itself (the
+  // pure-TS pool reuses it after the last); the bytes stop counting here at the last handle.
   const dispose = (handle: unknown): void => {
     const count = handles.get(handle);
     if (count === undefined) return;
+    backend.kernels.dispose(handle);
     if (count > 1) {
       handles.set(handle, count - 1);
       return;
     }
     handles.delete(handle);
     live -= bytesOf(handle);
-    backend.kernels.dispose(handle);
   };
   const kernels = { ...wrapped, dispose } as unknown as Kernels<unknown>;
   return {

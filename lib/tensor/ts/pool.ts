@@ -14,7 +14,10 @@ import type { DType } from "../kernels.ts";
 
 type Buf = Float32Array | Int32Array;
 
-/** The most bytes kept for reuse; a buffer disposed beyond it is left to the collector. */
+/**
+ * The most bytes kept for reuse. Past it the buffers released longest ago are let go (to the
+ * collector), so the pool follows the sizes in use now instead of filling with stale ones.
+ */
 export const POOL_BYTES = 256 * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
 const MIN_POOLED_VALUES = 1024;
@@ -23,12 +26,27 @@ const free = new Map<string, Buf[]>();
 let pooledBytes = 0;
 /** Handles beyond the first that share a buffer (reshape's output and its input). */
 const extraHandles = new WeakMap<Buf, number>();
-/** Buffers in `free`: a second release of one is a bug that would hand it out twice. */
-const inPool = new WeakSet<Buf>();
+/**
+ * The buffers in `free`, oldest release first (a Set keeps insertion order). A second release of
+ * one is a bug that would hand it out twice.
+ */
+const inPool = new Set<Buf>();
 
 const keyOf = (dtype: DType, length: number, shared: boolean): string =>
   `${dtype}:${length}${shared ? ":shared" : ""}`;
 const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32");
+
+const keyOfBuffer = (x: Buf): string =>
+  keyOf(dtypeOf(x), x.length, x.buffer instanceof SharedArrayBuffer);
+
+/** Lets go of the buffer released longest ago. */
+const evictOldest = (): void => {
+  const [oldest] = inPool;
+  inPool.delete(oldest);
+  const list = free.get(keyOfBuffer(oldest))!;
+  list.splice(list.indexOf(oldest), 1);
+  pooledBytes -= oldest.byteLength;
+};
 
 const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
   const memory = shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4);
@@ -69,8 +87,9 @@ export const release = (x: unknown): void => {
     throw new Error("tensor buffer released twice (disposed through two handles?)");
   }
   const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
-  if (!whole || x.length < MIN_POOLED_VALUES || pooledBytes + x.byteLength > POOL_BYTES) return;
-  const key = keyOf(dtypeOf(x), x.length, x.buffer instanceof SharedArrayBuffer);
+  if (!whole || x.length < MIN_POOLED_VALUES || x.byteLength > POOL_BYTES) return;
+  while (pooledBytes + x.byteLength > POOL_BYTES) evictOldest();
+  const key = keyOfBuffer(x);
   const list = free.get(key);
   if (list) list.push(x);
   else free.set(key, [x]);
