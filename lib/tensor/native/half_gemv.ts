@@ -37,8 +37,8 @@ import {
 const MIN_SHARED_WEIGHTS = 1 << 18;
 /** How long a new worker may take to load before threads are given up (loaded machines). */
 const START_TIMEOUT_MS = 30 * 1000;
-/** How long to wait for a worker's chunk before calling the worker lost. */
-const CHUNK_TIMEOUT_MS = 10 * 60 * 1000;
+/** How long to wait for a worker's last chunk (about a millisecond of work) before calling it lost. */
+const CHUNK_TIMEOUT_MS = 60 * 1000;
 
 interface Helper {
   readonly worker: Worker;
@@ -66,7 +66,17 @@ const startHelper = (): Helper => {
     transferList: [port2 as never],
   });
   worker.unref(); // a worker must not keep the process alive
+  // A worker that dies (its module failed to load) ends threads, not the process: later products
+  // run on this thread.
+  worker.on("error", giveUpThreads);
   return { worker, control, port: port1 };
+};
+
+/** Stops every worker; products stay on this thread from now on. */
+const giveUpThreads = (): void => {
+  pool.forEach(({ worker }) => worker.terminate());
+  pool = [];
+  unavailable = true;
 };
 
 /**
@@ -75,7 +85,11 @@ const startHelper = (): Helper => {
  */
 export const startHalfGemvWorkers = (count = blasThreadCount() - 1): void => {
   if (unavailable) return;
-  pool = [...pool, ...Array.from({ length: Math.max(0, count - pool.length) }, startHelper)];
+  try {
+    pool = [...pool, ...Array.from({ length: Math.max(0, count - pool.length) }, startHelper)];
+  } catch {
+    giveUpThreads(); // no workers on this runtime or install: one thread, as on Node
+  }
 };
 
 /** `count` loaded workers, or null when they could not start. */
@@ -88,9 +102,7 @@ const helpers = (count: number): Helper[] | null => {
     Atomics.wait(control, READY, 0, START_TIMEOUT_MS) !== "timed-out"
   );
   if (loaded) return wanted;
-  pool.forEach(({ worker }) => worker.terminate());
-  pool = [];
-  unavailable = true;
+  giveUpThreads();
   return null;
 };
 
