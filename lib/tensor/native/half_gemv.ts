@@ -37,7 +37,7 @@ import {
 const MIN_SHARED_WEIGHTS = 1 << 18;
 /** How long a new worker may take to load before threads are given up (loaded machines). */
 const START_TIMEOUT_MS = 30 * 1000;
-/** How long to wait for a worker's last chunk (about a millisecond of work) before calling it lost. */
+/** How long to wait for a worker's last chunk (~1 ms of work) before calling it lost. */
 const CHUNK_TIMEOUT_MS = 60 * 1000;
 
 interface Helper {
