@@ -18,7 +18,7 @@ type Buf = Float32Array | Int32Array;
  * The most bytes kept for reuse. Past it the buffers released longest ago are let go (to the
  * collector), so the pool follows the sizes in use now instead of filling with stale ones.
  */
-export const POOL_BYTES = 256 * 1024 ** 2;
+export const POOL_BYTES = 128 * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
 const MIN_POOLED_VALUES = 1024;
 
