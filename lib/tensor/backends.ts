@@ -53,8 +53,8 @@ let native: Promise<Backend> | null = null;
  */
 const nativeBackend = (): Promise<Backend> =>
   native ??= Promise.all([import("./native/blas.ts"), import("./native/kernels.ts")]).then(
-    async ([{ loadBlas }, { nativeKernels }]) => {
-      const blas = await loadBlas();
+    ([{ loadBlas }, { nativeKernels }]) => {
+      const blas = loadBlas();
       return {
         name: "native",
         kernels: nativeKernels(blas),

@@ -95,7 +95,7 @@ interface DenoFfi {
 }
 
 /** The FFI of this runtime, or why there is none. */
-const runtimeFfi = async (): Promise<Open | string> => {
+const runtimeFfi = (): Open | string => {
   const deno = (globalThis as { Deno?: DenoFfi }).Deno;
   if (deno) {
     return (library, symbols) =>
@@ -112,8 +112,9 @@ const runtimeFfi = async (): Promise<Open | string> => {
       ).symbols as never;
   }
   if ("Bun" in globalThis) {
-    const specifier = "bun:ffi"; // not a literal: other runtimes and tsc must not resolve it
-    const ffi = await import(specifier) as {
+    // Bun's synchronous require: a dynamic import of "bun:ffi" would be unanalyzable to
+    // `deno publish` and unresolvable to tsc.
+    const ffi = (import.meta as unknown as { require(id: string): unknown }).require("bun:ffi") as {
       dlopen(library: string, symbols: Record<string, { args: string[]; returns: string }>): {
         symbols: unknown;
       };
@@ -138,8 +139,8 @@ const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).spl
  * The BLAS of this machine set to `threads`, or an Error saying why there is none (no FFI, no
  * library, no cblas_sgemm in it), naming what was tried.
  */
-export const loadBlas = async (threads = blasThreadCount()): Promise<Blas> => {
-  const open = await runtimeFfi();
+export const loadBlas = (threads = blasThreadCount()): Blas => {
+  const open = runtimeFfi();
   if (typeof open === "string") throw new Error(`native BLAS unavailable: ${open}`);
   const failures: string[] = [];
   for (const library of BLAS_LIBRARIES) {
