@@ -87,3 +87,28 @@ export const matmulShape = (
   }
   return [...batchA, m, n];
 };
+
+/**
+ * The extents a matmul kernel loops over, for shapes matmulShape has accepted: `batch` products of
+ * [m, k] x [k, n], b batched or shared; `foldable` when a shared b meets an untransposed a, so the
+ * batch can be folded into m as one product.
+ */
+export const matmulExtents = (
+  a: Shape,
+  b: Shape,
+  transposeA: boolean,
+  transposeB: boolean,
+): {
+  m: number;
+  k: number;
+  n: number;
+  batch: number;
+  bBatched: boolean;
+  foldable: boolean;
+} => {
+  const r = a.length;
+  const [m, k] = transposeA ? [a[r - 1], a[r - 2]] : [a[r - 2], a[r - 1]];
+  const n = transposeB ? b[b.length - 2] : b[b.length - 1];
+  const bBatched = b.length > 2;
+  return { m, k, n, batch: sizeOf(a.slice(0, -2)), bBatched, foldable: !bBatched && !transposeA };
+};

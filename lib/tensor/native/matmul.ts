@@ -6,7 +6,7 @@
  * rows times a BF16 weight, transposed) skip the float32 copy: ./half_gemv.ts widens in registers.
  */
 import type { Shape } from "../kernels.ts";
-import { sizeOf } from "../shape.ts";
+import { matmulExtents } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
 import { bf16RowsTimesTransposed } from "./half_gemv.ts";
@@ -119,17 +119,18 @@ export const nativeMatmul = (
   transposeA: boolean,
   transposeB: boolean,
 ): Float32Array => {
-  const r = aShape.length;
-  const [m, k] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
-  const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
-  const batch = sizeOf(aShape.slice(0, -2));
-  const bBatched = bShape.length > 2;
+  const { m, k, n, batch, bBatched, foldable } = matmulExtents(
+    aShape,
+    bShape,
+    transposeA,
+    transposeB,
+  );
   // Every product below writes all of its output (beta 0 first), so a reused buffer needs no
   // zeroing; an empty inner dimension leaves zeros.
   const out = take("float32", batch * m * n, k === 0) as Float32Array;
   if (out.length === 0 || k === 0) return out;
   // A shared right operand and an untransposed left one: one product with the batch in M.
-  const [products, rows] = !bBatched && !transposeA ? [1, batch * m] : [batch, m];
+  const [products, rows] = foldable ? [1, batch * m] : [batch, m];
   for (let t = 0; t < products; t++) {
     const bAt = bBatched ? t * k * n : 0;
     const p: Product = {

@@ -9,7 +9,7 @@ import type {
   Shape,
   UnaryOp,
 } from "../kernels.ts";
-import { sameShape, sizeOf, stridesOf } from "../shape.ts";
+import { matmulExtents, sameShape, sizeOf, stridesOf } from "../shape.ts";
 import { type HalfOperand, matmul as tiledMatmul } from "./matmul.ts";
 import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
 import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
@@ -406,14 +406,14 @@ const matmulBuffers = (
   transposeA: boolean,
   transposeB: boolean,
 ): Float32Array => {
-  const r = aShape.length;
-  const [m, k] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
-  const n = transposeB ? bShape[bShape.length - 2] : bShape[bShape.length - 1];
-  const batch = sizeOf(aShape.slice(0, -2));
-  const bBatched = bShape.length > 2;
+  const { m, k, n, batch, bBatched, foldable } = matmulExtents(
+    aShape,
+    bShape,
+    transposeA,
+    transposeB,
+  );
   // A shared right operand and an untransposed left one: fold the batch into M.
-  const fold = !bBatched && !transposeA;
-  const job = fold
+  const job = foldable
     ? { a, b, batch: 1, bBatched: false, m: batch * m, n, k, transposeA: false, transposeB }
     : { a, b, batch, bBatched, m, n, k, transposeA, transposeB };
   return parallelMatmul(job) ??
