@@ -9,7 +9,7 @@
  * included) for plain and shared buffers alike. Callers never pass empty arrays (see sgemm).
  */
 import { availableParallelism } from "node:os";
-import process from "node:process";
+import { askedThreads } from "../ts/threads.ts";
 
 /** Row-major C = alpha·op(A)·op(B) + beta·C, as cblas_sgemm takes it (CblasRowMajor). */
 export interface Blas {
@@ -61,10 +61,7 @@ const NO_TRANS = 111;
 const TRANS = 112;
 
 /** TINA_THREADS (the thread knob lib/tensor/ts/threads.ts also reads), else every core. */
-export const blasThreadCount = (): number => {
-  const asked = Number(process.env.TINA_THREADS);
-  return Number.isInteger(asked) && asked >= 1 ? asked : availableParallelism();
-};
+export const blasThreadCount = (): number => askedThreads() ?? availableParallelism();
 
 /** The C functions used, as one FFI's symbols. */
 interface Symbols {

@@ -26,10 +26,13 @@ const BAND_TIMEOUT_MS = 10 * 60 * 1000;
  * 300 products of [64, 576] x [576, 1536] grew RSS by 260 MB), and its web workers keep the
  * process alive, so Deno runs one thread unless TINA_THREADS asks for more.
  */
-export const threadCount = (): number => {
+export const threadCount = (): number =>
+  askedThreads() ?? ("Deno" in globalThis ? 1 : availableParallelism());
+
+/** The thread count TINA_THREADS asks for (a positive integer), else null. */
+export const askedThreads = (): number | null => {
   const asked = Number(process.env.TINA_THREADS);
-  if (Number.isInteger(asked) && asked >= 1) return asked;
-  return "Deno" in globalThis ? 1 : availableParallelism();
+  return Number.isInteger(asked) && asked >= 1 ? asked : null;
 };
 
 /** How long a new worker may take to load before threads are given up (loaded machines). */
