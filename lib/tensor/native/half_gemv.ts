@@ -5,18 +5,26 @@
  * wasm instance) take from one shared counter, writing into shared memory, so a thread that
  * another process keeps off its core costs nothing but its share (on this loaded 2-core machine
  * a fixed half per thread made mid-size products slower than one thread). This thread then waits
- * (Atomics.wait: kernels are synchronous) only for workers that started the job. Only a job's
- * operands travel by message, read synchronously by the worker (receiveMessageOnPort): the
- * weights are already shared (the ts upload puts them there), the rows and the output go through
- * reused shared scratch. Bit-equal to one thread: each output value is one row's dot product
- * with one weight row, whichever thread computes it.
+ * (Atomics.wait: kernels are synchronous) only for workers that started the job. Every thread's
+ * module instance works in one shared memory (./half_arena.ts) that holds the rows, the output
+ * and the weights the native backend uploaded, so a job is a few addresses, read synchronously
+ * by the worker (receiveMessageOnPort); a weight outside the arena travels as its shared buffer.
+ * Bit-equal to one thread: each output value is one row's dot product with one weight row,
+ * whichever thread computes it.
  *
  * Threads: TINA_THREADS, else every core (as the BLAS). Node (no native backend) and small
  * products stay on this thread; a worker that fails is an error, never a hang.
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { blasThreadCount } from "./blas.ts";
-import { bf16Columns, checkOperands } from "./half_gemv_columns.ts";
+import { arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
+import {
+  arenaProduct,
+  BAND_BYTES,
+  bf16Columns,
+  checkOperands,
+  productColumns,
+} from "./half_gemv_columns.ts";
 import {
   CHUNK_WEIGHTS,
   CLAIMED,
@@ -58,11 +66,12 @@ let pool: Helper[] = [];
 /** Set once workers could not start (or this runtime has no native backend): one thread. */
 let unavailable = !("Deno" in globalThis || "Bun" in globalThis);
 
-const startHelper = (): Helper => {
+/** Starts the worker that is thread `index` of a product (this thread is 0). */
+const startHelper = (index: number): Helper => {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(WORKER_URL, {
-    workerData: { control, next, port: port2 },
+    workerData: { control, next, port: port2, memory: arenaMemory(), index },
     transferList: [port2 as never],
   });
   worker.unref(); // a worker must not keep the process alive
@@ -86,7 +95,11 @@ const giveUpThreads = (): void => {
 export const startHalfGemvWorkers = (count = blasThreadCount() - 1): void => {
   if (unavailable) return;
   try {
-    pool = [...pool, ...Array.from({ length: Math.max(0, count - pool.length) }, startHelper)];
+    const added = Array.from(
+      { length: Math.max(0, count - pool.length) },
+      (_, i) => startHelper(pool.length + i + 1),
+    );
+    pool = [...pool, ...added];
   } catch {
     giveUpThreads(); // no workers on this runtime or install: one thread, as on Node
   }
@@ -108,16 +121,6 @@ const helpers = (count: number): Helper[] | null => {
 
 /** Threads a large product runs on now: 1 when TINA_THREADS=1 or workers could not start. */
 export const halfGemvThreads = (): number => (unavailable ? 1 : blasThreadCount());
-
-// Shared scratch reused by every product (kernels run one at a time on this thread).
-const emptyShared = (): Float32Array => new Float32Array(new SharedArrayBuffer(0));
-const scratch: Record<"x" | "out", Float32Array> = { x: emptyShared(), out: emptyShared() };
-const sharedScratch = (slot: "x" | "out", length: number): Float32Array => {
-  if (scratch[slot].length < length) {
-    scratch[slot] = new Float32Array(new SharedArrayBuffer(length * 4));
-  }
-  return scratch[slot].subarray(0, length);
-};
 
 /** Posts a job to a worker: its operands through the port, then the count it wakes on. */
 const post = ({ control, port }: Helper, job: ColumnsJob): number => {
@@ -149,7 +152,8 @@ const settle = ({ control }: Helper, posted: number): void => {
 
 /**
  * out[i·n + j] = Σ_p x[i·k + p] · w[j·k + p] for i < m, j < n: x [m, k] float32 rows, `bits`
- * [n, k] BF16. Shared out across threads when the weight is large and in shared memory.
+ * [n, k] BF16. Shared out across threads when the weight is large and lies in the arena or in
+ * other shared memory.
  */
 export const bf16RowsTimesTransposed = (
   x: Float32Array,
@@ -167,24 +171,24 @@ export const bf16RowsTimesTransposed = (
     ? helpers(threads - 1)
     : null;
   if (workers === null) return bf16Columns(x, bits, m, n, k, 0, n, out);
-  const sharedX = sharedScratch("x", m * k);
-  sharedX.set(x.subarray(0, m * k));
-  const sharedOut = sharedScratch("out", m * n);
+  const product = arenaProduct(x, bits, m, n, k);
+  const inArena = product.wAt !== null;
   Atomics.store(next, 0, 0);
   const job: ColumnsJob = {
-    x: sharedX.buffer as SharedArrayBuffer,
-    bits: bits.buffer as SharedArrayBuffer,
+    xAt: product.xAt,
+    outAt: product.outAt,
+    wAt: product.wAt,
+    bits: inArena ? null : bits.buffer as SharedArrayBuffer,
     bitsOffset: bits.byteOffset,
+    bandsAt: inArena ? 0 : arenaScratch("worker bands", workers.length * BAND_BYTES),
     m,
     n,
     k,
     chunkColumns,
-    out: sharedOut.buffer as SharedArrayBuffer,
   };
+  const bandAt = inArena ? 0 : arenaScratch("band", BAND_BYTES);
   const posted = workers.map((worker) => post(worker, job));
-  takeChunks(next, n, chunkColumns, (begin, end) => {
-    bf16Columns(sharedX, bits, m, n, k, begin, end, sharedOut);
-  });
+  takeChunks(next, n, chunkColumns, (begin, end) => productColumns(product, begin, end, bandAt));
   posted.forEach((count, i) => settle(workers[i], count));
-  out.set(sharedOut);
+  out.set(arenaView(Float32Array, product.outAt, m * n));
 };

@@ -1,15 +1,17 @@
 /**
  * Host side of the BF16 row-times-weight module (assembly/half_gemv.ts) on the calling thread:
  * a few rows x [m, k] times a BF16 weight stored [n, k], transposed, for a range of output
- * columns. The weight goes through the module's memory in bands of L2 size, each widened in
- * registers as it is used (0.15-0.2 ns a weight, against 0.8-0.9 for widening to float32 in JS
- * and sgemv over it). Synchronous; the module is compiled on first use, once per thread.
+ * columns, each weight widened in a register as it is used (0.15-0.2 ns a weight, against
+ * 0.8-0.9 for widening to float32 in JS and sgemv over it). The module imports the arena's
+ * shared memory (./half_arena.ts): rows and outputs lie there, and so do the weights the native
+ * backend uploaded, which are read in place; a weight elsewhere is copied in through a band of
+ * L2 size per thread. Synchronous; the module is instantiated on first use, once per thread.
  */
 import { halfGemvRelaxedWasmBase64 } from "./half_gemv_relaxed_wasm.ts";
 import { halfGemvWasmBase64 } from "./half_gemv_wasm.ts";
+import { arenaAddress, arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
 
 interface HalfGemvExports {
-  readonly memory: WebAssembly.Memory;
   bf16RowsTimesTransposed(
     x: number,
     w: number,
@@ -19,11 +21,13 @@ interface HalfGemvExports {
     k: number,
     ldy: number,
   ): void;
+  widenBf16(src: number, dst: number, count: number): void;
 }
 
-/** Weight values per band: 256 KB of BF16, read twice (copied in, then used) from L2. */
+/** Weight values per copied band: 256 KB of BF16, read twice (copied in, then used) from L2. */
 const BAND_VALUES = 1 << 17;
-const PAGE_BYTES = 65536;
+/** Bytes of one thread's band for weights outside the arena. */
+export const BAND_BYTES = BAND_VALUES * 2;
 
 const decode = (base64: string): Uint8Array<ArrayBuffer> =>
   Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -38,14 +42,13 @@ const moduleBytes = (): Uint8Array<ArrayBuffer> => {
 };
 
 let loaded: HalfGemvExports | null = null;
-const module = (): HalfGemvExports => {
-  if (!loaded) {
-    loaded = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes())).exports as never;
-  }
-  return loaded as HalfGemvExports;
+/** This thread's instance of the module on `memory` (the arena's: workers are handed it). */
+export const halfGemvModule = (memory = arenaMemory()): HalfGemvExports => {
+  loaded ??= new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), {
+    env: { memory },
+  }).exports as never;
+  return loaded;
 };
-
-const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
 /** Throws unless the operands hold [m, k] x [n, k]ᵀ -> [m, n]. */
 export const checkOperands = (
@@ -62,10 +65,73 @@ export const checkOperands = (
 };
 
 /**
+ * A product laid out in the arena: rows x [m, k] at xAt, out [m, n] at outAt (bytes), and the
+ * weight [n, k] either in the arena at wAt, or (wAt null) in `bits`, copied in band by band.
+ */
+export interface ColumnsProduct {
+  readonly xAt: number;
+  readonly outAt: number;
+  readonly wAt: number | null;
+  readonly bits: Uint16Array | null;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+}
+
+/**
+ * Columns [begin, end) of `p`'s out (row i's at outAt + 4·(i·n + j)). Each value depends only on
+ * its row and column, so any split of the columns gives the same bits. `bandAt`: this thread's
+ * band (BAND_BYTES) for a weight outside the arena.
+ */
+export const productColumns = (
+  p: ColumnsProduct,
+  begin: number,
+  end: number,
+  bandAt: number,
+): void => {
+  const { xAt, outAt, wAt, m, n, k } = p;
+  const wasm = halfGemvModule();
+  if (wAt !== null) {
+    return wasm.bf16RowsTimesTransposed(
+      xAt,
+      wAt + begin * k * 2,
+      outAt + begin * 4,
+      m,
+      end - begin,
+      k,
+      n,
+    );
+  }
+  const rows = Math.max(1, Math.floor(BAND_VALUES / k));
+  for (let r0 = begin; r0 < end; r0 += rows) {
+    const count = Math.min(rows, end - r0);
+    // A view per band: the memory may have grown since (each thread sees its current size).
+    arenaView(Uint16Array, bandAt, count * k).set(p.bits!.subarray(r0 * k, (r0 + count) * k));
+    wasm.bf16RowsTimesTransposed(xAt, bandAt, outAt + r0 * 4, m, count, k, n);
+  }
+};
+
+/**
+ * Lays x [m, k] and a zeroed-free out [m, n] in this thread's scratch of the arena, with the
+ * weight in place when the native backend uploaded it there.
+ */
+export const arenaProduct = (
+  x: Float32Array,
+  bits: Uint16Array,
+  m: number,
+  n: number,
+  k: number,
+): ColumnsProduct => {
+  const xAt = arenaScratch("rows", m * k * 4);
+  const outAt = arenaScratch("out", m * n * 4);
+  arenaView(Float32Array, xAt, m * k).set(x.subarray(0, m * k));
+  const wAt = arenaAddress(bits);
+  return { xAt, outAt, wAt, bits: wAt === null ? bits : null, m, n, k };
+};
+
+/**
  * out[i·n + j] = Σ_p x[i·k + p] · w[j·k + p] for i < m and begin <= j < end: x [m, k] float32
- * rows, `bits` [n, k] BF16. Each value depends only on its row and column, so any split of the
- * columns gives the same bits. Views into the module's memory are made after it grows (growing
- * detaches them).
+ * rows, `bits` [n, k] BF16, on this thread alone (./half_gemv.ts shares larger ones out).
  */
 export const bf16Columns = (
   x: Float32Array,
@@ -81,21 +147,14 @@ export const bf16Columns = (
   if (!(0 <= begin && begin <= end && end <= n)) {
     throw new Error(`bf16Columns: columns [${begin}, ${end}) are not within [0, ${n})`);
   }
-  const wasm = module();
-  const rows = Math.max(1, Math.floor(BAND_VALUES / k));
-  const xAt = 0;
-  const yAt = align16(m * k * 4);
-  const wAt = yAt + align16(m * rows * 4);
-  const needed = wAt + align16(rows * k * 2);
-  const have = wasm.memory.buffer.byteLength;
-  if (have < needed) wasm.memory.grow(Math.ceil((needed - have) / PAGE_BYTES));
-  const buffer = wasm.memory.buffer;
-  new Float32Array(buffer, xAt, m * k).set(x.subarray(0, m * k));
-  const y = new Float32Array(buffer, yAt, m * rows);
-  for (let r0 = begin; r0 < end; r0 += rows) {
-    const count = Math.min(rows, end - r0);
-    new Uint16Array(buffer, wAt, count * k).set(bits.subarray(r0 * k, (r0 + count) * k));
-    wasm.bf16RowsTimesTransposed(xAt, wAt, yAt, m, count, k, count);
-    for (let i = 0; i < m; i++) out.set(y.subarray(i * count, (i + 1) * count), i * n + r0);
+  const p = arenaProduct(x, bits, m, n, k);
+  productColumns(p, begin, end, arenaScratch("band", BAND_BYTES));
+  const result = arenaView(Float32Array, p.outAt, m * n);
+  for (let i = 0; i < m; i++) {
+    out.set(result.subarray(i * n + begin, i * n + end), i * n + begin);
   }
 };
+
+/** `count` BF16 values from arena byte `srcAt` widened to float32 at arena byte `dstAt`. */
+export const widenInArena = (srcAt: number, dstAt: number, count: number): void =>
+  halfGemvModule().widenBf16(srcAt, dstAt, count);

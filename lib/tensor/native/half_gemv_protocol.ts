@@ -21,19 +21,23 @@ export const READY = 4;
 export const CONTROL_WORDS = 5;
 
 /**
- * Output columns of x [m, k] · bitsᵀ ([n, k] BF16 from byte bitsOffset) into out [m, n], in
- * chunks of `chunkColumns` taken from the shared counter `next`; x and out from their buffers'
- * start. Buffers, not views: Deno's receiveMessageOnPort walks every value of a typed array.
+ * Output columns of a product laid out in the arena (./half_gemv_columns.ts's ColumnsProduct:
+ * rows, output and, when it lies there, the weight), in chunks of `chunkColumns` taken from the
+ * shared counter `next`. A weight outside the arena comes as its buffer and byte offset, copied
+ * in through the worker's own band, bandsAt + (index - 1) · BAND_BYTES. Numbers and buffers, not
+ * views: Deno's receiveMessageOnPort walks every value of a typed array.
  */
 export interface ColumnsJob {
-  readonly x: SharedArrayBuffer;
-  readonly bits: SharedArrayBuffer;
+  readonly xAt: number;
+  readonly outAt: number;
+  readonly wAt: number | null;
+  readonly bits: SharedArrayBuffer | null;
   readonly bitsOffset: number;
+  readonly bandsAt: number;
   readonly m: number;
   readonly n: number;
   readonly k: number;
   readonly chunkColumns: number;
-  readonly out: SharedArrayBuffer;
 }
 
 /** Weight values per chunk: each thread takes the next chunk when done with its last. */

@@ -1,13 +1,15 @@
 /**
  * A worker of the decoding product's thread pool (./half_gemv.ts). It never returns to its event
- * loop: it sleeps on the count of posted jobs, takes each job's operands (shared memory) from
- * its port synchronously, claims the job unless the caller already finished it, computes chunks
- * of output columns on its own instance of the wasm module until none is left, counts the job
- * finished (flagging a failure, never hanging the caller) and wakes the caller. The pool
- * unreferences it, so it never keeps the process alive.
+ * loop: it sleeps on the count of posted jobs, takes each job's operands (addresses in the
+ * arena's shared memory, handed over in workerData) from its port synchronously, claims the job
+ * unless the caller already finished it, computes chunks of output columns on its own instance
+ * of the wasm module until none is left, counts the job finished (flagging a failure, never
+ * hanging the caller) and wakes the caller. The pool unreferences it, so it never keeps the
+ * process alive.
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { bf16Columns } from "./half_gemv_columns.ts";
+import { adoptArenaMemory } from "./half_arena.ts";
+import { BAND_BYTES, halfGemvModule, productColumns } from "./half_gemv_columns.ts";
 import {
   CLAIMED,
   type ColumnsJob,
@@ -18,21 +20,27 @@ import {
   takeChunks,
 } from "./half_gemv_protocol.ts";
 
-const { control, next, port } = workerData as {
+const { control, next, port, memory, index } = workerData as {
   control: Int32Array;
   next: Int32Array;
   port: MessagePort;
+  memory: WebAssembly.Memory;
+  /** This worker's place among the threads (the caller is 0): which band it copies into. */
+  index: number;
 };
 /** A bound on each sleep while idle (jobs wake it; this only keeps every wait finite). */
 const IDLE_WAIT_MS = 1000;
 
+adoptArenaMemory(memory);
+halfGemvModule(memory);
+
 const run = (job: ColumnsJob): void => {
-  const { m, n, k } = job;
-  const x = new Float32Array(job.x, 0, m * k);
-  const bits = new Uint16Array(job.bits, job.bitsOffset, n * k);
-  const out = new Float32Array(job.out, 0, m * n);
+  const { n, k } = job;
+  const bits = job.bits && new Uint16Array(job.bits, job.bitsOffset, n * k);
+  const product = { ...job, bits };
+  const bandAt = job.bandsAt + (index - 1) * BAND_BYTES;
   takeChunks(next, n, job.chunkColumns, (begin, end) => {
-    bf16Columns(x, bits, m, n, k, begin, end, out);
+    productColumns(product, begin, end, bandAt);
   });
 };
 

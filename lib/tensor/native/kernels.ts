@@ -1,13 +1,16 @@
 /**
  * The "native" backend: the pure-TS backend's buffers and kernels (lib/tensor/ts), with the
  * matrix product on the machine's BLAS through FFI (./blas.ts, ./matmul.ts). Available on Deno
- * and Bun where a CBLAS library loads; 16-bit weights stay 16-bit as on the pure-TS backend.
+ * and Bun where a CBLAS library loads; 16-bit weights stay 16-bit as on the pure-TS backend, in
+ * the decoding kernel's shared memory while it has room (./half_arena.ts), else in a
+ * SharedArrayBuffer as there.
  */
 import type { Kernels } from "../kernels.ts";
 import { HalfMatrix, widenHalf } from "../half.ts";
 import { tsKernels } from "../ts/kernels.ts";
 import type { Blas } from "./blas.ts";
 import { startHalfGemvWorkers } from "./half_gemv.ts";
+import { halfInArena } from "./half_arena.ts";
 import { nativeMatmul } from "./matmul.ts";
 
 type Handle = Float32Array | Int32Array | HalfMatrix;
@@ -24,6 +27,8 @@ export const nativeKernels = (blas: Blas): Kernels<Handle> => {
 const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
   ...tsKernels,
   name: "native",
+  uploadHalf: (bits, format, shape) =>
+    halfInArena(bits, format) ?? tsKernels.uploadHalf!(bits, format, shape),
   matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
     nativeMatmul(
       blas,

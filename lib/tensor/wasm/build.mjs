@@ -6,13 +6,32 @@ import asc from "assemblyscript/asc";
 import { readFile, writeFile } from "node:fs/promises";
 
 const tensor = new URL("../", import.meta.url);
+// The decoding kernel imports one shared memory (lib/tensor/native/half_arena.ts) that holds the
+// weights, so that every thread's instance reads them in place; wasm32 reaches 65536 pages.
+const sharedMemory = [
+  "--enable",
+  "threads",
+  "--importMemory",
+  "--sharedMemory",
+  "--initialMemory",
+  "1",
+  "--maximumMemory",
+  "65536",
+];
 const modules = [
   { dir: "wasm", source: "assembly/matmul.ts", target: "matmul_wasm.ts", name: "matmulWasmBase64" },
+  {
+    dir: "wasm",
+    source: "assembly/activations.ts",
+    target: "activations_wasm.ts",
+    name: "activationsWasmBase64",
+  },
   {
     dir: "native",
     source: "assembly/half_gemv.ts",
     target: "half_gemv_wasm.ts",
     name: "halfGemvWasmBase64",
+    flags: sharedMemory,
   },
   // The same source with fused multiply-adds (Deno and Bun validate relaxed SIMD; Node 20 not).
   {
@@ -21,10 +40,11 @@ const modules = [
     target: "half_gemv_relaxed_wasm.ts",
     name: "halfGemvRelaxedWasmBase64",
     enable: ["relaxed-simd"],
+    flags: sharedMemory,
   },
 ];
 
-const compile = async (source, enable = []) => {
+const compile = async (source, enable = [], flags = []) => {
   let bytes = null;
   const { error, stderr } = await asc.main(
     [
@@ -32,6 +52,7 @@ const compile = async (source, enable = []) => {
       "--enable",
       "simd",
       ...enable.flatMap((feature) => ["--enable", feature]),
+      ...flags,
       "-O3",
       "--noAssert",
       "--runtime",
@@ -55,7 +76,8 @@ const moduleText = (bytes, { source, name }) =>
 for (const module of modules) {
   const here = new URL(`${module.dir}/`, tensor);
   const target = new URL(module.target, here);
-  const text = moduleText(await compile(new URL(module.source, here), module.enable), module);
+  const source = new URL(module.source, here);
+  const text = moduleText(await compile(source, module.enable, module.flags), module);
   if (process.argv.includes("--check")) {
     const current = await readFile(target, "utf8").catch(() => "");
     if (current !== text) {
