@@ -30,7 +30,7 @@ import {
 } from "./workload.ts";
 
 /** A step function over its own model, batch and optimizer state, and how to free them. */
-const trainingRun = (backend: Backend, batchSize: number) => {
+export const trainingRun = (backend: Backend, batchSize: number) => {
   const params = benchParams(backend);
   // Completion one token longer than the rest, so the forward (which drops the last
   // position) sees exactly `sequence` tokens per row.

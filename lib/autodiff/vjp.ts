@@ -32,6 +32,7 @@ import {
   unbroadcast,
   where,
 } from "./ops.ts";
+import { softmaxGrad } from "./fused.ts";
 import type { Primitive, PrimitiveParams, TapeEntry } from "./tape.ts";
 import type { Tensor } from "./tensor.ts";
 
@@ -139,7 +140,7 @@ const rules: { readonly [P in Primitive]: Rule<P> } = {
     scatterAdd(g, indices, axis, x.shape),
   ],
   scatterAdd: (g, { params: { indices, axis } }) => [gather(g, indices, axis)],
-  softmax: (g, { output: y }) => [mul(y, sub(g, sum(mul(g, y), -1, true)))],
+  softmax: (g, { output: y }) => [softmaxGrad(y, g)],
   logSoftmax: (g, { output: y }) => [sub(g, mul(exp(y), sum(g, -1, true)))],
   // ∂L/∂x_j = Σ_{k ≥ j} g_k = Σ_k g_k − cumsum(g)_j + g_j
   cumsum: (g) => [add(sub(sum(g, -1, true), cumsum(g)), g)],

@@ -261,9 +261,12 @@ export const attention = (
   return { out, kv };
 };
 
-/** The gated MLP of layer i on normed input m, in row chunks under the binding limit. */
+/**
+ * The gated MLP of layer i on normed input m, in row chunks under the binding limit; its widest
+ * tensor is the SwiGLU gradient, d gate and d up stacked.
+ */
 const mlp = (cfg: ModelConfig, params: MlpParams, i: number, m: Tensor, ctx: LayerContext) =>
-  mapRowChunks(m, cfg.intermediateSize, (rows: Tensor, chunk: number | null) => {
+  mapRowChunks(m, 2 * cfg.intermediateSize, (rows: Tensor, chunk: number | null) => {
     const lora = (proj: Proj) => branch(ctx.adapter, i, proj, chunk);
     return gatedMlp(rows, params, { gate: lora("gate"), up: lora("up"), down: lora("down") });
   });

@@ -12,9 +12,8 @@ import {
   reshape,
   slice,
   softmax,
-  sub,
-  sum,
 } from "../autodiff/ops.ts";
+import { softmaxGrad } from "../autodiff/fused.ts";
 import { isTracing } from "../autodiff/tape.ts";
 import { scope, type Tensor, tensor, zeros } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
@@ -124,7 +123,8 @@ const probabilities = (grouped: Tensor, k: Tensor, mask: Tensor, t: number): Ten
   const [b, kvHeads, rows, d] = grouped.shape;
   const s = k.shape[2];
   const group = rows / t;
-  const scores = mul(matmul(grouped, k, { transposeB: true }), 1 / Math.sqrt(d));
+  // Scaled on the query side: D values per row instead of S.
+  const scores = matmul(mul(grouped, 1 / Math.sqrt(d)), k, { transposeB: true });
   const masked = add(reshape(scores, [b, kvHeads, group, t, s]), reshape(mask, [b, 1, 1, t, s]));
   return reshape(softmax(masked), [b, kvHeads, rows, s]);
 };
@@ -185,8 +185,8 @@ const chunkedAttention = (
           const gc = regroup(rowsOf(g, c), c.rows);
           const p = probabilities(qc, k, maskRows(mask, c.begin, c.rows), c.rows);
           const dp = matmul(gc, v, { transposeB: true });
-          // Softmax's Jacobian: dS = P ⊙ (dP − Σ_s dP ⊙ P).
-          const ds = mul(mul(p, sub(dp, sum(mul(dp, p), -1, true))), scale);
+          // Softmax's Jacobian, dS = P ⊙ (dP − Σ_s dP ⊙ P), and the scores' scale.
+          const ds = mul(softmaxGrad(p, dp), scale);
           const dkPart = needs[1] ? matmul(ds, qc, { transposeA: true }) : null;
           const dvPart = needs[2] ? matmul(p, gc, { transposeA: true }) : null;
           return {

@@ -28,8 +28,9 @@ export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Te
 
 export const loraDelta = (x: Tensor, { pair, scaling, dropout }: LoraBranch): Tensor => {
   const input = dropout && dropout.rate > 0 ? applyDropout(x, dropout.rate, dropout.key) : x;
-  const down = matmul(input, pair.A, { transposeB: true });
-  return mul(matmul(down, pair.B, { transposeB: true }), scaling);
+  // Scaled on the rank-r side: r values per row instead of out (and the same in the backward).
+  const down = mul(matmul(input, pair.A, { transposeB: true }), scaling);
+  return matmul(down, pair.B, { transposeB: true });
 };
 
 // The host mask of every dropout call, reused: a fresh one per projection was ~3 GB of garbage

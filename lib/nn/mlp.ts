@@ -1,5 +1,5 @@
 /** The SiLU-gated MLP of Qwen2/Llama: down(silu(gate(x)) · up(x)). */
-import { mul, silu } from "../autodiff/ops.ts";
+import { swiglu } from "../autodiff/fused.ts";
 import type { Tensor } from "../autodiff/tensor.ts";
 import { linear, type LinearParams, type LoraBranch } from "./linear.ts";
 
@@ -16,4 +16,4 @@ export interface MlpParams {
 export type MlpLora = Partial<Record<keyof MlpParams, LoraBranch | null>>;
 
 export const gatedMlp = (x: Tensor, p: MlpParams, lora: MlpLora = {}): Tensor =>
-  linear(mul(silu(linear(x, p.gate, lora.gate)), linear(x, p.up, lora.up)), p.down, lora.down);
+  linear(swiglu(linear(x, p.gate, lora.gate), linear(x, p.up, lora.up)), p.down, lora.down);

@@ -3,7 +3,7 @@
  * j pairs with j + d/2 and both turn by position · f_j, with f_j = theta^(-2j/d), optionally
  * rescaled as Llama 3.1+ does for long contexts.
  */
-import { add, matmul, mul, reshape } from "../autodiff/ops.ts";
+import { rope } from "../autodiff/fused.ts";
 import { type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { RopeScaling } from "../families.ts";
 import type { Backend } from "../tensor/backends.ts";
@@ -58,32 +58,5 @@ export const ropeTables = (
   return { cos: tensor(backend, cos, [b, t, headDim]), sin: tensor(backend, sin, [b, t, headDim]) };
 };
 
-/**
- * The signed permutation P with x·P = rotateHalf(x) = [-x₂, x₁]: P[j + d/2, j] = -1 and
- * P[j, j + d/2] = 1. One product instead of slicing and re-concatenating the last axis, which
- * tfjs-wasm runs in generic loops 4x slower than the product (and backward alike).
- */
-const rotations = new Map<number, Float32Array>();
-const rotation = (d: number): Float32Array => {
-  const known = rotations.get(d);
-  if (known) return known;
-  const half = d / 2;
-  const p = new Float32Array(d * d);
-  for (let j = 0; j < half; j++) {
-    p[(j + half) * d + j] = -1;
-    p[j * d + j + half] = 1;
-  }
-  rotations.set(d, p);
-  return p;
-};
-
-const rotateHalf = (x: Tensor): Tensor => {
-  const d = x.shape[x.rank - 1];
-  return matmul(x, tensor(x.backend, rotation(d), [d, d]));
-};
-
-/** x: [B, heads, T, headDim]; cos/sin: [B, T, headDim], broadcast over heads. */
-export const applyRope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => {
-  const [b, t, d] = cos.shape;
-  return add(mul(x, reshape(cos, [b, 1, t, d])), mul(rotateHalf(x), reshape(sin, [b, 1, t, d])));
-};
+/** x: [B, heads, T, headDim]; cos/sin: [B, T, headDim], shared by the heads. */
+export const applyRope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => rope(x, cos, sin);

@@ -106,6 +106,25 @@ export interface Kernels<H = unknown> {
   logSoftmax(x: H, shape: Shape): H;
   /** Inclusive running sum over the last axis (sampling's inverse CDF on the device). */
   cumsum(x: H, shape: Shape): H;
+
+  // Fused kernels (lib/autodiff/fused.ts gives them gradients): one pass where the composed
+  // ops would take several, each with a kernel for its backward.
+  /** The SwiGLU gate: silu(gate) · up, elementwise. */
+  swiglu(gate: H, up: H, shape: Shape): H;
+  /** Both input gradients of swiglu given the output's g, stacked: [2, ...shape] (gate, up). */
+  swigluGrad(g: H, gate: H, up: H, shape: Shape): H;
+  /** RMSNorm over the last axis: x / √(mean(x²) + eps) · weight; weight is [last]. */
+  rmsNorm(x: H, weight: H, shape: Shape, eps: number): H;
+  /** The gradient of rmsNorm with respect to x given the output's g. */
+  rmsNormGrad(g: H, x: H, weight: H, shape: Shape, eps: number): H;
+  /**
+   * Rotary embedding, rotate-half convention: x · cos + rotateHalf(x) · sin, with x
+   * [B, heads, T, D] and cos, sin [B, T, D] shared by the heads. `inverse` applies the transpose
+   * (its gradient; with RoPE's tables, whose two halves repeat, the turn by the negative angle).
+   */
+  rope(x: H, shape: Shape, cos: H, sin: H, inverse: boolean): H;
+  /** Softmax's backward over the last axis from its output y: y · (g − Σ g · y). */
+  softmaxGrad(y: H, g: H, shape: Shape): H;
   /**
    * Present where buffers can be written in place (the pure-TS backend): copies `src` into `dst`
    * at `offset` along `axis`, mutating `dst`. Only for buffers nothing else reads, such as a

@@ -103,5 +103,17 @@ export const withBindingLimit = (
     softmax: (x, shape) => guard("softmax", [x], shape, () => k.softmax(x, shape)),
     logSoftmax: (x, shape) => guard("logSoftmax", [x], shape, () => k.logSoftmax(x, shape)),
     cumsum: (x, shape) => guard("cumsum", [x], shape, () => k.cumsum(x, shape)),
+    swiglu: (gate, up, shape) =>
+      guard("swiglu", [gate, up], shape, () => k.swiglu(gate, up, shape)),
+    swigluGrad: (g, gate, up, shape) =>
+      guard("swigluGrad", [g, gate, up], [2, ...shape], () => k.swigluGrad(g, gate, up, shape)),
+    rmsNorm: (x, weight, shape, eps) =>
+      guard("rmsNorm", [x, weight], shape, () => k.rmsNorm(x, weight, shape, eps)),
+    rmsNormGrad: (g, x, weight, shape, eps) =>
+      guard("rmsNormGrad", [g, x, weight], shape, () => k.rmsNormGrad(g, x, weight, shape, eps)),
+    rope: (x, shape, cos, sin, inverse) =>
+      guard("rope", [x, cos, sin], shape, () => k.rope(x, shape, cos, sin, inverse)),
+    softmaxGrad: (y, g, shape) =>
+      guard("softmaxGrad", [y, g], shape, () => k.softmaxGrad(y, g, shape)),
   };
 };

@@ -17,6 +17,20 @@ import { withHalfWeights } from "./half_webgpu.ts";
 
 type T = tf.Tensor;
 
+const last = (shape: Shape): number => shape[shape.length - 1];
+
+/** P with y · P = rotateHalf(y) = [−y₂, y₁] for rows of d values. Call inside tf.tidy. */
+const rotateHalf = (d: number): T => {
+  const p = new Float32Array(d * d);
+  for (let j = 0; j < d / 2; j++) {
+    p[(j + d / 2) * d + j] = -1;
+    p[j * d + j + d / 2] = 1;
+  }
+  return tf.tensor2d(p, [d, d]);
+};
+/** 1/√(mean(x²) + eps) over the last axis, kept as a size-1 axis. */
+const inverseRms = (x: T, eps: number): T => tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps));
+
 const unaryOps: Readonly<Record<UnaryOp, (x: T) => T>> = {
   neg: tf.neg,
   exp: tf.exp,
@@ -188,6 +202,39 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
     softmax: (x) => run(() => tf.softmax(x)),
     logSoftmax: (x) => run(() => tf.logSoftmax(x)),
     cumsum: (x) => run(() => tf.cumsum(x, x.rank - 1)),
+    // The fused kernels, composed from tfjs ops (the pure-TS backend has one-pass loops).
+    swiglu: (gate, up) => run(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up)),
+    swigluGrad: (g, gate, up) =>
+      run(() => {
+        const s = tf.sigmoid(gate);
+        const gs = tf.mul(g, s);
+        const dGate = tf.mul(tf.mul(gs, up), tf.add(1, tf.mul(gate, tf.sub(1, s))));
+        return tf.stack([dGate, tf.mul(gs, gate)]);
+      }),
+    rmsNorm: (x, weight, _shape, eps) => run(() => tf.mul(tf.mul(x, inverseRms(x, eps)), weight)),
+    rmsNormGrad: (g, x, weight, shape, eps) =>
+      run(() => {
+        const r = inverseRms(x, eps);
+        const wg = tf.mul(weight, g);
+        const along = tf.div(tf.mul(tf.pow(r, 3), tf.sum(tf.mul(wg, x), -1, true)), last(shape));
+        return tf.sub(tf.mul(r, wg), tf.mul(x, along));
+      }),
+    // rotateHalf as a product with a signed permutation: tfjs-wasm runs slicing and
+    // concatenation in generic loops 4x slower than the product.
+    rope: (x, shape, cos, sin, inverse) =>
+      run(() => {
+        const [b, , t, d] = shape;
+        const perHead = (table: T) => tf.reshape(table, [b, 1, t, d]);
+        const rotate = (y: T, transpose: boolean) =>
+          tf.reshape(tf.matMul(tf.reshape(y, [-1, d]), rotateHalf(d), false, transpose), [
+            ...shape,
+          ]);
+        const turned = inverse
+          ? rotate(tf.mul(x, perHead(sin)), true)
+          : tf.mul(rotate(x, false), perHead(sin));
+        return tf.add(tf.mul(x, perHead(cos)), turned);
+      }),
+    softmaxGrad: (y, g) => run(() => tf.mul(y, tf.sub(g, tf.sum(tf.mul(g, y), -1, true)))),
   };
   // Custom programs are a WebGPU feature: tfjs-cpu and tfjs-wasm keep 16-bit files as float32.
   return name === "webgpu" ? withHalfWeights(kernels, run) : kernels;

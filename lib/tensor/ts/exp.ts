@@ -26,5 +26,7 @@ export const expFast = (x: number): number => {
   const r = x - k * LN2_HIGH - k * LN2_LOW;
   const p = 1 +
     r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r / 5040))))));
-  return p * POW2[k + 127];
+  // An int32 index: indexing the table with the float64 k took V8 off its fast element path
+  // (2.6x slower on Deno).
+  return p * POW2[(k | 0) + 127];
 };

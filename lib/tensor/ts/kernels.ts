@@ -15,6 +15,7 @@ import { HalfMatrix, halfTable, widenHalf } from "../half.ts";
 import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
 import { expFast } from "./exp.ts";
+import * as fused from "./fused.ts";
 
 type Buf = HostArray;
 
@@ -524,6 +525,16 @@ const floatKernels: Kernels<Buf> = {
   },
   softmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], false),
   logSoftmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], true),
+  swiglu: (gate, up) => fused.swiglu(gate as Float32Array, up as Float32Array),
+  swigluGrad: (g, gate, up) =>
+    fused.swigluGrad(g as Float32Array, gate as Float32Array, up as Float32Array),
+  rmsNorm: (x, weight, shape, eps) =>
+    fused.rmsNorm(x as Float32Array, weight as Float32Array, shape, eps),
+  rmsNormGrad: (g, x, weight, shape, eps) =>
+    fused.rmsNormGrad(g as Float32Array, x as Float32Array, weight as Float32Array, shape, eps),
+  rope: (x, shape, cos, sin, inverse) =>
+    fused.rope(x as Float32Array, shape, cos as Float32Array, sin as Float32Array, inverse),
+  softmaxGrad: (y, g, shape) => fused.softmaxGrad(y as Float32Array, g as Float32Array, shape),
   cumsum: (x, shape) => {
     const src = x as Float32Array;
     const n = shape[shape.length - 1];

@@ -27,6 +27,12 @@ const modules = [
     name: "activationsWasmBase64",
   },
   {
+    dir: "wasm",
+    source: "assembly/activations.ts",
+    target: "activations_wasm.ts",
+    name: "activationsWasmBase64",
+  },
+  {
     dir: "native",
     source: "assembly/half_gemv.ts",
     target: "half_gemv_wasm.ts",

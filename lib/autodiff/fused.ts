@@ -1,0 +1,112 @@
+/**
+ * Fused ops of the decoder with hand-written gradients (customVjp): each runs one backend kernel
+ * forward and one backward (Kernels: swiglu, rmsNorm, rope, softmaxGrad), where the composed ops
+ * took up to a dozen passes over the activations and as many tape entries. They agree with the
+ * composed ops to float32 rounding (tests/autodiff/fused.test.ts).
+ */
+import { customVjp, mul, reshape, slice, sum } from "./ops.ts";
+import { assertAlive, fill, Tensor } from "./tensor.ts";
+import { fmt, sameShape } from "../tensor/shape.ts";
+
+/** Checks that the tensors are live float32 on one backend; returns their kernels. */
+const kernelsOf = (op: string, ...xs: readonly Tensor[]) => {
+  xs.forEach((x) => assertAlive(op, x));
+  const bad = xs.find((x) => x.dtype !== "float32" || x.backend !== xs[0].backend);
+  if (bad) {
+    throw new Error(
+      `${op}: expected float32 tensors on one backend, got ${xs.map(String).join(", ")}`,
+    );
+  }
+  return xs[0].backend.kernels;
+};
+
+/** A float32 tensor of `like`'s backend around a kernel's result. */
+const made = (like: Tensor, handle: unknown, shape = like.shape): Tensor =>
+  new Tensor(like.backend, handle, shape, "float32");
+
+const swigluOp = customVjp(
+  (gate: Tensor, up: Tensor) => ({
+    output: made(gate, gate.backend.kernels.swiglu(gate.handle, up.handle, gate.shape)),
+    aux: null,
+  }),
+  ([gate, up], g, needs) => {
+    const shape = gate.shape;
+    const both = made(
+      gate,
+      gate.backend.kernels.swigluGrad(g.handle, gate.handle, up.handle, shape),
+      [2, ...shape],
+    );
+    const part = (i: number) =>
+      reshape(slice(both, [i, ...shape.map(() => 0)], [1, ...shape]), shape);
+    return [needs[0] ? part(0) : null, needs[1] ? part(1) : null];
+  },
+);
+
+/** SwiGLU's gate, silu(gate) · up, in one pass each way. */
+export const swiglu = (gate: Tensor, up: Tensor): Tensor => {
+  kernelsOf("swiglu", gate, up);
+  if (!sameShape(gate.shape, up.shape)) {
+    throw new Error(`swiglu: gate ${fmt(gate.shape)} and up ${fmt(up.shape)} differ`);
+  }
+  return swigluOp(gate, up).output;
+};
+
+/**
+ * RMSNorm over the last axis, weight · x / √(mean(x²) + eps). The weight's gradient (frozen in
+ * LoRA training, so rarely asked for) is composed: Σ over rows of g · x / √(mean(x²) + eps).
+ */
+export const rmsNorm = (x: Tensor, weight: Tensor, eps: number): Tensor => {
+  const kernels = kernelsOf("rmsNorm", x, weight);
+  if (weight.rank !== 1 || weight.shape[0] !== x.shape[x.rank - 1]) {
+    throw new Error(`rmsNorm: weight ${fmt(weight.shape)} does not match x ${fmt(x.shape)}`);
+  }
+  const normed = (w: Tensor) => made(x, kernels.rmsNorm(x.handle, w.handle, x.shape, eps));
+  return customVjp(
+    (_x: Tensor, w: Tensor) => ({ output: normed(w), aux: null }),
+    (_inputs, g, needs) => [
+      needs[0]
+        ? made(x, kernels.rmsNormGrad(g.handle, x.handle, weight.handle, x.shape, eps))
+        : null,
+      needs[1]
+        ? sum(
+          mul(g, normed(fill(x.backend, weight.shape, 1))),
+          x.shape.slice(0, -1).map((_, i) => i),
+        )
+        : null,
+    ],
+  )(x, weight).output;
+};
+
+/**
+ * Rotary embedding of x [B, heads, T, D] by the cos and sin tables [B, T, D] of its positions
+ * (rotate-half convention); the tables are constants.
+ */
+export const rope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => {
+  const kernels = kernelsOf("rope", x, cos, sin);
+  const [b, , t, d] = x.shape;
+  const table = [b, t, d];
+  if (x.rank !== 4 || d % 2 !== 0 || !sameShape(cos.shape, table) || !sameShape(sin.shape, table)) {
+    throw new Error(
+      `rope: x ${fmt(x.shape)} must be [B, heads, T, D] (D even) and cos ${fmt(cos.shape)}, ` +
+        `sin ${fmt(sin.shape)} [B, T, D]`,
+    );
+  }
+  const turn = (y: Tensor, inverse: boolean) =>
+    made(y, kernels.rope(y.handle, y.shape, cos.handle, sin.handle, inverse));
+  return customVjp(
+    (_x: Tensor) => ({ output: turn(x, false), aux: null }),
+    (_inputs, g) => [turn(g, true)],
+  )(x).output;
+};
+
+/**
+ * Softmax's backward over the last axis, y · (g − Σ g · y), from its output y: for VJP rules
+ * (not itself differentiable).
+ */
+export const softmaxGrad = (y: Tensor, g: Tensor): Tensor => {
+  const kernels = kernelsOf("softmaxGrad", y, g);
+  if (!sameShape(y.shape, g.shape)) {
+    throw new Error(`softmaxGrad: y ${fmt(y.shape)} and g ${fmt(g.shape)} differ`);
+  }
+  return made(y, kernels.softmaxGrad(y.handle, g.handle, y.shape));
+};

@@ -1,0 +1,124 @@
+/**
+ * The pure-TS backend's fused kernels (see Kernels: swiglu, rmsNorm, rope, softmaxGrad and their
+ * gradients): one loop over the values where the composed ops take one pass each, with a buffer
+ * and a tape entry per pass. Intermediates stay float64 and round once, into the output, except
+ * in the SwiGLU kernels: their exponentials run four to a vector in wasm (float32).
+ */
+import type { Shape } from "../kernels.ts";
+import { take } from "./pool.ts";
+import { swigluGradInto, swigluInto } from "../wasm/activations.ts";
+
+const output = (n: number): Float32Array => take("float32", n, false) as Float32Array;
+
+/** silu(gate) · up (in wasm SIMD: see lib/tensor/wasm/activations.ts). */
+export const swiglu = (gate: Float32Array, up: Float32Array): Float32Array => {
+  const out = output(gate.length);
+  swigluInto(gate, up, out);
+  return out;
+};
+
+/**
+ * [d gate, d up] of swiglu, one after the other: with s = sigmoid(gate),
+ * d gate = g · up · s · (1 + gate · (1 − s)) and d up = g · gate · s.
+ */
+export const swigluGrad = (g: Float32Array, gate: Float32Array, up: Float32Array): Float32Array => {
+  const n = gate.length;
+  const out = output(2 * n);
+  swigluGradInto(g, gate, up, out.subarray(0, n), out.subarray(n));
+  return out;
+};
+
+/** 1/√(mean of squares + eps) of the row of `width` values at `base`. */
+const inverseRms = (x: Float32Array, base: number, width: number, eps: number): number => {
+  let squares = 0;
+  for (let j = 0; j < width; j++) squares += x[base + j] * x[base + j];
+  return 1 / Math.sqrt(squares / width + eps);
+};
+
+/** x / √(mean(x²) + eps) · weight over the last axis. */
+export const rmsNorm = (
+  x: Float32Array,
+  weight: Float32Array,
+  shape: Shape,
+  eps: number,
+): Float32Array => {
+  const width = shape[shape.length - 1];
+  const out = output(x.length);
+  for (let base = 0; base < x.length; base += width) {
+    const r = inverseRms(x, base, width, eps);
+    for (let j = 0; j < width; j++) out[base + j] = x[base + j] * r * weight[j];
+  }
+  return out;
+};
+
+/**
+ * d x of rmsNorm: with r = 1/√(mean(x²) + eps) per row and H its width,
+ * d x = r · w · g − x · r³ / H · Σ_j w_j g_j x_j.
+ */
+export const rmsNormGrad = (
+  g: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  shape: Shape,
+  eps: number,
+): Float32Array => {
+  const width = shape[shape.length - 1];
+  const out = output(x.length);
+  for (let base = 0; base < x.length; base += width) {
+    const r = inverseRms(x, base, width, eps);
+    let dot = 0;
+    for (let j = 0; j < width; j++) dot += weight[j] * g[base + j] * x[base + j];
+    const along = (r * r * r * dot) / width;
+    for (let j = 0; j < width; j++) {
+      out[base + j] = r * weight[j] * g[base + j] - x[base + j] * along;
+    }
+  }
+  return out;
+};
+
+/**
+ * x · cos + rotateHalf(x) · sin per [D] row of x [B, heads, T, D], reading the [B, T, D]
+ * tables' row of the same batch entry and position. With rotateHalf(x) = [−x₂, x₁]:
+ * y₁ = x₁ c₁ − x₂ s₁ and y₂ = x₂ c₂ + x₁ s₂; `inverse` applies the transpose,
+ * y₁ = x₁ c₁ + x₂ s₂ and y₂ = x₂ c₂ − x₁ s₁.
+ */
+export const rope = (
+  x: Float32Array,
+  shape: Shape,
+  cos: Float32Array,
+  sin: Float32Array,
+  inverse: boolean,
+): Float32Array => {
+  const [b, heads, t, d] = shape;
+  const half = d / 2;
+  const out = output(x.length);
+  for (let i = 0; i < b; i++) {
+    for (let h = 0; h < heads; h++) {
+      for (let s = 0; s < t; s++) {
+        const at = ((i * heads + h) * t + s) * d;
+        const tab = (i * t + s) * d;
+        for (let j = 0; j < half; j++) {
+          const x1 = x[at + j];
+          const x2 = x[at + j + half];
+          const s1 = sin[tab + j];
+          const s2 = sin[tab + j + half];
+          out[at + j] = x1 * cos[tab + j] + x2 * (inverse ? s2 : -s1);
+          out[at + j + half] = x2 * cos[tab + j + half] + x1 * (inverse ? -s1 : s2);
+        }
+      }
+    }
+  }
+  return out;
+};
+
+/** y · (g − Σ g · y) over each last-axis row, from softmax's output y. */
+export const softmaxGrad = (y: Float32Array, g: Float32Array, shape: Shape): Float32Array => {
+  const width = shape[shape.length - 1];
+  const out = output(y.length);
+  for (let base = 0; base < y.length; base += width) {
+    let dot = 0;
+    for (let j = 0; j < width; j++) dot += g[base + j] * y[base + j];
+    for (let j = 0; j < width; j++) out[base + j] = y[base + j] * (g[base + j] - dot);
+  }
+  return out;
+};

@@ -1,0 +1,69 @@
+// AssemblyScript source of lib/tensor/wasm/activations_wasm.ts (rebuild: npm run build:wasm).
+//
+// The exponential-bound elementwise kernels of the pure-TS backend (lib/tensor/ts/fused.ts
+// hands them over), four float32 lanes at a time: JavaScript cannot vectorize eˣ and spends
+// 5-10 ns on each. Addresses in bytes; `n` values are read and written in whole vectors, so the
+// caller rounds its regions up to multiples of four values. IEEE float32 arithmetic only (no
+// relaxed SIMD), so every runtime gives the same bits.
+
+/** Keeps 2ᵏ a normal float32 (k in [-126, 127]) for every input; beyond, eˣ saturates. */
+const HIGHEST: f32 = 88.0;
+const LOWEST: f32 = -87.0;
+
+/** 1.5 · 2²³: adding it rounds a float32 of magnitude < 2²² to an integer, in the low bits. */
+const ROUNDER: f32 = 12582912.0;
+
+/**
+ * eˣ per lane: x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in two so k·LN2_HIGH is exact), eʳ by
+ * Cephes' degree-6 expf polynomial (within 2 float32 ulps), times 2ᵏ built in the exponent bits.
+ * Single-instruction forms only: pmin/pmax (no NaN or ±0 rules to emulate) and rounding by
+ * ROUNDER instead of nearest and a saturating conversion.
+ */
+@inline
+function exp4(v: v128): v128 {
+  const x = f32x4.pmax(f32x4.pmin(v, f32x4.splat(HIGHEST)), f32x4.splat(LOWEST));
+  const shifted = f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUNDER));
+  const k = f32x4.sub(shifted, f32x4.splat(ROUNDER));
+  const r = f32x4.sub(
+    f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375))),
+    f32x4.mul(k, f32x4.splat(-2.12194440e-4)),
+  );
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  // k sits in the low mantissa bits of `shifted`: k + 127 is the exponent field of 2ᵏ.
+  const exponent = i32x4.sub(shifted, i32x4.splat(reinterpret<i32>(ROUNDER) - 127));
+  return f32x4.mul(er, i32x4.shl(exponent, 23));
+}
+
+/** 1 / (1 + e⁻ˣ) per lane. */
+@inline
+function sigmoid4(x: v128): v128 {
+  const one = f32x4.splat(1);
+  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
+}
+
+/** out = silu(gate) · up. */
+export function swiglu(gate: usize, up: usize, out: usize, n: i32): void {
+  for (let i: usize = 0; i < <usize> n << 2; i += 16) {
+    const x = v128.load(gate + i);
+    v128.store(out + i, f32x4.mul(f32x4.mul(x, sigmoid4(x)), v128.load(up + i)));
+  }
+}
+
+/** dGate = g · up · s · (1 + gate · (1 − s)) and dUp = g · gate · s, with s = sigmoid(gate). */
+export function swigluGrad(g: usize, gate: usize, up: usize, dGate: usize, dUp: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  for (let i: usize = 0; i < <usize> n << 2; i += 16) {
+    const x = v128.load(gate + i);
+    const s = sigmoid4(x);
+    const gs = f32x4.mul(v128.load(g + i), s);
+    const slope = f32x4.add(one, f32x4.mul(x, f32x4.sub(one, s)));
+    v128.store(dGate + i, f32x4.mul(f32x4.mul(gs, v128.load(up + i)), slope));
+    v128.store(dUp + i, f32x4.mul(gs, x));
+  }
+}
