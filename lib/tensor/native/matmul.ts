@@ -27,10 +27,18 @@ const NARROW_BAND_VALUES = 1 << 17;
 /** Up to this many rows of A, each row is a matrix-vector product (sgemv) per band. */
 const GEMV_ROWS = 4;
 /**
- * Up to this many rows, BF16 x Wᵀ runs in ./half_gemv.ts (CPU time per weight at m = 8: 0.7-0.8
- * ns against 1.5 through sgemm over widened bands; at 16 no better than sgemm).
+ * Up to this many rows, BF16 x Wᵀ (decoding) runs in ./half_gemv.ts, widened in registers, where
+ * the weight lies outside the arena (widening it in JavaScript for sgemm costs 0.3-0.55 ns a
+ * value) or at one row.
  */
 const FUSED_ROWS = 8;
+/**
+ * Two to FUSED_ROWS rows times a BF16 weight in the arena: sgemm over bands that the wasm module
+ * widens (0.03-0.05 ns a value) and that stay in L2, 128 KB of BF16. Deno, one thread, loaded
+ * machine, ns per weight: m = 8 0.24-0.46 against 0.35-0.84 in the wasm kernel; m = 2 0.18-0.27
+ * against 0.27-0.35; m = 4 even; m = 1 0.16-0.27 against 0.15-0.23 (so one row stays there).
+ */
+const DECODE_BAND_VALUES = 1 << 16;
 
 // One scratch for every product (kernels run one at a time on this thread), with a 32-bit view
 // of the same memory for BF16, whose float32 is its bits shifted up 16.
@@ -83,18 +91,24 @@ interface Product {
  */
 const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfFormat): void => {
   const { a, lda, transposeA, m, n, k, transposeB, c } = p;
-  if (m <= FUSED_ROWS && format === "bf16" && transposeB && !transposeA) {
-    return bf16RowsTimesTransposed(a, bits, m, n, k, c); // decoding: widened in registers
+  const decoding = m <= FUSED_ROWS && format === "bf16" && transposeB && !transposeA;
+  const widenedInArena = decoding && m > 1 && arenaAddress(bits) !== null;
+  if (decoding && !widenedInArena) {
+    return bf16RowsTimesTransposed(a, bits, m, n, k, c); // widened in registers
   }
   const width = transposeB ? k : n;
-  const bandValues = m <= GEMV_ROWS ? NARROW_BAND_VALUES : WIDE_BAND_VALUES;
+  const bandValues = widenedInArena
+    ? DECODE_BAND_VALUES
+    : m <= GEMV_ROWS
+    ? NARROW_BAND_VALUES
+    : WIDE_BAND_VALUES;
   const rows = Math.max(1, Math.floor(bandValues / width));
   const total = transposeB ? n : k;
   for (let r0 = 0; r0 < total; r0 += rows) {
     const count = Math.min(rows, total - r0);
     const band = widenToScratch(bits.subarray(r0 * width, (r0 + count) * width), format);
     const beta = transposeB || r0 === 0 ? 0 : 1;
-    if (m <= GEMV_ROWS) {
+    if (m <= GEMV_ROWS && !widenedInArena) {
       // Row i of op(A): contiguous in A [m, k], every lda-th value of A stored [k, m].
       const [rowAt, incX] = transposeA ? [(i: number) => i, lda] : [(i: number) => i * lda, 1];
       for (let i = 0; i < m; i++) {

@@ -21,28 +21,20 @@ function madd(a: v128, b: v128, c: v128): v128 {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
-/** Σ_p x[p] · w[p] over k values: float32 x, BF16 w. */
+/**
+ * Eight BF16 weights (one v128) as float32 in two steps instead of four: each 32-bit lane holds
+ * an even weight in its low half and the next odd one in its high half, so the odd ones are the
+ * lanes with the low half cleared and the even ones the lanes shifted up. The rows x are laid out
+ * to match (evenFirst on the host): each full block of eight as x0 x2 x4 x6 x1 x3 x5 x7.
+ */
 @inline
-function dot(x: usize, w: usize, k: i32): f32 {
-  let low = f32x4.splat(0), high = f32x4.splat(0);
-  let p = 0;
-  for (; p + 8 <= k; p += 8) {
-    const halves = v128.load(w + (<usize> p << 1));
-    const xp = x + (<usize> p << 2);
-    low = f32x4.add(low, f32x4.mul(i32x4.shl(i32x4.extend_low_i16x8_u(halves), 16), v128.load(xp)));
-    high = f32x4.add(
-      high,
-      f32x4.mul(i32x4.shl(i32x4.extend_high_i16x8_u(halves), 16), v128.load(xp, 16)),
-    );
-  }
-  const sum = f32x4.add(low, high);
-  let s = f32x4.extract_lane(sum, 0) + f32x4.extract_lane(sum, 1) +
-    f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3);
-  for (; p < k; p++) {
-    const wide = reinterpret<f32>(<u32> load<u16>(w + (<usize> p << 1)) << 16);
-    s += wide * load<f32>(x + (<usize> p << 2));
-  }
-  return s;
+function evens(halves: v128): v128 {
+  return i32x4.shl(halves, 16);
+}
+
+@inline
+function odds(halves: v128): v128 {
+  return v128.and(halves, i32x4.splat(0xffff0000));
 }
 
 /** The sum of a vector's four lanes. */
@@ -69,8 +61,8 @@ function dot4(x: usize, stride: usize, w: usize, k: i32, y: usize, ldy: usize): 
   let p = 0;
   for (; p + 8 <= k; p += 8) {
     const halves = v128.load(w + (<usize> p << 1));
-    const lo = i32x4.shl(i32x4.extend_low_i16x8_u(halves), 16);
-    const hi = i32x4.shl(i32x4.extend_high_i16x8_u(halves), 16);
+    const lo = evens(halves);
+    const hi = odds(halves);
     const x0 = x + (<usize> p << 2);
     l0 = madd(lo, v128.load(x0), l0);
     h0 = madd(hi, v128.load(x0, 16), h0);
@@ -112,10 +104,10 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
   for (; p + 8 <= k; p += 8) {
     const h0 = v128.load(w + (<usize> p << 1));
     const h1 = v128.load(w1 + (<usize> p << 1));
-    const lo0 = i32x4.shl(i32x4.extend_low_i16x8_u(h0), 16);
-    const hi0 = i32x4.shl(i32x4.extend_high_i16x8_u(h0), 16);
-    const lo1 = i32x4.shl(i32x4.extend_low_i16x8_u(h1), 16);
-    const hi1 = i32x4.shl(i32x4.extend_high_i16x8_u(h1), 16);
+    const lo0 = evens(h0);
+    const hi0 = odds(h0);
+    const lo1 = evens(h1);
+    const hi1 = odds(h1);
     const x0 = x + (<usize> p << 2);
     let xl = v128.load(x0), xh = v128.load(x0, 16);
     a0 = madd(hi0, xh, madd(lo0, xl, a0));
@@ -159,6 +151,47 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
 }
 
 /**
+ * The dot products of one row x (k values) with BF16 rows w and w + wStride, into y and y + 4
+ * (bytes): each loaded x vector is used twice.
+ */
+@inline
+function dot1x2(x: usize, w: usize, wStride: usize, k: i32, y: usize): void {
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  const w1 = w + wStride;
+  let p = 0;
+  for (; p + 8 <= k; p += 8) {
+    const h0 = v128.load(w + (<usize> p << 1));
+    const h1 = v128.load(w1 + (<usize> p << 1));
+    const xp = x + (<usize> p << 2);
+    const xl = v128.load(xp), xh = v128.load(xp, 16);
+    a = madd(odds(h0), xh, madd(evens(h0), xl, a));
+    b = madd(odds(h1), xh, madd(evens(h1), xl, b));
+  }
+  let s = lanes(a), t = lanes(b);
+  for (; p < k; p++) {
+    s += tail(x, w, p);
+    t += tail(x, w1, p);
+  }
+  store<f32>(y, s);
+  store<f32>(y, t, 4);
+}
+
+/** The dot product of one row x (k values) with one BF16 row w. */
+@inline
+function dot(x: usize, w: usize, k: i32): f32 {
+  let a = f32x4.splat(0);
+  let p = 0;
+  for (; p + 8 <= k; p += 8) {
+    const halves = v128.load(w + (<usize> p << 1));
+    const xp = x + (<usize> p << 2);
+    a = madd(odds(halves), v128.load(xp, 16), madd(evens(halves), v128.load(xp), a));
+  }
+  let s = lanes(a);
+  for (; p < k; p++) s += tail(x, w, p);
+  return s;
+}
+
+/**
  * y [m, ldy] columns [0, n) = x [m, k] · wᵀ for w [n, k] in BF16: four rows of x times two rows
  * of w at a time, then the rows left over (fewer than four) one by one, then an odd last w row.
  */
@@ -182,9 +215,7 @@ export function bf16RowsTimesTransposed(
       dot4x2(x + <usize> i * stride, stride, row, wStride, k, y + <usize> i * yStride + (<usize> j << 2), yStride);
     }
     for (let i = fours; i < m; i++) {
-      const yi = y + <usize> i * yStride + (<usize> j << 2);
-      store<f32>(yi, dot(x + <usize> i * stride, row, k));
-      store<f32>(yi, dot(x + <usize> i * stride, row + wStride, k), 4);
+      dot1x2(x + <usize> i * stride, row, wStride, k, y + <usize> i * yStride + (<usize> j << 2));
     }
   }
   for (; j < n; j++) {
