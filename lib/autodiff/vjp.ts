@@ -58,9 +58,17 @@ const binary = (
   needs[1] ? unbroadcast(db(g, a, b, output), b.shape) : null,
 ];
 
-/** Gradients of both matmul operands, each made only when needed. */
-const matmulRule: Rule<"matmul"> = (g, { inputs: [a, c], needs, params }) => {
-  const { transposeA: tA, transposeB: tB } = params;
+/** Gradients of both operands of op(a) · op(c) given the product's g, each made only when needed. */
+export const matmulGrads = (
+  g: Tensor,
+  a: Tensor,
+  c: Tensor,
+  { transposeA: tA, transposeB: tB }: {
+    readonly transposeA: boolean;
+    readonly transposeB: boolean;
+  },
+  needs: readonly boolean[],
+): Grads => {
   const [ga, gc]: [() => Tensor, () => Tensor] = !tA && !tB
     ? [() => matmul(g, c, { transposeB: true }), () => matmul(a, g, { transposeA: true })]
     : tA && !tB
@@ -73,6 +81,9 @@ const matmulRule: Rule<"matmul"> = (g, { inputs: [a, c], needs, params }) => {
     ];
   return [needs[0] ? ga() : null, needs[1] ? gc() : null];
 };
+
+const matmulRule: Rule<"matmul"> = (g, { inputs: [a, c], needs, params }) =>
+  matmulGrads(g, a, c, params, needs);
 
 /** max/min's gradient goes to the operand that won (ties: the first). */
 const selectRule = (op: "greaterEqual" | "lessEqual"): Rule<Primitive> => (g, entry) => {

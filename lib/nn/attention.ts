@@ -4,6 +4,7 @@
  */
 import {
   add,
+  broadcastTo,
   concat,
   customVjp,
   matmul,
@@ -14,6 +15,7 @@ import {
   softmax,
 } from "../autodiff/ops.ts";
 import { softmaxGrad } from "../autodiff/fused.ts";
+import { matmulAdd } from "../autodiff/matmul_add.ts";
 import { isTracing } from "../autodiff/tape.ts";
 import { scope, type Tensor, tensor, zeros } from "../autodiff/tensor.ts";
 import type { Backend } from "../tensor/backends.ts";
@@ -123,10 +125,14 @@ const probabilities = (grouped: Tensor, k: Tensor, mask: Tensor, t: number): Ten
   const [b, kvHeads, rows, d] = grouped.shape;
   const s = k.shape[2];
   const group = rows / t;
-  // Scaled on the query side: D values per row instead of S.
-  const scores = matmul(mul(grouped, 1 / Math.sqrt(d)), k, { transposeB: true });
-  const masked = add(reshape(scores, [b, kvHeads, group, t, s]), reshape(mask, [b, 1, 1, t, s]));
-  return reshape(softmax(masked), [b, kvHeads, rows, s]);
+  // The mask for every head of the group, and the scores accumulated onto it (one product, no
+  // add); scaled on the query side: D values per row instead of S.
+  const perHead = broadcastTo(reshape(mask, [b, 1, 1, t, s]), [b, kvHeads, group, t, s]);
+  const scaled = mul(grouped, 1 / Math.sqrt(d));
+  const masked = matmulAdd(reshape(perHead, [b, kvHeads, rows, s]), scaled, k, {
+    transposeB: true,
+  });
+  return softmax(masked);
 };
 
 const attendAll = (q: Tensor, k: Tensor, v: Tensor, mask: Tensor): Tensor => {

@@ -1,6 +1,7 @@
 /** Dense layers in Hugging Face layout (weight [out, in]) with an optional LoRA branch. */
-import { add, matmul, mul } from "../autodiff/ops.ts";
-import { type Tensor, tensor } from "../autodiff/tensor.ts";
+import { add, customVjp, matmul, mul, reshape, sum } from "../autodiff/ops.ts";
+import { matmulAdd } from "../autodiff/matmul_add.ts";
+import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { LoraPair } from "../io/peft.ts";
 import { type Key, uniformInto } from "../random/prng.ts";
 
@@ -21,16 +22,53 @@ export interface LoraBranch {
 }
 
 export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Tensor => {
+  if (lora) return loraLinear(x, p, lora);
   const base = matmul(x, p.weight, { transposeB: true });
-  const withBias = p.bias ? add(base, p.bias) : base;
-  return lora ? add(withBias, loraDelta(x, lora)) : withBias;
+  return p.bias ? add(base, p.bias) : base;
 };
 
-export const loraDelta = (x: Tensor, { pair, scaling, dropout }: LoraBranch): Tensor => {
+/** [..., features] as rows [n, features]. */
+const rows = (t: Tensor): Tensor => reshape(t, [-1, t.shape[t.rank - 1]]);
+
+/**
+ * x Wᵀ + bias + scaling · (input Aᵀ) Bᵀ, input being x or its dropout, as one op with its own
+ * gradient. The branch accumulates onto the base product (matmulAdd) in both directions: forward
+ * onto x Wᵀ, and backward d x = g W + scaling · (g B) A when input is x; the scaling multiplies
+ * the rank-r side. Frozen W and bias cost no gradient.
+ */
+const loraLinear = (x: Tensor, p: LinearParams, { pair, scaling, dropout }: LoraBranch) => {
   const input = dropout && dropout.rate > 0 ? applyDropout(x, dropout.rate, dropout.key) : x;
-  // Scaled on the rank-r side: r values per row instead of out (and the same in the backward).
-  const down = mul(matmul(input, pair.A, { transposeB: true }), scaling);
-  return matmul(down, pair.B, { transposeB: true });
+  const outShape = [...x.shape.slice(0, -1), p.weight.shape[0]];
+  const down = (input: Tensor, a: Tensor) =>
+    mul(matmul(rows(input), a, { transposeB: true }), scaling);
+  const op = customVjp(
+    (x: Tensor, input: Tensor, w: Tensor, a: Tensor, b: Tensor, ...bias: Tensor[]) => ({
+      // Only the output outlives the forward: the backward recomputes the rank-r `down`.
+      output: scope(() => {
+        const base = matmul(rows(x), w, { transposeB: true });
+        const withBias = bias.length > 0 ? add(base, bias[0]) : base;
+        return reshape(matmulAdd(withBias, down(input, a), b, { transposeB: true }), outShape);
+      }),
+      aux: null,
+    }),
+    ([x, input, w, a, b], g, needs) => {
+      const g2 = rows(g);
+      const gDown = needs[0] || needs[1] || needs[3]
+        ? mul(matmul(g2, b), scaling) // d (input Aᵀ), [n, r]
+        : null;
+      const dx = () => input === x ? matmulAdd(matmul(g2, w), gDown!, a) : matmul(g2, w);
+      return [
+        needs[0] ? reshape(dx(), x.shape) : null,
+        needs[1] && input !== x ? reshape(matmul(gDown!, a), input.shape) : null,
+        needs[2] ? matmul(g2, rows(x), { transposeA: true }) : null,
+        needs[3] ? matmul(gDown!, rows(input), { transposeA: true }) : null,
+        needs[4] ? matmul(g2, down(input, a), { transposeA: true }) : null,
+        needs[5] ? sum(g2, 0) : null,
+      ];
+    },
+  );
+  const bias = p.bias ? [p.bias] : [];
+  return op(x, input, p.weight, pair.A, pair.B, ...bias).output;
 };
 
 // The host mask of every dropout call, reused: a fresh one per projection was ~3 GB of garbage

@@ -126,6 +126,19 @@ export interface Kernels<H = unknown> {
   /** Softmax's backward over the last axis from its output y: y · (g − Σ g · y). */
   softmaxGrad(y: H, g: H, shape: Shape): H;
   /**
+   * c + op(a) · op(b), as matmul takes a and b, with c of the product's shape: a product that
+   * accumulates (BLAS's beta = 1) instead of a product and an add.
+   */
+  matmulAdd(
+    c: H,
+    a: H,
+    aShape: Shape,
+    b: H,
+    bShape: Shape,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): H;
+  /**
    * Present where buffers can be written in place (the pure-TS backend): copies `src` into `dst`
    * at `offset` along `axis`, mutating `dst`. Only for buffers nothing else reads, such as a
    * preallocated KV cache; never on the autodiff tape.

@@ -1,5 +1,6 @@
 /**
- * The fused ops of lib/autodiff/fused.ts against the ops they replace, composed from primitives
+ * The fused ops (lib/autodiff/fused.ts, matmul_add.ts; the LoRA linear layer of lib/nn/linear.ts)
+ * against the ops they replace, composed from primitives
  * (values and gradients, on every backend this runtime has), and their gradients against
  * central differences of a float64 loss on the pure-TS backend.
  */
@@ -11,6 +12,7 @@ import {
   concat,
   div,
   exp,
+  matmul,
   mean,
   mul,
   neg,
@@ -23,6 +25,8 @@ import {
   sum,
 } from "../../lib/autodiff/ops.ts";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
+import { matmulAdd } from "../../lib/autodiff/matmul_add.ts";
+import { applyDropout, linear } from "../../lib/nn/linear.ts";
 import {
   scope,
   type Tensor,
@@ -82,7 +86,63 @@ const normWeight = uniform(foldIn(root, draws++), 12, 0.5, 1.5);
 const ropeIn = draw([2, 3, 4, 8]);
 const scores = draw([2, 3, 7], 2);
 
+const sums = { c: draw([2, 3, 5]), a: draw([2, 3, 4]), b: draw([2, 5, 4]), shared: draw([4, 5]) };
+const lora = {
+  x: draw([2, 3, 6]),
+  w: draw([5, 6]),
+  bias: draw([5]),
+  a: draw([2, 6]),
+  b: draw([5, 2]),
+};
+const loraInputs = () => ({
+  x: [[2, 3, 6], lora.x],
+  w: [[5, 6], lora.w],
+  bias: [[5], lora.bias],
+  a: [[2, 6], lora.a],
+  b: [[5, 2], lora.b],
+} as const);
+const dropoutKey = foldIn(root, 5000);
+/** The LoRA linear layer composed: x Wᵀ + bias + scaling · (dropout(x) Aᵀ) Bᵀ. */
+const composedLora = (p: Record<string, Tensor>, rate: number) => {
+  const input = rate > 0 ? applyDropout(p.x, rate, dropoutKey) : p.x;
+  const delta = mul(
+    matmul(matmul(input, p.a, { transposeB: true }), p.b, { transposeB: true }),
+    2,
+  );
+  return add(add(matmul(p.x, p.w, { transposeB: true }), p.bias), delta);
+};
+const fusedLora = (p: Record<string, Tensor>, rate: number) =>
+  linear(p.x, { weight: p.w, bias: p.bias }, {
+    pair: { A: p.a, B: p.b },
+    scaling: 2,
+    dropout: rate > 0 ? { rate, key: dropoutKey } : null,
+  });
+
 const cases: Case[] = [
+  {
+    name: "matmulAdd (batched, b transposed)",
+    inputs: () => ({ c: [[2, 3, 5], sums.c], a: [[2, 3, 4], sums.a], b: [[2, 5, 4], sums.b] }),
+    fused: (p) => matmulAdd(p.c, p.a, p.b, { transposeB: true }),
+    composed: (p) => add(p.c, matmul(p.a, p.b, { transposeB: true })),
+  },
+  {
+    name: "matmulAdd (batch folded into a shared b)",
+    inputs: () => ({ c: [[2, 3, 5], sums.c], a: [[2, 3, 4], sums.a], b: [[4, 5], sums.shared] }),
+    fused: (p) => matmulAdd(p.c, p.a, p.b),
+    composed: (p) => add(p.c, matmul(p.a, p.b)),
+  },
+  {
+    name: "linear with LoRA",
+    inputs: loraInputs,
+    fused: (p) => fusedLora(p, 0),
+    composed: (p) => composedLora(p, 0),
+  },
+  {
+    name: "linear with LoRA and dropout",
+    inputs: loraInputs,
+    fused: (p) => fusedLora(p, 0.3),
+    composed: (p) => composedLora(p, 0.3),
+  },
   {
     name: "swiglu",
     inputs: () => ({ gate: [[2, 3, 40], gate], up: [[2, 3, 40], up] }),

@@ -12,6 +12,7 @@ import type { Blas } from "./blas.ts";
 import { startHalfGemvWorkers } from "./half_gemv.ts";
 import { halfInArena } from "./half_arena.ts";
 import { nativeMatmul } from "./matmul.ts";
+import { nativeMatmulAdd } from "./matmul_add.ts";
 
 type Handle = Float32Array | Int32Array | HalfMatrix;
 
@@ -40,4 +41,17 @@ const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
       transposeA,
       transposeB,
     ),
+  matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>
+    b instanceof HalfMatrix || a instanceof HalfMatrix
+      ? tsKernels.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB)
+      : nativeMatmulAdd(
+        blas,
+        c as Float32Array,
+        a as Float32Array,
+        aShape,
+        b as Float32Array,
+        bShape,
+        transposeA,
+        transposeB,
+      ),
 });

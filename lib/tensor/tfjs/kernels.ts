@@ -235,6 +235,8 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
         return tf.add(tf.mul(x, perHead(cos)), turned);
       }),
     softmaxGrad: (y, g) => run(() => tf.mul(y, tf.sub(g, tf.sum(tf.mul(g, y), -1, true)))),
+    matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>
+      run(() => tf.add(c, kernels.matmul(a, aShape, b, bShape, transposeA, transposeB))),
   };
   // Custom programs are a WebGPU feature: tfjs-cpu and tfjs-wasm keep 16-bit files as float32.
   return name === "webgpu" ? withHalfWeights(kernels, run) : kernels;

@@ -108,7 +108,7 @@ const expand = (x: Buf, shape: Shape, out: Shape): Buf => {
   if (sameShape(shape, out)) return x;
   const rank = out.length;
   const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
-  const res = alloc(dtypeOf(x), sizeOf(out));
+  const res = allocFull(dtypeOf(x), sizeOf(out)); // every value is written below
   if (x.length === 1) return res.fill(x[0]);
   const src = stridesOf(padded);
   const dst = stridesOf(out);
@@ -361,7 +361,14 @@ const transpose = (x: Buf, shape: Shape, perm: readonly number[]): Buf => {
   return out;
 };
 
-/** Copies the box `size` at `begin` of `x` (used by slice, and in reverse by pad). */
+/** Runs at least this long are copied with TypedArray.set (a memcpy) instead of a loop. */
+const SET_RUN = 32;
+
+/**
+ * Copies the box `size` at `begin` of `x` (used by slice, and in reverse by pad). Trailing axes
+ * that the box, the source and the destination all span in full are one contiguous run, so a
+ * slice along the first axis is a single copy.
+ */
 const copyBox = (
   src: Buf,
   srcShape: Shape,
@@ -377,20 +384,23 @@ const copyBox = (
     dst[0] = src[0];
     return;
   }
+  let from = rank - 1; // runs cover axes from.. to the end
+  while (from > 0 && size[from] === srcShape[from] && size[from] === dstShape[from]) from--;
   const ss = stridesOf(srcShape);
   const ds = stridesOf(dstShape);
-  const inner = size[rank - 1];
-  const counter = new Array<number>(rank).fill(0);
+  const inner = sizeOf(size.slice(from));
+  const counter = new Array<number>(from + 1).fill(0);
   const rows = sizeOf(size) / inner;
   for (let r = 0; r < rows; r++) {
     let so = 0;
     let dof = 0;
-    for (let d = 0; d < rank; d++) {
+    for (let d = 0; d <= from; d++) {
       so += (srcBegin[d] + counter[d]) * ss[d];
       dof += (dstBegin[d] + counter[d]) * ds[d];
     }
-    for (let j = 0; j < inner; j++) dst[dof + j] = src[so + j];
-    for (let d = rank - 2; d >= 0; d--) {
+    if (inner >= SET_RUN) dst.set(src.subarray(so, so + inner), dof);
+    else for (let j = 0; j < inner; j++) dst[dof + j] = src[so + j];
+    for (let d = from - 1; d >= 0; d--) {
       counter[d]++;
       if (counter[d] < size[d]) break;
       counter[d] = 0;
@@ -535,6 +545,11 @@ const floatKernels: Kernels<Buf> = {
   rope: (x, shape, cos, sin, inverse) =>
     fused.rope(x as Float32Array, shape, cos as Float32Array, sin as Float32Array, inverse),
   softmaxGrad: (y, g, shape) => fused.softmaxGrad(y as Float32Array, g as Float32Array, shape),
+  matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) => {
+    const out = floatKernels.matmul(a, aShape, b, bShape, transposeA, transposeB) as Float32Array;
+    for (let i = 0; i < out.length; i++) out[i] += c[i];
+    return out;
+  },
   cumsum: (x, shape) => {
     const src = x as Float32Array;
     const n = shape[shape.length - 1];
