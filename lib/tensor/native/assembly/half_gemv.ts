@@ -151,29 +151,37 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
 }
 
 /**
- * The dot products of one row x (k values) with BF16 rows w and w + wStride, into y and y + 4
- * (bytes): each loaded x vector is used twice.
+ * The dot products of one row x (k values) with the four BF16 rows from w (`wStride` bytes
+ * apart), into y .. y + 12 (bytes): each loaded x vector is used four times, and four streams of
+ * weights are read at once (from DRAM: 0.17-0.2 ns a weight against 0.28-0.36 with two).
  */
 @inline
-function dot1x2(x: usize, w: usize, wStride: usize, k: i32, y: usize): void {
-  let a = f32x4.splat(0), b = f32x4.splat(0);
-  const w1 = w + wStride;
+function dot1x4(x: usize, w: usize, wStride: usize, k: i32, y: usize): void {
+  let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
+  const w1 = w + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
   let p = 0;
   for (; p + 8 <= k; p += 8) {
-    const h0 = v128.load(w + (<usize> p << 1));
-    const h1 = v128.load(w1 + (<usize> p << 1));
     const xp = x + (<usize> p << 2);
     const xl = v128.load(xp), xh = v128.load(xp, 16);
+    const at = <usize> p << 1;
+    const h0 = v128.load(w + at), h1 = v128.load(w1 + at);
+    const h2 = v128.load(w2 + at), h3 = v128.load(w3 + at);
     a = madd(odds(h0), xh, madd(evens(h0), xl, a));
     b = madd(odds(h1), xh, madd(evens(h1), xl, b));
+    c = madd(odds(h2), xh, madd(evens(h2), xl, c));
+    d = madd(odds(h3), xh, madd(evens(h3), xl, d));
   }
-  let s = lanes(a), t = lanes(b);
+  let s0 = lanes(a), s1 = lanes(b), s2 = lanes(c), s3 = lanes(d);
   for (; p < k; p++) {
-    s += tail(x, w, p);
-    t += tail(x, w1, p);
+    s0 += tail(x, w, p);
+    s1 += tail(x, w1, p);
+    s2 += tail(x, w2, p);
+    s3 += tail(x, w3, p);
   }
-  store<f32>(y, s);
-  store<f32>(y, t, 4);
+  store<f32>(y, s0);
+  store<f32>(y, s1, 4);
+  store<f32>(y, s2, 8);
+  store<f32>(y, s3, 12);
 }
 
 /** The dot product of one row x (k values) with one BF16 row w. */
@@ -191,9 +199,18 @@ function dot(x: usize, w: usize, k: i32): f32 {
   return s;
 }
 
+/** y [n] = x [k] · wᵀ for one row x and w [n, k] in BF16: four weight rows at a time. */
+@inline
+function rowTimesTransposed(x: usize, w: usize, y: usize, n: i32, k: i32): void {
+  const wStride = <usize> k << 1;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) dot1x4(x, w + <usize> j * wStride, wStride, k, y + (<usize> j << 2));
+  for (; j < n; j++) store<f32>(y + (<usize> j << 2), dot(x, w + <usize> j * wStride, k));
+}
+
 /**
  * y [m, ldy] columns [0, n) = x [m, k] · wᵀ for w [n, k] in BF16: four rows of x times two rows
- * of w at a time, then the rows left over (fewer than four) one by one, then an odd last w row.
+ * of w at a time (then an odd last w row), then the rows left over (fewer than four) one by one.
  */
 export function bf16RowsTimesTransposed(
   x: usize,
@@ -208,25 +225,23 @@ export function bf16RowsTimesTransposed(
   const yStride = <usize> ldy << 2;
   const wStride = <usize> k << 1;
   const fours = m & ~3;
-  let j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const row = w + <usize> j * wStride;
-    for (let i = 0; i < fours; i += 4) {
-      dot4x2(x + <usize> i * stride, stride, row, wStride, k, y + <usize> i * yStride + (<usize> j << 2), yStride);
+  if (fours > 0) {
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const row = w + <usize> j * wStride;
+      for (let i = 0; i < fours; i += 4) {
+        dot4x2(x + <usize> i * stride, stride, row, wStride, k, y + <usize> i * yStride + (<usize> j << 2), yStride);
+      }
     }
-    for (let i = fours; i < m; i++) {
-      dot1x2(x + <usize> i * stride, row, wStride, k, y + <usize> i * yStride + (<usize> j << 2));
+    for (; j < n; j++) {
+      const row = w + <usize> j * wStride;
+      for (let i = 0; i < fours; i += 4) {
+        dot4(x + <usize> i * stride, stride, row, k, y + <usize> i * yStride + (<usize> j << 2), yStride);
+      }
     }
   }
-  for (; j < n; j++) {
-    const row = w + <usize> j * wStride;
-    let i = 0;
-    for (; i < fours; i += 4) {
-      dot4(x + <usize> i * stride, stride, row, k, y + <usize> i * yStride + (<usize> j << 2), yStride);
-    }
-    for (; i < m; i++) {
-      store<f32>(y + <usize> i * yStride + (<usize> j << 2), dot(x + <usize> i * stride, row, k));
-    }
+  for (let i = fours; i < m; i++) {
+    rowTimesTransposed(x + <usize> i * stride, w, y + <usize> i * yStride, n, k);
   }
 }
 
