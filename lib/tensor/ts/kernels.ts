@@ -16,6 +16,7 @@ import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
 import { expFast } from "./exp.ts";
 import * as fused from "./fused.ts";
+import { SOFTMAX_MAX_WIDTH, softmaxInto } from "../wasm/activations.ts";
 
 type Buf = HostArray;
 
@@ -533,7 +534,13 @@ const floatKernels: Kernels<Buf> = {
     }
     return res;
   },
-  softmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], false),
+  softmax: (x, shape) => {
+    const width = shape[shape.length - 1];
+    if (width > SOFTMAX_MAX_WIDTH) return softmaxRows(x as Float32Array, width, false);
+    const out = allocFloat(x.length);
+    softmaxInto(x as Float32Array, width, out); // eˣ four lanes at a time in wasm
+    return out;
+  },
   logSoftmax: (x, shape) => softmaxRows(x as Float32Array, shape[shape.length - 1], true),
   swiglu: (gate, up) => fused.swiglu(gate as Float32Array, up as Float32Array),
   swigluGrad: (g, gate, up) =>

@@ -10,6 +10,7 @@ interface ActivationExports {
   readonly memory: WebAssembly.Memory;
   swiglu(gate: number, up: number, out: number, n: number): void;
   swigluGrad(g: number, gate: number, up: number, dGate: number, dUp: number, n: number): void;
+  softmax(x: number, out: number, rows: number, width: number): void;
 }
 
 /** Values per chunk: five regions of 64 KB (three inputs, two outputs). */
@@ -71,3 +72,18 @@ export const swigluGradInto = (
     [dGate, dUp],
     (e, [gr, ga, u, dg, du], n) => e.swigluGrad(gr, ga, u, dg, du, n),
   );
+
+/** Rows no wider than this go through the module (a chunk holds at least one). */
+export const SOFTMAX_MAX_WIDTH = CHUNK;
+
+/** Softmax over each row of `width` values of x into out (width ≤ SOFTMAX_MAX_WIDTH). */
+export const softmaxInto = (x: Float32Array, width: number, out: Float32Array): void => {
+  const { exports, values } = instance();
+  const perChunk = Math.floor(CHUNK / width) * width;
+  for (let at = 0; at < x.length; at += perChunk) {
+    const count = Math.min(perChunk, x.length - at);
+    values.set(x.subarray(at, at + count), 0);
+    exports.softmax(0, REGION_BYTES, count / width, width);
+    out.set(values.subarray(CHUNK, CHUNK + count), at);
+  }
+};

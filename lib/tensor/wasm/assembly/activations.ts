@@ -37,7 +37,9 @@ function exp4(v: v128): v128 {
   const er = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
   // k sits in the low mantissa bits of `shifted`: k + 127 is the exponent field of 2ᵏ.
   const exponent = i32x4.sub(shifted, i32x4.splat(reinterpret<i32>(ROUNDER) - 127));
-  return f32x4.mul(er, i32x4.shl(exponent, 23));
+  const e = f32x4.mul(er, i32x4.shl(exponent, 23));
+  // 0 below the clamp (a masked score's weight is exactly 0); NaN stays NaN.
+  return v128.bitselect(f32x4.splat(0), e, f32x4.lt(v, f32x4.splat(LOWEST)));
 }
 
 /** 1 / (1 + e⁻ˣ) per lane. */
@@ -55,15 +57,65 @@ export function swiglu(gate: usize, up: usize, out: usize, n: i32): void {
   }
 }
 
-/** dGate = g · up · s · (1 + gate · (1 − s)) and dUp = g · gate · s, with s = sigmoid(gate). */
+/**
+ * dGate = g · up · s · (1 + gate · (1 − s)) and dUp = g · gate · s, with s = sigmoid(gate) and
+ * 1 − s taken as e⁻ᵍᵃᵗᵉ · s (no cancellation where s rounds to 1).
+ */
 export function swigluGrad(g: usize, gate: usize, up: usize, dGate: usize, dUp: usize, n: i32): void {
   const one = f32x4.splat(1);
   for (let i: usize = 0; i < <usize> n << 2; i += 16) {
     const x = v128.load(gate + i);
-    const s = sigmoid4(x);
+    const e = exp4(f32x4.neg(x));
+    const s = f32x4.div(one, f32x4.add(one, e));
     const gs = f32x4.mul(v128.load(g + i), s);
-    const slope = f32x4.add(one, f32x4.mul(x, f32x4.sub(one, s)));
+    const slope = f32x4.add(one, f32x4.mul(x, f32x4.mul(e, s)));
     v128.store(dGate + i, f32x4.mul(f32x4.mul(gs, v128.load(up + i)), slope));
     v128.store(dUp + i, f32x4.mul(gs, x));
+  }
+}
+
+/** The largest of four lanes. */
+@inline
+function laneMax(v: v128): f32 {
+  return max(
+    max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)),
+    max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)),
+  );
+}
+
+/**
+ * Softmax of each of `rows` rows of `width` values: eˣ⁻ᵐᵃˣ over their sum, whole vectors first
+ * and the last width mod 4 values one lane at a time (as lib/tensor/ts/kernels.ts's softmaxRows
+ * does in float64, a row of −∞ gives 0 / 0).
+ */
+export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
+  const vectors = width & ~3;
+  for (let row = 0; row < rows; row++) {
+    const from = x + (<usize> (row * width) << 2);
+    const to = out + (<usize> (row * width) << 2);
+    let most = f32x4.splat(-Infinity);
+    for (let j = 0; j < vectors; j += 4) most = f32x4.pmax(most, v128.load(from + (<usize> j << 2)));
+    let top = laneMax(most);
+    for (let j = vectors; j < width; j++) top = max(top, load<f32>(from + (<usize> j << 2)));
+    if (top == -Infinity) top = 0;
+    const shift = f32x4.splat(top);
+    let total = f32x4.splat(0);
+    for (let j = 0; j < vectors; j += 4) {
+      const e = exp4(f32x4.sub(v128.load(from + (<usize> j << 2)), shift));
+      v128.store(to + (<usize> j << 2), e);
+      total = f32x4.add(total, e);
+    }
+    let sum = f32x4.extract_lane(total, 0) + f32x4.extract_lane(total, 1) +
+      f32x4.extract_lane(total, 2) + f32x4.extract_lane(total, 3);
+    for (let j = vectors; j < width; j++) {
+      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(from + (<usize> j << 2)) - top)), 0);
+      store<f32>(to + (<usize> j << 2), e);
+      sum += e;
+    }
+    const total4 = f32x4.splat(sum);
+    for (let j = 0; j < vectors; j += 4) {
+      v128.store(to + (<usize> j << 2), f32x4.div(v128.load(to + (<usize> j << 2)), total4));
+    }
+    for (let j = vectors; j < width; j++) store<f32>(to + (<usize> j << 2), load<f32>(to + (<usize> j << 2)) / sum);
   }
 }
