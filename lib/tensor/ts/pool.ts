@@ -15,25 +15,14 @@ import type { DType } from "../kernels.ts";
 type Buf = Float32Array | Int32Array;
 
 /**
- * The most bytes kept for reuse. Past it the buffers released longest ago are let go (to the
- * collector), so the pool follows the sizes in use now instead of filling with stale ones. Bun's
- * collector frees let-go buffers late (the 0.5B probe's RSS climbed to 6.9 GB at 128 MB, 3.5 GB
- * at 512); V8's frees them soon, and there a smaller pool holds less idle memory (the 1.5B
- * probe: 6.0 GB at 128 MB, 6.4 GB at 512).
+ * The most bytes kept for reuse. Past it the buffers released longest ago are freed, so the pool
+ * follows the sizes in use now instead of filling with stale ones. (Before they were freed at
+ * once, Bun's collector freed them so late that the 0.5B probe's RSS climbed to 6.9 GB at 128 MB,
+ * 3.5 GB at 512; on V8 the 1.5B probe peaked at 6.0 GB at 128 MB, 6.4 GB at 512.)
  */
 export const POOL_BYTES = ("Bun" in globalThis ? 512 : 128) * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
 const MIN_POOLED_VALUES = 1024;
-
-const free = new Map<string, Buf[]>();
-let pooledBytes = 0;
-/** Handles beyond the first that share a buffer (reshape's output and its input). */
-const extraHandles = new WeakMap<Buf, number>();
-/**
- * The buffers in `free`, oldest release first (a Set keeps insertion order). A second release of
- * one is a bug that would hand it out twice.
- */
-const inPool = new Set<Buf>();
 
 const keyOf = (dtype: DType, length: number, shared: boolean): string =>
   `${dtype}:${length}${shared ? ":shared" : ""}`;
@@ -42,13 +31,16 @@ const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32
 const keyOfBuffer = (x: Buf): string =>
   keyOf(dtypeOf(x), x.length, x.buffer instanceof SharedArrayBuffer);
 
-/** Lets go of the buffer released longest ago. */
-const evictOldest = (): void => {
-  const [oldest] = inPool;
-  inPool.delete(oldest);
-  const list = free.get(keyOfBuffer(oldest))!;
-  list.splice(list.indexOf(oldest), 1);
-  pooledBytes -= oldest.byteLength;
+/**
+ * Frees a whole buffer that no handle holds now: a detached ArrayBuffer gives its memory back at
+ * once, where a dropped one waits for the collector, which ran so seldom during the 1.5B probe
+ * that ~1 GB of dropped buffers sat in its peak RSS. Shared memory cannot be detached, and
+ * runtimes without `ArrayBuffer.prototype.transfer` (Node 20) leave it to the collector.
+ */
+const letGo = (x: Buf): void => {
+  const memory = x.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (!(memory instanceof ArrayBuffer) || memory.transfer === undefined) return;
+  memory.transfer(0);
 };
 
 const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
@@ -56,49 +48,96 @@ const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
   return dtype === "int32" ? new Int32Array(memory) : new Float32Array(memory);
 };
 
-/**
- * A buffer of `length` values of `dtype`, in shared memory when `shared` (what worker threads
- * read without a copy): zeroed when `zeroed`, else holding stale values that the caller
- * overwrites in full before anyone reads it.
- */
-export const take = (dtype: DType, length: number, zeroed: boolean, shared = false): Buf => {
-  const reused = free.get(keyOf(dtype, length, shared))?.pop();
-  if (!reused) return fresh(dtype, length, shared);
-  pooledBytes -= reused.byteLength;
-  inPool.delete(reused);
-  return zeroed ? reused.fill(0) : reused;
+/** Disposed buffers kept for reuse, up to a byte limit (the backend's is `POOL_BYTES`). */
+export interface BufferPool {
+  /**
+   * A buffer of `length` values of `dtype`, in shared memory when `shared` (what worker threads
+   * read without a copy): zeroed when `zeroed`, else holding stale values that the caller
+   * overwrites in full before anyone reads it.
+   */
+  readonly take: (dtype: DType, length: number, zeroed: boolean, shared?: boolean) => Buf;
+  /** Records one more handle to `x` (a kernel returning its input), released separately. */
+  readonly retain: <T>(x: T) => T;
+  /**
+   * One handle to `x` is gone; when it was the last, the buffer waits for reuse, or, past the
+   * limit, is freed (with the ones released longest ago).
+   */
+  readonly release: (x: unknown) => void;
+  /** Bytes waiting for reuse now (for tests and memory reports). */
+  readonly pooled: () => number;
+}
+
+/** A pool keeping at most `limitBytes` of disposed buffers. */
+export const bufferPool = (limitBytes: number): BufferPool => {
+  const free = new Map<string, Buf[]>();
+  let pooledBytes = 0;
+  /** Handles beyond the first that share a buffer (reshape's output and its input). */
+  const extraHandles = new WeakMap<Buf, number>();
+  /**
+   * The buffers in `free`, oldest release first (a Set keeps insertion order). A second release
+   * of one is a bug that would hand it out twice.
+   */
+  const inPool = new Set<Buf>();
+
+  /** Frees the buffer released longest ago. */
+  const evictOldest = (): void => {
+    const [oldest] = inPool;
+    inPool.delete(oldest);
+    const list = free.get(keyOfBuffer(oldest))!;
+    list.splice(list.indexOf(oldest), 1);
+    pooledBytes -= oldest.byteLength;
+    letGo(oldest);
+  };
+
+  const take = (dtype: DType, length: number, zeroed: boolean, shared = false): Buf => {
+    const reused = free.get(keyOf(dtype, length, shared))?.pop();
+    if (!reused) return fresh(dtype, length, shared);
+    pooledBytes -= reused.byteLength;
+    inPool.delete(reused);
+    return zeroed ? reused.fill(0) : reused;
+  };
+
+  const retain = <T>(x: T): T => {
+    if (x instanceof Float32Array || x instanceof Int32Array) {
+      extraHandles.set(x, (extraHandles.get(x) ?? 0) + 1);
+    }
+    return x;
+  };
+
+  const release = (x: unknown): void => {
+    if (!(x instanceof Float32Array || x instanceof Int32Array)) return;
+    const extra = extraHandles.get(x);
+    if (extra !== undefined) {
+      if (extra === 1) extraHandles.delete(x);
+      else extraHandles.set(x, extra - 1);
+      return;
+    }
+    if (inPool.has(x)) {
+      throw new Error("tensor buffer released twice (disposed through two handles?)");
+    }
+    const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
+    if (!whole || x.length < MIN_POOLED_VALUES) return;
+    if (x.byteLength > limitBytes) return letGo(x);
+    while (pooledBytes + x.byteLength > limitBytes) evictOldest();
+    const key = keyOfBuffer(x);
+    const list = free.get(key);
+    if (list) list.push(x);
+    else free.set(key, [x]);
+    inPool.add(x);
+    pooledBytes += x.byteLength;
+  };
+
+  return { take, retain, release, pooled: () => pooledBytes };
 };
 
-/** Records one more handle to `x` (a kernel returning its input), released separately. */
-export const retain = <T>(x: T): T => {
-  if (x instanceof Float32Array || x instanceof Int32Array) {
-    extraHandles.set(x, (extraHandles.get(x) ?? 0) + 1);
-  }
-  return x;
-};
+/** The pool the pure-TS and native kernels share. */
+const kernelPool = bufferPool(POOL_BYTES);
 
-/** One handle to `x` is gone; when it was the last, the buffer may be reused. */
-export const release = (x: unknown): void => {
-  if (!(x instanceof Float32Array || x instanceof Int32Array)) return;
-  const extra = extraHandles.get(x);
-  if (extra !== undefined) {
-    if (extra === 1) extraHandles.delete(x);
-    else extraHandles.set(x, extra - 1);
-    return;
-  }
-  if (inPool.has(x)) {
-    throw new Error("tensor buffer released twice (disposed through two handles?)");
-  }
-  const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
-  if (!whole || x.length < MIN_POOLED_VALUES || x.byteLength > POOL_BYTES) return;
-  while (pooledBytes + x.byteLength > POOL_BYTES) evictOldest();
-  const key = keyOfBuffer(x);
-  const list = free.get(key);
-  if (list) list.push(x);
-  else free.set(key, [x]);
-  inPool.add(x);
-  pooledBytes += x.byteLength;
-};
-
-/** Bytes waiting for reuse now (for tests and memory reports). */
-export const pooled = (): number => pooledBytes;
+/** A buffer from the kernels' pool (see `BufferPool.take`). */
+export const take = kernelPool.take;
+/** One more handle to `x` in the kernels' pool (see `BufferPool.retain`). */
+export const retain = kernelPool.retain;
+/** One handle to `x` gone, in the kernels' pool (see `BufferPool.release`). */
+export const release = kernelPool.release;
+/** Bytes waiting for reuse in the kernels' pool now. */
+export const pooled = kernelPool.pooled;
