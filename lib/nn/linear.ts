@@ -39,18 +39,21 @@ const rows = (t: Tensor): Tensor => reshape(t, [-1, t.shape[t.rank - 1]]);
 const loraLinear = (x: Tensor, p: LinearParams, { pair, scaling, dropout }: LoraBranch) => {
   const input = dropout && dropout.rate > 0 ? applyDropout(x, dropout.rate, dropout.key) : x;
   const outShape = [...x.shape.slice(0, -1), p.weight.shape[0]];
-  const down = (input: Tensor, a: Tensor) =>
-    mul(matmul(rows(input), a, { transposeB: true }), scaling);
+  // The rank-r scaling · input Aᵀ [n, r], kept from the forward for B's gradient.
+  let down: Tensor | null = null;
   const op = customVjp(
-    (x: Tensor, input: Tensor, w: Tensor, a: Tensor, b: Tensor, ...bias: Tensor[]) => ({
-      // Only the output outlives the forward: the backward recomputes the rank-r `down`.
-      output: scope(() => {
+    (x: Tensor, input: Tensor, w: Tensor, a: Tensor, b: Tensor, ...bias: Tensor[]) => {
+      // Only the output and `down` outlive the forward.
+      const made = scope(() => {
         const base = matmul(rows(x), w, { transposeB: true });
         const withBias = bias.length > 0 ? add(base, bias[0]) : base;
-        return reshape(matmulAdd(withBias, down(input, a), b, { transposeB: true }), outShape);
-      }),
-      aux: null,
-    }),
+        const down = mul(matmul(rows(input), a, { transposeB: true }), scaling);
+        const y = matmulAdd(withBias, down, b, { transposeB: true });
+        return { y: reshape(y, outShape), down };
+      });
+      down = made.down;
+      return { output: made.y, aux: null };
+    },
     ([x, input, w, a, b], g, needs) => {
       const g2 = rows(g);
       const gDown = needs[0] || needs[1] || needs[3]
@@ -62,7 +65,7 @@ const loraLinear = (x: Tensor, p: LinearParams, { pair, scaling, dropout }: Lora
         needs[1] && input !== x ? reshape(matmul(gDown!, a), input.shape) : null,
         needs[2] ? matmul(g2, rows(x), { transposeA: true }) : null,
         needs[3] ? matmul(gDown!, rows(input), { transposeA: true }) : null,
-        needs[4] ? matmul(g2, down(input, a), { transposeA: true }) : null,
+        needs[4] ? matmul(g2, down!, { transposeA: true }) : null,
         needs[5] ? sum(g2, 0) : null,
       ];
     },

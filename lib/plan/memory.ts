@@ -37,18 +37,24 @@ export interface MemoryEstimate {
 const F32 = 4;
 /** Frozen weights as float32 (backendBudget scales them for backends that store them otherwise). */
 const WEIGHT_BYTES = 4;
-/** Activation floats per token per layer, by width (see the module comment). */
-const PER_INTERMEDIATE = 26;
-const PER_HIDDEN = 96;
+/**
+ * Activation floats per token per layer, by width (see the module comment), with the fused
+ * kernels of lib/autodiff/fused.ts (SwiGLU, RMSNorm, RoPE) and the one-op LoRA layer: fitted
+ * to the metered step at 1.2-1.7x.
+ */
+const PER_INTERMEDIATE = 6;
+const PER_HIDDEN = 20;
 const PER_RANK = 32;
 /** A checkpointed layer keeps its input and later its gradient. */
 const CHECKPOINT_PER_HIDDEN = 4;
+/** The layer being recomputed holds its activations and their gradients at once. */
+const RECOMPUTED_LAYER = 1.5;
 /**
- * Attention's scores: about twelve tensors of them per layer, of at most one chunk's 1M values
+ * Attention's scores: about five tensors of them per layer, of at most one chunk's 1M values
  * (lib/nn/attention.ts); a layer not checkpointed keeps them for the backward pass.
  */
 const ATTENTION_CHUNK_VALUES = 1 << 20;
-const ATTENTION_COPIES = 12;
+const ATTENTION_COPIES = 5;
 /** The LM head's log-probs: about eight tensors of one chunk's 4M logits (lib/rl/head_logprobs). */
 const HEAD_CHUNK_VALUES = 1 << 22;
 const HEAD_COPIES = 8;
@@ -82,7 +88,7 @@ export const estimateMemory = (config: ModelConfig, work: Workload): MemoryEstim
   const perLayer = tokens * (PER_INTERMEDIATE * inter + PER_HIDDEN * h + rankTerm) * F32 +
     attention;
   const held = work.gradientCheckpointing
-    ? layers * tokens * CHECKPOINT_PER_HIDDEN * h * F32 + perLayer
+    ? layers * tokens * CHECKPOINT_PER_HIDDEN * h * F32 + RECOMPUTED_LAYER * perLayer
     : layers * perLayer;
   const head = Math.min(tokens * config.vocabSize, HEAD_CHUNK_VALUES) * HEAD_COPIES * F32;
   const activations = held + head;
