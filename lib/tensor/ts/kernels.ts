@@ -125,7 +125,11 @@ const expand = (x: Buf, shape: Shape, out: Shape): Buf => {
       res.set(x.subarray(so, so + block), dof);
     } else if (padded[d] === 1) {
       walk(d + 1, so, dof);
-      for (let j = 1; j < out[d]; j++) res.copyWithin(dof + j * dst[d], dof, dof + dst[d]);
+      // Repeated by doubling: log₂(out[d]) copies instead of one per repeat.
+      const end = dof + out[d] * dst[d];
+      for (let filled = dof + dst[d]; filled < end; filled += filled - dof) {
+        res.copyWithin(filled, dof, Math.min(filled, end - (filled - dof)));
+      }
     } else {
       for (let j = 0; j < out[d]; j++) walk(d + 1, so + j * src[d], dof + j * dst[d]);
     }
@@ -224,10 +228,24 @@ const binaryRuns = (
   r: Buf,
 ): Buf => {
   const { kind, inner } = runs;
+  if (kind === "suffix" && (op === "add" || op === "mul")) return suffixRuns(op, a, b, inner, r);
   for (let at = 0, row = 0; at < r.length; at += inner, row++) {
     const [ar, rr] = [a.subarray(at, at + inner), r.subarray(at, at + inner)];
     if (kind === "rows") binaryScalar(op, ar, b[row], rr);
     else binarySame(op, ar, b, rr);
+  }
+  return r;
+};
+
+/**
+ * a + b or a · b with b repeated every `inner` values (a bias over rows), in one loop nest: no
+ * subarray and call per row, which cost more than a row's arithmetic at widths like 64.
+ */
+const suffixRuns = (op: "add" | "mul", a: Buf, b: Buf, inner: number, r: Buf): Buf => {
+  const rows = r.length / inner;
+  for (let row = 0, at = 0; row < rows; row++, at += inner) {
+    if (op === "add") { for (let j = 0; j < inner; j++) r[at + j] = a[at + j] + b[j]; }
+    else for (let j = 0; j < inner; j++) r[at + j] = a[at + j] * b[j];
   }
   return r;
 };
@@ -345,6 +363,7 @@ const transpose = (x: Buf, shape: Shape, perm: readonly number[]): Buf => {
   const rank = shape.length;
   if (rank === 0) return x.slice();
   const out = allocFull(dtypeOf(x), x.length);
+  if (rank === 4 && perm[3] === 3) return swapMiddle(x, out, outShape, permuted);
   const counter = new Array<number>(rank).fill(0);
   let offset = 0;
   const innerStride = permuted[rank - 1];
@@ -357,6 +376,25 @@ const transpose = (x: Buf, shape: Shape, perm: readonly number[]): Buf => {
       if (counter[d] < outShape[d]) break;
       offset -= permuted[d] * outShape[d];
       counter[d] = 0;
+    }
+  }
+  return out;
+};
+
+/**
+ * A rank-4 transpose that keeps the last axis (attention's [B, T, H, D] ↔ [B, H, T, D]): rows
+ * of D values copied in three plain loops, without the general odometer per row.
+ */
+const swapMiddle = (x: Buf, out: Buf, outShape: Shape, strides: readonly number[]): Buf => {
+  const [n0, n1, n2, d] = outShape;
+  const [s0, s1, s2] = strides;
+  let e = 0;
+  for (let i = 0; i < n0; i++) {
+    for (let j = 0; j < n1; j++) {
+      for (let k = 0; k < n2; k++) {
+        const from = i * s0 + j * s1 + k * s2;
+        for (let v = 0; v < d; v++) out[e++] = x[from + v];
+      }
     }
   }
   return out;
