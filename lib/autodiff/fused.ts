@@ -79,20 +79,31 @@ export const rmsNorm = (x: Tensor, weight: Tensor, eps: number): Tensor => {
 
 /**
  * Rotary embedding of x [B, heads, T, D] by the cos and sin tables [B, T, D] of its positions
- * (rotate-half convention); the tables are constants.
+ * (rotate-half convention); the tables are constants. With `splitHeads`, x is a projection's
+ * output [B, T, heads, D] and the heads move to axis 1 in the same pass (no transpose).
  */
-export const rope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => {
+export const rope = (
+  x: Tensor,
+  cos: Tensor,
+  sin: Tensor,
+  { splitHeads = false }: { readonly splitHeads?: boolean } = {},
+): Tensor => {
   const kernels = kernelsOf("rope", x, cos, sin);
-  const [b, , t, d] = x.shape;
+  const [b, t, heads, d] = splitHeads ? x.shape : [x.shape[0], x.shape[2], x.shape[1], x.shape[3]];
   const table = [b, t, d];
   if (x.rank !== 4 || d % 2 !== 0 || !sameShape(cos.shape, table) || !sameShape(sin.shape, table)) {
+    const layout = splitHeads ? "[B, T, heads, D]" : "[B, heads, T, D]";
     throw new Error(
-      `rope: x ${fmt(x.shape)} must be [B, heads, T, D] (D even) and cos ${fmt(cos.shape)}, ` +
+      `rope: x ${fmt(x.shape)} must be ${layout} (D even) and cos ${fmt(cos.shape)}, ` +
         `sin ${fmt(sin.shape)} [B, T, D]`,
     );
   }
   const turn = (y: Tensor, inverse: boolean) =>
-    made(y, kernels.rope(y.handle, y.shape, cos.handle, sin.handle, inverse));
+    made(
+      y,
+      kernels.rope(y.handle, y.shape, cos.handle, sin.handle, inverse, splitHeads),
+      inverse ? x.shape : [b, heads, t, d],
+    );
   return customVjp(
     (_x: Tensor) => ({ output: turn(x, false), aux: null }),
     (_inputs, g) => [turn(g, true)],

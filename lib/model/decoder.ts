@@ -146,12 +146,6 @@ const branch = (
   };
 };
 
-/** [B, T, heads·D] → [B, heads, T, D] */
-const splitHeads = (x: Tensor, heads: number, headDim: number): Tensor => {
-  const [b, t] = x.shape;
-  return transpose(reshape(x, [b, t, heads, headDim]), [0, 2, 1, 3]);
-};
-
 const mergeHeads = (x: Tensor): Tensor => {
   const [b, h, t, d] = x.shape;
   return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d]);
@@ -252,11 +246,15 @@ export const attention = (
 ): { readonly out: Tensor; readonly kv: KVEntry } => {
   const { headDim, numAttentionHeads: heads, numKeyValueHeads: kvHeads, rmsNormEps: eps } = cfg;
   const lora = (proj: Proj) => branch(ctx.adapter, i, proj);
-  const project = (proj: "q" | "k" | "v", count: number) =>
-    splitHeads(linear(h, attn[proj], lora(proj)), count, headDim);
+  // [B, T, heads, D]: RoPE moves the heads of q and k to axis 1 as it turns them.
+  const project = (proj: "q" | "k" | "v", count: number) => {
+    const [b, t] = h.shape;
+    return reshape(linear(h, attn[proj], lora(proj)), [b, t, count, headDim]);
+  };
   const q = applyRope(headNorm(project("q", heads), attn.qNorm, eps), ctx.cos, ctx.sin);
   const k = applyRope(headNorm(project("k", kvHeads), attn.kNorm, eps), ctx.cos, ctx.sin);
-  const kv = appendKv(past, k, project("v", kvHeads));
+  const v = transpose(project("v", kvHeads), [0, 2, 1, 3]);
+  const kv = appendKv(past, k, v);
   const out = linear(mergeHeads(attend(q, kv.k, kv.v, ctx.mask)), attn.o, lora("o"));
   return { out, kv };
 };

@@ -58,5 +58,9 @@ export const ropeTables = (
   return { cos: tensor(backend, cos, [b, t, headDim]), sin: tensor(backend, sin, [b, t, headDim]) };
 };
 
-/** x: [B, heads, T, headDim]; cos/sin: [B, T, headDim], shared by the heads. */
-export const applyRope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor => rope(x, cos, sin);
+/**
+ * A projection's heads x [B, T, heads, headDim] turned by the cos/sin tables [B, T, headDim] and
+ * laid out [B, heads, T, headDim] for attention, in one pass each way.
+ */
+export const applyRope = (x: Tensor, cos: Tensor, sin: Tensor): Tensor =>
+  rope(x, cos, sin, { splitHeads: true });

@@ -121,8 +121,10 @@ export interface Kernels<H = unknown> {
    * Rotary embedding, rotate-half convention: x · cos + rotateHalf(x) · sin, with x
    * [B, heads, T, D] and cos, sin [B, T, D] shared by the heads. `inverse` applies the transpose
    * (its gradient; with RoPE's tables, whose two halves repeat, the turn by the negative angle).
+   * With `splitHeads` the heads move too: forward, x [B, T, heads, D] (a projection's output)
+   * gives [B, heads, T, D]; inverse, x [B, heads, T, D] gives [B, T, heads, D].
    */
-  rope(x: H, shape: Shape, cos: H, sin: H, inverse: boolean): H;
+  rope(x: H, shape: Shape, cos: H, sin: H, inverse: boolean, splitHeads: boolean): H;
   /** Softmax's backward over the last axis from its output y: y · (g − Σ g · y). */
   softmaxGrad(y: H, g: H, shape: Shape): H;
   /**

@@ -23,6 +23,7 @@ import {
   softmax,
   square,
   sum,
+  transpose,
 } from "../../lib/autodiff/ops.ts";
 import { valueAndGrad } from "../../lib/autodiff/grad.ts";
 import { matmulAdd } from "../../lib/autodiff/matmul_add.ts";
@@ -165,6 +166,18 @@ const cases: Case[] = [
     composed: (p, be) => {
       const { cos, sin } = tables(be, 2, 4, 8);
       return composedRope(p.x, cos, sin);
+    },
+  },
+  {
+    name: "rope splitting the heads",
+    inputs: () => ({ x: [[2, 4, 3, 8], ropeIn] }),
+    fused: (p, be) => {
+      const { cos, sin } = tables(be, 2, 4, 8);
+      return rope(p.x, cos, sin, { splitHeads: true });
+    },
+    composed: (p, be) => {
+      const { cos, sin } = tables(be, 2, 4, 8);
+      return composedRope(transpose(p.x, [0, 2, 1, 3]), cos, sin);
     },
   },
   {

@@ -221,18 +221,22 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
       }),
     // rotateHalf as a product with a signed permutation: tfjs-wasm runs slicing and
     // concatenation in generic loops 4x slower than the product.
-    rope: (x, shape, cos, sin, inverse) =>
+    rope: (x, _shape, cos, sin, inverse, splitHeads) =>
       run(() => {
-        const [b, , t, d] = shape;
+        const heads = (y: T) => (splitHeads ? tf.transpose(y, [0, 2, 1, 3]) : y);
+        const input = inverse ? x : heads(x); // [B, heads, T, D]
+        const [b, , t, d] = input.shape;
         const perHead = (table: T) => tf.reshape(table, [b, 1, t, d]);
         const rotate = (y: T, transpose: boolean) =>
-          tf.reshape(tf.matMul(tf.reshape(y, [-1, d]), rotateHalf(d), false, transpose), [
-            ...shape,
-          ]);
+          tf.reshape(
+            tf.matMul(tf.reshape(y, [-1, d]), rotateHalf(d), false, transpose),
+            input.shape,
+          );
         const turned = inverse
-          ? rotate(tf.mul(x, perHead(sin)), true)
-          : tf.mul(rotate(x, false), perHead(sin));
-        return tf.add(tf.mul(x, perHead(cos)), turned);
+          ? rotate(tf.mul(input, perHead(sin)), true)
+          : tf.mul(rotate(input, false), perHead(sin));
+        const out = tf.add(tf.mul(input, perHead(cos)), turned);
+        return inverse ? heads(out) : out;
       }),
     softmaxGrad: (y, g) => run(() => tf.mul(y, tf.sub(g, tf.sum(tf.mul(g, y), -1, true)))),
     matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>

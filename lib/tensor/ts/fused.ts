@@ -77,10 +77,11 @@ export const rmsNormGrad = (
 };
 
 /**
- * x · cos + rotateHalf(x) · sin per [D] row of x [B, heads, T, D], reading the [B, T, D]
- * tables' row of the same batch entry and position. With rotateHalf(x) = [−x₂, x₁]:
- * y₁ = x₁ c₁ − x₂ s₁ and y₂ = x₂ c₂ + x₁ s₂; `inverse` applies the transpose,
- * y₁ = x₁ c₁ + x₂ s₂ and y₂ = x₂ c₂ − x₁ s₁.
+ * x · cos + rotateHalf(x) · sin per [D] row of x, reading the [B, T, D] tables' row of the same
+ * batch entry and position. With rotateHalf(x) = [−x₂, x₁]: y₁ = x₁ c₁ − x₂ s₁ and
+ * y₂ = x₂ c₂ + x₁ s₂; `inverse` applies the transpose, y₁ = x₁ c₁ + x₂ s₂ and y₂ = x₂ c₂ − x₁ s₁.
+ * Rows are [B, heads, T, D] on both sides, or with `splitHeads` [B, T, heads, D] on the side
+ * that is not [B, heads, T, D] (the input forward, the output inverse).
  */
 export const rope = (
   x: Float32Array,
@@ -88,22 +89,26 @@ export const rope = (
   cos: Float32Array,
   sin: Float32Array,
   inverse: boolean,
+  splitHeads: boolean,
 ): Float32Array => {
-  const [b, heads, t, d] = shape;
+  const [b, heads, t] = splitHeads && !inverse ? [shape[0], shape[2], shape[1]] : shape;
+  const d = shape[3];
   const half = d / 2;
   const out = output(x.length);
   for (let i = 0; i < b; i++) {
     for (let h = 0; h < heads; h++) {
       for (let s = 0; s < t; s++) {
-        const at = ((i * heads + h) * t + s) * d;
+        const split = ((i * heads + h) * t + s) * d; // [B, heads, T, D]
+        const merged = splitHeads ? ((i * t + s) * heads + h) * d : split; // [B, T, heads, D]
+        const [from, to] = inverse ? [split, merged] : [merged, split];
         const tab = (i * t + s) * d;
         for (let j = 0; j < half; j++) {
-          const x1 = x[at + j];
-          const x2 = x[at + j + half];
+          const x1 = x[from + j];
+          const x2 = x[from + j + half];
           const s1 = sin[tab + j];
           const s2 = sin[tab + j + half];
-          out[at + j] = x1 * cos[tab + j] + x2 * (inverse ? s2 : -s1);
-          out[at + j + half] = x2 * cos[tab + j + half] + x1 * (inverse ? -s1 : s2);
+          out[to + j] = x1 * cos[tab + j] + x2 * (inverse ? s2 : -s1);
+          out[to + j + half] = x2 * cos[tab + j + half] + x1 * (inverse ? -s1 : s2);
         }
       }
     }

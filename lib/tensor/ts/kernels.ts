@@ -587,8 +587,15 @@ const floatKernels: Kernels<Buf> = {
     fused.rmsNorm(x as Float32Array, weight as Float32Array, shape, eps),
   rmsNormGrad: (g, x, weight, shape, eps) =>
     fused.rmsNormGrad(g as Float32Array, x as Float32Array, weight as Float32Array, shape, eps),
-  rope: (x, shape, cos, sin, inverse) =>
-    fused.rope(x as Float32Array, shape, cos as Float32Array, sin as Float32Array, inverse),
+  rope: (x, shape, cos, sin, inverse, splitHeads) =>
+    fused.rope(
+      x as Float32Array,
+      shape,
+      cos as Float32Array,
+      sin as Float32Array,
+      inverse,
+      splitHeads,
+    ),
   softmaxGrad: (y, g, shape) => fused.softmaxGrad(y as Float32Array, g as Float32Array, shape),
   matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) => {
     const out = floatKernels.matmul(a, aShape, b, bShape, transposeA, transposeB) as Float32Array;
