@@ -1,7 +1,8 @@
 /**
  * The wasm SIMD activation kernels (lib/tensor/wasm/activations.ts) against float64 formulas:
  * SwiGLU and its gradient over the whole float32 range, and softmax at widths that are not a
- * multiple of four and at row counts that span several of the module's chunks.
+ * multiple of four, at row counts that span several of the module's chunks, and with trailing
+ * masked scores.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -71,6 +72,22 @@ test("softmax rows of any width sum to 1 and match eˣ⁻ᵐᵃˣ / Σ", () => {
       });
     }
     assert.ok(out.subarray(0, Math.floor(width / 2)).every((v) => v === 0), "masked: 0");
+  }
+});
+
+test("trailing masked scores change no bit of a row's softmax (preallocated KV caches)", () => {
+  for (const [width, padded] of [[13, 16], [13, 20], [64, 67], [5, 6]]) {
+    const x = normal(foldIn(key, 100 + width), 3 * width).map((v) => v * 3);
+    const wide = new Float32Array(3 * padded).fill(-1e9);
+    for (let r = 0; r < 3; r++) wide.set(x.subarray(r * width, (r + 1) * width), r * padded);
+    const [out, outWide] = [new Float32Array(x.length), new Float32Array(wide.length)];
+    softmaxInto(x, width, out);
+    softmaxInto(wide, padded, outWide);
+    for (let r = 0; r < 3; r++) {
+      for (let j = 0; j < width; j++) {
+        assert.ok(Object.is(out[r * width + j], outWide[r * padded + j]), `${width} → ${padded}`);
+      }
+    }
   }
 });
 

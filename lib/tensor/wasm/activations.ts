@@ -76,7 +76,11 @@ export const swigluGradInto = (
 /** Rows no wider than this go through the module (a chunk holds at least one). */
 export const SOFTMAX_MAX_WIDTH = CHUNK;
 
-/** Softmax over each row of `width` values of x into out (width ≤ SOFTMAX_MAX_WIDTH). */
+/**
+ * Softmax over each row of `width` values of x into out (width ≤ SOFTMAX_MAX_WIDTH). The module
+ * writes up to three values past a chunk's last row: into the next region, which softmax leaves
+ * unused.
+ */
 export const softmaxInto = (x: Float32Array, width: number, out: Float32Array): void => {
   const { exports, values } = instance();
   const perChunk = Math.floor(CHUNK / width) * width;

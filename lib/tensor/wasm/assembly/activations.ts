@@ -83,39 +83,44 @@ function laneMax(v: v128): f32 {
   );
 }
 
+/** Values j .. j + 3 of the row at `from`, −∞ in the lanes at or past `limit` (the width). */
+@inline
+function rowVector(from: usize, j: i32, lane: v128, limit: v128): v128 {
+  const inside = i32x4.lt_s(i32x4.add(lane, i32x4.splat(j)), limit);
+  return v128.bitselect(v128.load(from + (<usize> j << 2)), f32x4.splat(-Infinity), inside);
+}
+
 /**
- * Softmax of each of `rows` rows of `width` values: eˣ⁻ᵐᵃˣ over their sum, whole vectors first
- * and the last width mod 4 values one lane at a time (as lib/tensor/ts/kernels.ts's softmaxRows
- * does in float64, a row of −∞ gives 0 / 0).
+ * Softmax of each of `rows` rows of `width` values: eˣ⁻ᵐᵃˣ over their sum, four lanes at a time,
+ * value j always in lane j mod 4; a row's last, partial vector reads past the row with the lanes
+ * beyond it set to −∞ (weight 0) and writes past it (into the next row's output, written later,
+ * or the region's slack). So trailing masked scores change no sum: a row gives the same bits as
+ * the row without them (a preallocated KV cache's attention equals the concatenated one's). As
+ * lib/tensor/ts/kernels.ts's softmaxRows does in float64, a row of −∞ gives 0 / 0.
  */
 export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
-  const vectors = width & ~3;
+  const limit = i32x4.splat(width);
+  const lane = i32x4(0, 1, 2, 3);
+  const none = f32x4.splat(-Infinity);
   for (let row = 0; row < rows; row++) {
     const from = x + (<usize> (row * width) << 2);
     const to = out + (<usize> (row * width) << 2);
-    let most = f32x4.splat(-Infinity);
-    for (let j = 0; j < vectors; j += 4) most = f32x4.pmax(most, v128.load(from + (<usize> j << 2)));
+    let most = none;
+    for (let j = 0; j < width; j += 4) most = f32x4.pmax(most, rowVector(from, j, lane, limit));
     let top = laneMax(most);
-    for (let j = vectors; j < width; j++) top = max(top, load<f32>(from + (<usize> j << 2)));
     if (top == -Infinity) top = 0;
     const shift = f32x4.splat(top);
     let total = f32x4.splat(0);
-    for (let j = 0; j < vectors; j += 4) {
-      const e = exp4(f32x4.sub(v128.load(from + (<usize> j << 2)), shift));
+    for (let j = 0; j < width; j += 4) {
+      const e = exp4(f32x4.sub(rowVector(from, j, lane, limit), shift));
       v128.store(to + (<usize> j << 2), e);
       total = f32x4.add(total, e);
     }
-    let sum = f32x4.extract_lane(total, 0) + f32x4.extract_lane(total, 1) +
-      f32x4.extract_lane(total, 2) + f32x4.extract_lane(total, 3);
-    for (let j = vectors; j < width; j++) {
-      const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(from + (<usize> j << 2)) - top)), 0);
-      store<f32>(to + (<usize> j << 2), e);
-      sum += e;
-    }
+    const sum = (f32x4.extract_lane(total, 0) + f32x4.extract_lane(total, 1)) +
+      (f32x4.extract_lane(total, 2) + f32x4.extract_lane(total, 3));
     const total4 = f32x4.splat(sum);
-    for (let j = 0; j < vectors; j += 4) {
+    for (let j = 0; j < width; j += 4) {
       v128.store(to + (<usize> j << 2), f32x4.div(v128.load(to + (<usize> j << 2)), total4));
     }
-    for (let j = vectors; j < width; j++) store<f32>(to + (<usize> j << 2), load<f32>(to + (<usize> j << 2)) / sum);
   }
 }
