@@ -5,10 +5,12 @@
 import { scope, Tensor, toArray } from "../autodiff/tensor.ts";
 import { readModelConfig } from "../io/hf_config.ts";
 import { type ModelWeightsIndex, openModelWeights } from "../io/model_weights.ts";
+import { freeBuffer } from "../io/free_buffer.ts";
 import { halfFormatOf, readHalfBits } from "../io/tensor_bits.ts";
 import { expectedWeightShapes, validateWeights } from "../io/weight_layout.ts";
 import { type LoraConfig, type PeftAdapter, readAdapter, writeAdapter } from "../io/peft.ts";
 import { type Backend, loadBackend } from "../tensor/backends.ts";
+import { HalfMatrix } from "../tensor/half.ts";
 import { adapterToDevice, adapterToHost, loraScaling } from "./adapter.ts";
 import {
   type AppliedLora,
@@ -84,11 +86,18 @@ const streamWeight = async (
     const per = VOCAB_MATRICES.includes(name)
       ? blockRows(rows, cols, backend.maxBindingBytes)
       : rows;
-    return Array.from({ length: Math.ceil(rows / per) }, (_, i) => {
+    const blocks = Array.from({ length: Math.ceil(rows / per) }, (_, i) => {
       const shape = [Math.min(per, rows - i * per), cols];
       const block = bits.subarray(i * per * cols, (i * per + shape[0]) * cols);
       return new Tensor(backend, uploadHalf(block, format, shape), shape, "float32");
     });
+    // The backends copy the bits where they keep weights; the read buffer goes now, not when
+    // collected (which left loading's peak at 1.26x the weights).
+    const kept = blocks.some((t) =>
+      t.handle instanceof HalfMatrix && t.handle.bits.buffer === bits.buffer
+    );
+    if (!kept) freeBuffer(bits);
+    return blocks;
   }
   return uploadWeight(backend, name, await index.read(name));
 };

@@ -10,6 +10,7 @@
  * counts down once. Views into a larger buffer (worker scratch) are never pooled; shared-memory
  * buffers are pooled apart from plain ones (the collector frees those latest of all).
  */
+import { freeBuffer } from "../../io/free_buffer.ts";
 import type { DType } from "../kernels.ts";
 
 type Buf = Float32Array | Int32Array;
@@ -30,18 +31,6 @@ const dtypeOf = (x: Buf): DType => (x instanceof Int32Array ? "int32" : "float32
 
 const keyOfBuffer = (x: Buf): string =>
   keyOf(dtypeOf(x), x.length, x.buffer instanceof SharedArrayBuffer);
-
-/**
- * Frees a whole buffer that no handle holds now: a detached ArrayBuffer gives its memory back at
- * once, where a dropped one waits for the collector, which ran so seldom during the 1.5B probe
- * that ~1 GB of dropped buffers sat in its peak RSS. Shared memory cannot be detached, and
- * runtimes without `ArrayBuffer.prototype.transfer` (Node 20) leave it to the collector.
- */
-const letGo = (x: Buf): void => {
-  const memory = x.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-  if (!(memory instanceof ArrayBuffer) || memory.transfer === undefined) return;
-  memory.transfer(0);
-};
 
 const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
   const memory = shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4);
@@ -86,7 +75,7 @@ export const bufferPool = (limitBytes: number): BufferPool => {
     const list = free.get(keyOfBuffer(oldest))!;
     list.splice(list.indexOf(oldest), 1);
     pooledBytes -= oldest.byteLength;
-    letGo(oldest);
+    freeBuffer(oldest);
   };
 
   const take = (dtype: DType, length: number, zeroed: boolean, shared = false): Buf => {
@@ -117,7 +106,7 @@ export const bufferPool = (limitBytes: number): BufferPool => {
     }
     const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     if (!whole || x.length < MIN_POOLED_VALUES) return;
-    if (x.byteLength > limitBytes) return letGo(x);
+    if (x.byteLength > limitBytes) return freeBuffer(x);
     while (pooledBytes + x.byteLength > limitBytes) evictOldest();
     const key = keyOfBuffer(x);
     const list = free.get(key);
