@@ -10,9 +10,15 @@ import { foldIn, normal, prngKey } from "../../lib/random/prng.ts";
 import { tsBackend } from "../../lib/tensor/backends.ts";
 import { HalfMatrix } from "../../lib/tensor/half.ts";
 import { allocate, ARENA_ALIGN, emptyArena, release } from "../../lib/tensor/native/arena.ts";
-import { arenaAddress, arenaMemory, halfInArena } from "../../lib/tensor/native/half_arena.ts";
+import {
+  arenaAddress,
+  arenaMemory,
+  arenaScratch,
+  arenaView,
+  halfInArena,
+} from "../../lib/tensor/native/half_arena.ts";
 import { bf16RowsTimesTransposed } from "../../lib/tensor/native/half_gemv.ts";
-import { bf16Columns } from "../../lib/tensor/native/half_gemv_columns.ts";
+import { bf16Columns, widenInArena } from "../../lib/tensor/native/half_gemv_columns.ts";
 
 const key = prngKey(33);
 
@@ -112,20 +118,39 @@ test("in place and copied in band by band: the same bits, one thread or shared o
 });
 
 test("a column range computed alone is the same as within the whole product", () => {
-  const [n, k, m] = [700, 96, 3];
+  // Odd bounds shift which weight rows the kernel pairs (four rows of x) or takes a quarter of
+  // the range apart (one row): every value must come out the same either way.
+  const [n, k] = [700, 99];
   const bits = halfInArena(encodeBf16(normal(foldIn(key, 5), n * k)), "bf16")!.bits;
-  const x = normal(foldIn(key, 6), m * k);
-  const whole = new Float32Array(m * n);
-  bf16Columns(x, bits, m, n, k, 0, n, whole);
-  const part = new Float32Array(m * n).fill(NaN);
-  bf16Columns(x, bits, m, n, k, 123, 457, part);
-  for (let i = 0; i < m; i++) {
-    sameBits(
-      part.subarray(i * n + 123, i * n + 457),
-      whole.subarray(i * n + 123, i * n + 457),
-      `row ${i}`,
-    );
-    assert.ok(part.subarray(i * n, i * n + 123).every(Number.isNaN), "columns outside untouched");
+  for (const m of [1, 4, 5, 8]) {
+    const x = normal(foldIn(key, 6 + m), m * k);
+    const whole = new Float32Array(m * n);
+    bf16Columns(x, bits, m, n, k, 0, n, whole);
+    const part = new Float32Array(m * n).fill(NaN);
+    bf16Columns(x, bits, m, n, k, 123, 458, part);
+    for (let i = 0; i < m; i++) {
+      const [from, to] = [i * n + 123, i * n + 458];
+      sameBits(part.subarray(from, to), whole.subarray(from, to), `m=${m}, row ${i}`);
+      assert.ok(part.subarray(i * n, from).every(Number.isNaN), "columns outside untouched");
+    }
+  }
+});
+
+test("BF16 widened in the arena: the same float32 bits as in JavaScript, any count", () => {
+  const bits = encodeBf16(normal(foldIn(key, 9), 5000));
+  bits[3] = 0x7fc0; // a NaN, an infinity and a subnormal keep their bits
+  bits[4] = 0xff80;
+  bits[5] = 0x0001;
+  const src = halfInArena(bits, "bf16")!.bits;
+  for (const count of [0, 1, 7, 8, 31, 32, 33, 100, 4099, 5000]) {
+    const dstAt = arenaScratch("widen test", count * 4 + 4);
+    const guard = arenaView(Float32Array, dstAt, count + 1);
+    guard[count] = 12345;
+    widenInArena(arenaAddress(src)!, dstAt, count);
+    const want = new Uint32Array(Array.from(bits.subarray(0, count), (b) => b << 16));
+    const got = new Uint32Array(guard.buffer, guard.byteOffset, count);
+    assert.equal(Array.from(got), Array.from(want), `count ${count}`);
+    assert.is(guard[count], 12345, "nothing written past the end");
   }
 });
 

@@ -41,7 +41,7 @@ export interface ColumnsJob {
 }
 
 /** Weight values per chunk: each thread takes the next chunk when done with its last. */
-export const CHUNK_WEIGHTS = 1 << 17;
+export const CHUNK_WEIGHTS = 1 << 18;
 
 /**
  * Takes chunks of columns from `next` (word 0, shared by every thread on the job) and computes

@@ -52,32 +52,29 @@ function tail(x: usize, w: usize, p: i32): f32 {
 
 /**
  * The dot products of four rows of x (each k values, `stride` bytes apart) with one BF16 row w,
- * into y, y + ldy, y + 2·ldy, y + 3·ldy (bytes): each widened weight is used four times.
+ * into y, y + ldy, y + 2·ldy, y + 3·ldy (bytes): each widened weight is used four times. Every
+ * dot product here sums in the same order (one accumulator: evens then odds, then the lanes,
+ * then the tail), so a value's bits do not depend on how rows and columns are grouped or split
+ * across threads.
  */
 @inline
 function dot4(x: usize, stride: usize, w: usize, k: i32, y: usize, ldy: usize): void {
-  let l0 = f32x4.splat(0), h0 = f32x4.splat(0), l1 = f32x4.splat(0), h1 = f32x4.splat(0);
-  let l2 = f32x4.splat(0), h2 = f32x4.splat(0), l3 = f32x4.splat(0), h3 = f32x4.splat(0);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let p = 0;
   for (; p + 8 <= k; p += 8) {
     const halves = v128.load(w + (<usize> p << 1));
     const lo = evens(halves);
     const hi = odds(halves);
     const x0 = x + (<usize> p << 2);
-    l0 = madd(lo, v128.load(x0), l0);
-    h0 = madd(hi, v128.load(x0, 16), h0);
+    a0 = madd(hi, v128.load(x0, 16), madd(lo, v128.load(x0), a0));
     const x1 = x0 + stride;
-    l1 = madd(lo, v128.load(x1), l1);
-    h1 = madd(hi, v128.load(x1, 16), h1);
+    a1 = madd(hi, v128.load(x1, 16), madd(lo, v128.load(x1), a1));
     const x2 = x1 + stride;
-    l2 = madd(lo, v128.load(x2), l2);
-    h2 = madd(hi, v128.load(x2, 16), h2);
+    a2 = madd(hi, v128.load(x2, 16), madd(lo, v128.load(x2), a2));
     const x3 = x2 + stride;
-    l3 = madd(lo, v128.load(x3), l3);
-    h3 = madd(hi, v128.load(x3, 16), h3);
+    a3 = madd(hi, v128.load(x3, 16), madd(lo, v128.load(x3), a3));
   }
-  let s0 = lanes(f32x4.add(l0, h0)), s1 = lanes(f32x4.add(l1, h1));
-  let s2 = lanes(f32x4.add(l2, h2)), s3 = lanes(f32x4.add(l3, h3));
+  let s0 = lanes(a0), s1 = lanes(a1), s2 = lanes(a2), s3 = lanes(a3);
   for (; p < k; p++) {
     s0 += tail(x, w, p);
     s1 += tail(x + stride, w, p);
@@ -151,14 +148,16 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
 }
 
 /**
- * The dot products of one row x (k values) with the four BF16 rows from w (`wStride` bytes
- * apart), into y .. y + 12 (bytes): each loaded x vector is used four times, and four streams of
- * weights are read at once (from DRAM: 0.17-0.2 ns a weight against 0.28-0.36 with two).
+ * The dot products of one row x (k values) with the four BF16 rows at w, w + apart, w + 2·apart
+ * and w + 3·apart (bytes), into y, y + yApart, y + 2·yApart, y + 3·yApart: each loaded x vector
+ * is used four times, and the weights come from DRAM in four streams far apart, which its
+ * prefetchers serve best (LM head, one thread: 0.09-0.12 ns a weight against 0.18-0.2 for four
+ * neighbouring rows and 0.28-0.36 for two).
  */
 @inline
-function dot1x4(x: usize, w: usize, wStride: usize, k: i32, y: usize): void {
+function dot1x4(x: usize, w: usize, apart: usize, k: i32, y: usize, yApart: usize): void {
   let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
-  const w1 = w + wStride, w2 = w1 + wStride, w3 = w2 + wStride;
+  const w1 = w + apart, w2 = w1 + apart, w3 = w2 + apart;
   let p = 0;
   for (; p + 8 <= k; p += 8) {
     const xp = x + (<usize> p << 2);
@@ -179,9 +178,9 @@ function dot1x4(x: usize, w: usize, wStride: usize, k: i32, y: usize): void {
     s3 += tail(x, w3, p);
   }
   store<f32>(y, s0);
-  store<f32>(y, s1, 4);
-  store<f32>(y, s2, 8);
-  store<f32>(y, s3, 12);
+  store<f32>(y + yApart, s1);
+  store<f32>(y + 2 * yApart, s2);
+  store<f32>(y + 3 * yApart, s3);
 }
 
 /** The dot product of one row x (k values) with one BF16 row w. */
@@ -199,13 +198,21 @@ function dot(x: usize, w: usize, k: i32): f32 {
   return s;
 }
 
-/** y [n] = x [k] · wᵀ for one row x and w [n, k] in BF16: four weight rows at a time. */
+/**
+ * y [n] = x [k] · wᵀ for one row x and w [n, k] in BF16: rows j, j + n/4, j + n/2, j + 3n/4
+ * together, then the last n mod 4 one by one. Each value is the same sum whatever the grouping.
+ */
 @inline
 function rowTimesTransposed(x: usize, w: usize, y: usize, n: i32, k: i32): void {
   const wStride = <usize> k << 1;
-  let j = 0;
-  for (; j + 4 <= n; j += 4) dot1x4(x, w + <usize> j * wStride, wStride, k, y + (<usize> j << 2));
-  for (; j < n; j++) store<f32>(y + (<usize> j << 2), dot(x, w + <usize> j * wStride, k));
+  const quarter = n >> 2;
+  const apart = <usize> quarter * wStride, yApart = <usize> quarter << 2;
+  for (let j = 0; j < quarter; j++) {
+    dot1x4(x, w + <usize> j * wStride, apart, k, y + (<usize> j << 2), yApart);
+  }
+  for (let j = quarter << 2; j < n; j++) {
+    store<f32>(y + (<usize> j << 2), dot(x, w + <usize> j * wStride, k));
+  }
 }
 
 /**
@@ -245,19 +252,31 @@ export function bf16RowsTimesTransposed(
   }
 }
 
+/** Eight BF16 values at src widened to float32 at dst. */
+@inline
+function widen8(src: usize, dst: usize): void {
+  const halves = v128.load(src);
+  v128.store(dst, i32x4.shl(i32x4.extend_low_i16x8_u(halves), 16));
+  v128.store(dst, i32x4.shl(i32x4.extend_high_i16x8_u(halves), 16), 16);
+}
+
 /**
  * dst[i] = the float32 of BF16 src[i] for i < count (dst float32, addresses in bytes): a band of
- * a weight widened for sgemm, eight values a step (0.03-0.05 ns a value here, against 0.3-0.55
- * for the same loop in JavaScript).
+ * a weight widened for sgemm. Bound by reading the weight from DRAM, so four quarters of the
+ * range are read at once (0.17-0.2 ns a value against 0.3 in one sweep; JavaScript: 0.3-0.55).
  */
 export function widenBf16(src: usize, dst: usize, count: i32): void {
-  let i = 0;
-  for (; i + 8 <= count; i += 8) {
-    const halves = v128.load(src + (<usize> i << 1));
-    const at = dst + (<usize> i << 2);
-    v128.store(at, i32x4.shl(i32x4.extend_low_i16x8_u(halves), 16));
-    v128.store(at, i32x4.shl(i32x4.extend_high_i16x8_u(halves), 16), 16);
+  const quarter = (count >> 2) & ~7;
+  const qs = <usize> quarter << 1, qd = <usize> quarter << 2;
+  for (let i = 0; i < quarter; i += 8) {
+    const s = src + (<usize> i << 1), d = dst + (<usize> i << 2);
+    widen8(s, d);
+    widen8(s + qs, d + qd);
+    widen8(s + 2 * qs, d + 2 * qd);
+    widen8(s + 3 * qs, d + 3 * qd);
   }
+  let i = quarter << 2;
+  for (; i + 8 <= count; i += 8) widen8(src + (<usize> i << 1), dst + (<usize> i << 2));
   for (; i < count; i++) {
     store<u32>(dst + (<usize> i << 2), <u32> load<u16>(src + (<usize> i << 1)) << 16);
   }
