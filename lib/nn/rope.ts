@@ -45,9 +45,18 @@ export const ropeTables = (
   const t = positions[0]?.length ?? 0;
   const cos = new Float32Array(b * t * headDim);
   const sin = new Float32Array(b * t * headDim);
+  // One row per distinct position (rows repeat across the batch), then copied where it occurs.
+  const rows = new Map<number, number>(); // position → offset of its first row
   for (let i = 0; i < b; i++) {
     for (let s = 0; s < t; s++) {
       const base = (i * t + s) * headDim;
+      const seen = rows.get(positions[i][s]);
+      if (seen !== undefined) {
+        cos.copyWithin(base, seen, seen + headDim);
+        sin.copyWithin(base, seen, seen + headDim);
+        continue;
+      }
+      rows.set(positions[i][s], base);
       for (let j = 0; j < half; j++) {
         const angle = positions[i][s] * frequencies[j];
         cos[base + j] = cos[base + j + half] = Math.cos(angle);
