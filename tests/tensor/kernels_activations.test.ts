@@ -2,12 +2,15 @@
  * The wasm SIMD activation kernels (lib/tensor/wasm/activations.ts) against float64 formulas:
  * SwiGLU and its gradient over the whole float32 range, and softmax at widths that are not a
  * multiple of four, at row counts that span several of the module's chunks, and with trailing
- * masked scores.
+ * masked scores; RMSNorm and the row gradients with NaN left past the rows.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
-  SOFTMAX_MAX_WIDTH,
+  MAX_ROW_WIDTH,
+  rmsNormGradInto,
+  rmsNormInto,
+  softmaxGradInto,
   softmaxInto,
   swigluGradInto,
   swigluInto,
@@ -54,7 +57,7 @@ test("swigluGrad gives d gate and d up within a few ulps of the float64 formulas
 
 test("softmax rows of any width sum to 1 and match eˣ⁻ᵐᵃˣ / Σ", () => {
   for (const width of [1, 3, 7, 64, 130]) {
-    const rows = Math.ceil((3 * SOFTMAX_MAX_WIDTH) / width) + 1; // spans several chunks
+    const rows = Math.ceil((3 * MAX_ROW_WIDTH) / width) + 1; // spans several chunks
     const x = normal(foldIn(key, width), rows * width).map((v) => v * 4);
     x.fill(-1e9, 0, Math.floor(width / 2)); // masked scores in the first row weigh exactly 0
     const out = new Float32Array(x.length);
@@ -87,6 +90,43 @@ test("trailing masked scores change no bit of a row's softmax (preallocated KV c
       for (let j = 0; j < width; j++) {
         assert.ok(Object.is(out[r * width + j], outWide[r * padded + j]), `${width} → ${padded}`);
       }
+    }
+  }
+});
+
+test("rmsNorm, its gradient and softmax's gradient per row, NaN past the rows left unread", () => {
+  for (const width of [5, 13, 128]) {
+    // Leave NaN in every region of the module's memory: values past a row must not leak in.
+    const nan = new Float32Array(1 << 16).fill(NaN);
+    swigluInto(nan, nan, new Float32Array(nan.length));
+    const rows = 7;
+    const [x, g] = [
+      normal(foldIn(key, 200 + width), rows * width),
+      normal(foldIn(key, 300), rows * width),
+    ];
+    const w = uniform(foldIn(key, 400), width, 0.5, 1.5);
+    const [normed, dx] = [new Float32Array(x.length), new Float32Array(x.length)];
+    rmsNormInto(x, w, 1e-6, normed);
+    rmsNormGradInto(g, x, w, 1e-6, dx);
+    const y = new Float32Array(x.length);
+    softmaxInto(x, width, y);
+    const dy = new Float32Array(x.length);
+    softmaxGradInto(y, g, width, dy);
+    for (let r = 0; r < rows; r++) {
+      const at = r * width;
+      const row = (a: Float32Array) => Array.from(a.subarray(at, at + width));
+      const [xr, gr, yr] = [row(x), row(g), row(y)];
+      const inv = 1 / Math.sqrt(xr.reduce((s, v) => s + v * v, 0) / width + 1e-6);
+      const dot = xr.reduce((s, v, j) => s + w[j] * gr[j] * v, 0);
+      const gy = gr.reduce((s, v, j) => s + v * yr[j], 0);
+      xr.forEach((v, j) => {
+        const scale = 1e-5 * (1 + Math.abs(v));
+        assert.ok(Math.abs(normed[at + j] - v * inv * w[j]) < scale, `rmsNorm, width ${width}`);
+        const want = inv * w[j] * gr[j] - (v * inv ** 3 * dot) / width;
+        assert.ok(Math.abs(dx[at + j] - want) < 1e-5 * (1 + Math.abs(want)), `d x, ${width}`);
+        const soft = yr[j] * (gr[j] - gy);
+        assert.ok(Math.abs(dy[at + j] - soft) < 1e-6, `softmaxGrad, width ${width}`);
+      });
     }
   }
 });

@@ -1,12 +1,20 @@
 /**
  * The pure-TS backend's fused kernels (see Kernels: swiglu, rmsNorm, rope, softmaxGrad and their
  * gradients): one loop over the values where the composed ops take one pass each, with a buffer
- * and a tape entry per pass. Intermediates stay float64 and round once, into the output, except
- * in the SwiGLU kernels: their exponentials run four to a vector in wasm (float32).
+ * and a tape entry per pass. Rows up to 16K wide (every model's) run in wasm SIMD, four float32
+ * lanes at a time (lib/tensor/wasm/activations.ts); wider ones in float64 loops here, which
+ * round once, into the output.
  */
 import type { Shape } from "../kernels.ts";
 import { take } from "./pool.ts";
-import { swigluGradInto, swigluInto } from "../wasm/activations.ts";
+import {
+  MAX_ROW_WIDTH,
+  rmsNormGradInto,
+  rmsNormInto,
+  softmaxGradInto,
+  swigluGradInto,
+  swigluInto,
+} from "../wasm/activations.ts";
 
 const output = (n: number): Float32Array => take("float32", n, false) as Float32Array;
 
@@ -44,6 +52,10 @@ export const rmsNorm = (
 ): Float32Array => {
   const width = shape[shape.length - 1];
   const out = output(x.length);
+  if (width <= MAX_ROW_WIDTH) {
+    rmsNormInto(x, weight, eps, out);
+    return out;
+  }
   for (let base = 0; base < x.length; base += width) {
     const r = inverseRms(x, base, width, eps);
     for (let j = 0; j < width; j++) out[base + j] = x[base + j] * r * weight[j];
@@ -64,6 +76,10 @@ export const rmsNormGrad = (
 ): Float32Array => {
   const width = shape[shape.length - 1];
   const out = output(x.length);
+  if (width <= MAX_ROW_WIDTH) {
+    rmsNormGradInto(g, x, weight, eps, out);
+    return out;
+  }
   for (let base = 0; base < x.length; base += width) {
     const r = inverseRms(x, base, width, eps);
     let dot = 0;
@@ -120,6 +136,10 @@ export const rope = (
 export const softmaxGrad = (y: Float32Array, g: Float32Array, shape: Shape): Float32Array => {
   const width = shape[shape.length - 1];
   const out = output(y.length);
+  if (width <= MAX_ROW_WIDTH) {
+    softmaxGradInto(y, g, width, out);
+    return out;
+  }
   for (let base = 0; base < y.length; base += width) {
     let dot = 0;
     for (let j = 0; j < width; j++) dot += g[base + j] * y[base + j];

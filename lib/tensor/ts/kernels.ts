@@ -16,7 +16,7 @@ import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
 import { expFast } from "./exp.ts";
 import * as fused from "./fused.ts";
-import { SOFTMAX_MAX_WIDTH, softmaxInto } from "../wasm/activations.ts";
+import { MAX_ROW_WIDTH, softmaxInto } from "../wasm/activations.ts";
 
 type Buf = HostArray;
 
@@ -574,7 +574,7 @@ const floatKernels: Kernels<Buf> = {
   },
   softmax: (x, shape) => {
     const width = shape[shape.length - 1];
-    if (width > SOFTMAX_MAX_WIDTH) return softmaxRows(x as Float32Array, width, false);
+    if (width > MAX_ROW_WIDTH) return softmaxRows(x as Float32Array, width, false);
     const out = allocFloat(x.length);
     softmaxInto(x as Float32Array, width, out); // eˣ four lanes at a time in wasm
     return out;

@@ -1,7 +1,7 @@
 /**
  * Host side of the SIMD activation module (assembly/activations.ts): the operands go through
  * the module's memory a chunk at a time (a few hundred KB, so they stay in cache between the
- * copy in, the kernel and the copy out) into a caller's output array. Synchronous, and the same
+ * copy in, the kernel and the copy out) into a caller's output arrays. Synchronous, and the same
  * on Deno, Bun and Node.
  */
 import { activationsWasmBase64 } from "./activations_wasm.ts";
@@ -11,12 +11,26 @@ interface ActivationExports {
   swiglu(gate: number, up: number, out: number, n: number): void;
   swigluGrad(g: number, gate: number, up: number, dGate: number, dUp: number, n: number): void;
   softmax(x: number, out: number, rows: number, width: number): void;
+  softmaxGrad(y: number, g: number, out: number, rows: number, width: number): void;
+  rmsNorm(x: number, weight: number, out: number, rows: number, width: number, eps: number): void;
+  rmsNormGrad(
+    g: number,
+    x: number,
+    weight: number,
+    out: number,
+    rows: number,
+    width: number,
+    eps: number,
+  ): void;
 }
 
-/** Values per chunk: five regions of 64 KB (three inputs, two outputs). */
+/** Values per region: five regions of 64 KB (inputs, then outputs). */
 const CHUNK = 1 << 14;
 const REGION_BYTES = CHUNK * 4;
 const REGIONS = 5;
+
+/** Rows no wider than this go through the module (a chunk holds at least one). */
+export const MAX_ROW_WIDTH = CHUNK;
 
 let loaded: { exports: ActivationExports; values: Float32Array } | null = null;
 const instance = () => {
@@ -32,32 +46,44 @@ const instance = () => {
 };
 
 /**
- * Runs `kernel` over `inputs` chunk by chunk: input i is copied to region i, the kernel writes
- * region inputs.length + j for output j. Whole vectors of four are processed; the tail lanes
- * past the values hold stale numbers and are never copied out.
+ * Runs `kernel` over the arrays `streamed` a chunk of `step` values at a time: region i holds
+ * streamed[i]'s chunk, then one region per `fixed` array (copied once), then one per output.
+ * Row kernels take whole rows (step a multiple of the width) and write up to three values past
+ * a chunk's last row, into the next region: the last region is never an output.
  */
 const chunked = (
-  inputs: readonly Float32Array[],
+  step: number,
+  streamed: readonly Float32Array[],
+  fixed: readonly Float32Array[],
   outputs: readonly Float32Array[],
-  kernel: (exports: ActivationExports, regions: readonly number[], n: number) => void,
+  kernel: (exports: ActivationExports, regions: readonly number[], count: number) => void,
 ): void => {
   const { exports, values } = instance();
   const regions = Array.from({ length: REGIONS }, (_, i) => i * REGION_BYTES);
-  const n = inputs[0].length;
-  for (let at = 0; at < n; at += CHUNK) {
-    const count = Math.min(CHUNK, n - at);
-    inputs.forEach((x, i) => values.set(x.subarray(at, at + count), i * CHUNK));
-    kernel(exports, regions, Math.ceil(count / 4) * 4);
-    outputs.forEach((y, j) => {
-      const from = (inputs.length + j) * CHUNK;
-      y.set(values.subarray(from, from + count), at);
-    });
+  fixed.forEach((x, i) => values.set(x, (streamed.length + i) * CHUNK));
+  const firstOut = streamed.length + fixed.length;
+  const n = streamed[0].length;
+  for (let at = 0; at < n; at += step) {
+    const count = Math.min(step, n - at);
+    for (let i = 0; i < streamed.length; i++) {
+      values.set(streamed[i].subarray(at, at + count), i * CHUNK);
+    }
+    kernel(exports, regions, count);
+    for (let j = 0; j < outputs.length; j++) {
+      const from = (firstOut + j) * CHUNK;
+      outputs[j].set(values.subarray(from, from + count), at);
+    }
   }
 };
 
+/** Whole rows of `width` per chunk. */
+const rowsPerChunk = (width: number): number => Math.floor(CHUNK / width) * width;
+/** Elementwise kernels run whole vectors: the tail lanes hold stale values, never copied out. */
+const vectors = (count: number): number => Math.ceil(count / 4) * 4;
+
 /** out = silu(gate) · up (arrays of one length). */
 export const swigluInto = (gate: Float32Array, up: Float32Array, out: Float32Array): void =>
-  chunked([gate, up], [out], (e, [g, u, o], n) => e.swiglu(g, u, o, n));
+  chunked(CHUNK, [gate, up], [], [out], (e, [g, u, o], n) => e.swiglu(g, u, o, vectors(n)));
 
 /** dGate and dUp of swiglu given the output's gradient g (arrays of one length). */
 export const swigluGradInto = (
@@ -68,26 +94,69 @@ export const swigluGradInto = (
   dUp: Float32Array,
 ): void =>
   chunked(
+    CHUNK,
     [g, gate, up],
+    [],
     [dGate, dUp],
-    (e, [gr, ga, u, dg, du], n) => e.swigluGrad(gr, ga, u, dg, du, n),
+    (e, [gr, ga, u, dg, du], n) => e.swigluGrad(gr, ga, u, dg, du, vectors(n)),
   );
 
-/** Rows no wider than this go through the module (a chunk holds at least one). */
-export const SOFTMAX_MAX_WIDTH = CHUNK;
+/** Softmax over each row of `width` values of x into out (width ≤ MAX_ROW_WIDTH). */
+export const softmaxInto = (x: Float32Array, width: number, out: Float32Array): void =>
+  chunked(
+    rowsPerChunk(width),
+    [x],
+    [],
+    [out],
+    (e, [r0, r1], n) => e.softmax(r0, r1, n / width, width),
+  );
 
-/**
- * Softmax over each row of `width` values of x into out (width ≤ SOFTMAX_MAX_WIDTH). The module
- * writes up to three values past a chunk's last row: into the next region, which softmax leaves
- * unused.
- */
-export const softmaxInto = (x: Float32Array, width: number, out: Float32Array): void => {
-  const { exports, values } = instance();
-  const perChunk = Math.floor(CHUNK / width) * width;
-  for (let at = 0; at < x.length; at += perChunk) {
-    const count = Math.min(perChunk, x.length - at);
-    values.set(x.subarray(at, at + count), 0);
-    exports.softmax(0, REGION_BYTES, count / width, width);
-    out.set(values.subarray(CHUNK, CHUNK + count), at);
-  }
+/** Softmax's backward from its output y and the output's gradient g, per row of `width`. */
+export const softmaxGradInto = (
+  y: Float32Array,
+  g: Float32Array,
+  width: number,
+  out: Float32Array,
+): void =>
+  chunked(
+    rowsPerChunk(width),
+    [y, g],
+    [],
+    [out],
+    (e, [r0, r1, r2], n) => e.softmaxGrad(r0, r1, r2, n / width, width),
+  );
+
+/** RMSNorm over each row of `width` values of x, times weight [width], into out. */
+export const rmsNormInto = (
+  x: Float32Array,
+  weight: Float32Array,
+  eps: number,
+  out: Float32Array,
+): void => {
+  const width = weight.length;
+  chunked(
+    rowsPerChunk(width),
+    [x],
+    [weight],
+    [out],
+    (e, [r0, r1, r2], n) => e.rmsNorm(r0, r1, r2, n / width, width, eps),
+  );
+};
+
+/** RMSNorm's d x from the output's gradient g, x and weight [width]. */
+export const rmsNormGradInto = (
+  g: Float32Array,
+  x: Float32Array,
+  weight: Float32Array,
+  eps: number,
+  out: Float32Array,
+): void => {
+  const width = weight.length;
+  chunked(
+    rowsPerChunk(width),
+    [g, x],
+    [weight],
+    [out],
+    (e, [r0, r1, r2, r3], n) => e.rmsNormGrad(r0, r1, r2, r3, n / width, width, eps),
+  );
 };

@@ -124,3 +124,98 @@ export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
     }
   }
 }
+
+/**
+ * v with 0 in the lanes of values j .. j + 3 at or past `limit` (the width): what lies past a
+ * row may be anything, ∞ and NaN included, so products are masked, not their factors.
+ */
+@inline
+function inRow(v: v128, j: i32, lane: v128, limit: v128): v128 {
+  return v128.and(v, i32x4.lt_s(i32x4.add(lane, i32x4.splat(j)), limit));
+}
+
+/** The four lanes' sum, in one order for every width. */
+@inline
+function laneSum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
+    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** 1/√(mean of squares + eps) of the row of `width` values at `from`. */
+@inline
+function inverseRms(from: usize, width: i32, eps: f32, lane: v128, limit: v128): f32 {
+  let squares = f32x4.splat(0);
+  for (let j = 0; j < width; j += 4) {
+    const v = v128.load(from + (<usize> j << 2));
+    squares = f32x4.add(squares, inRow(f32x4.mul(v, v), j, lane, limit));
+  }
+  return 1 / sqrt<f32>(laneSum(squares) / <f32> width + eps);
+}
+
+/**
+ * RMSNorm of `rows` rows of `width` values: x / √(mean(x²) + eps) · weight. Lanes past a row are
+ * read as 0 and written past it (as softmax does).
+ */
+export function rmsNorm(x: usize, weight: usize, out: usize, rows: i32, width: i32, eps: f32): void {
+  const limit = i32x4.splat(width);
+  const lane = i32x4(0, 1, 2, 3);
+  for (let row = 0; row < rows; row++) {
+    const from = x + (<usize> (row * width) << 2);
+    const to = out + (<usize> (row * width) << 2);
+    const r = f32x4.splat(inverseRms(from, width, eps, lane, limit));
+    for (let j = 0; j < width; j += 4) {
+      const scaled = f32x4.mul(v128.load(from + (<usize> j << 2)), r);
+      v128.store(to + (<usize> j << 2), f32x4.mul(scaled, v128.load(weight + (<usize> j << 2))));
+    }
+  }
+}
+
+/** d x of rmsNorm: r · w · g − x · r³ / width · Σ w g x, with r as in rmsNorm. */
+export function rmsNormGrad(
+  g: usize,
+  x: usize,
+  weight: usize,
+  out: usize,
+  rows: i32,
+  width: i32,
+  eps: f32,
+): void {
+  const limit = i32x4.splat(width);
+  const lane = i32x4(0, 1, 2, 3);
+  for (let row = 0; row < rows; row++) {
+    const offset = <usize> (row * width) << 2;
+    const r = inverseRms(x + offset, width, eps, lane, limit);
+    let dot = f32x4.splat(0);
+    for (let j = 0; j < width; j += 4) {
+      const at = offset + (<usize> j << 2);
+      const wg = f32x4.mul(v128.load(weight + (<usize> j << 2)), v128.load(g + at));
+      dot = f32x4.add(dot, inRow(f32x4.mul(wg, v128.load(x + at)), j, lane, limit));
+    }
+    const along = f32x4.splat((r * r * r * laneSum(dot)) / <f32> width);
+    const r4 = f32x4.splat(r);
+    for (let j = 0; j < width; j += 4) {
+      const at = offset + (<usize> j << 2);
+      const wg = f32x4.mul(v128.load(weight + (<usize> j << 2)), v128.load(g + at));
+      v128.store(out + at, f32x4.sub(f32x4.mul(r4, wg), f32x4.mul(v128.load(x + at), along)));
+    }
+  }
+}
+
+/** Softmax's backward y · (g − Σ g · y) over each of `rows` rows of `width` values. */
+export function softmaxGrad(y: usize, g: usize, out: usize, rows: i32, width: i32): void {
+  const limit = i32x4.splat(width);
+  const lane = i32x4(0, 1, 2, 3);
+  for (let row = 0; row < rows; row++) {
+    const offset = <usize> (row * width) << 2;
+    let dot = f32x4.splat(0);
+    for (let j = 0; j < width; j += 4) {
+      const at = offset + (<usize> j << 2);
+      dot = f32x4.add(dot, inRow(f32x4.mul(v128.load(y + at), v128.load(g + at)), j, lane, limit));
+    }
+    const total = f32x4.splat(laneSum(dot));
+    for (let j = 0; j < width; j += 4) {
+      const at = offset + (<usize> j << 2);
+      v128.store(out + at, f32x4.mul(v128.load(y + at), f32x4.sub(v128.load(g + at), total)));
+    }
+  }
+}
