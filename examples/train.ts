@@ -13,7 +13,7 @@
  * report.html (rewritten while the run is live) and summary.json.
  */
 import { createHash } from "node:crypto";
-import { freemem } from "node:os";
+import { availableParallelism, freemem } from "node:os";
 import { mkdir, readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +44,7 @@ import {
   rolloutChoice,
 } from "../lib/rollout/setup.ts";
 import { loadBackend } from "../lib/tensor/backends.ts";
+import { askedThreads } from "../lib/tensor/ts/threads.ts";
 import { HalfMatrix } from "../lib/tensor/half.ts";
 import { type BackendName, backendNames } from "../lib/tensor/kernels.ts";
 import {
@@ -309,6 +310,8 @@ const plannedBackend = async (
     completionLength: cfg.maxCompletionLength,
     lora: cfg.lora && { rank: cfg.lora.r, targets: cfg.lora.targets },
     gradientCheckpointing: cfg.gradientCheckpointing,
+    // At most one per core beyond this thread (TINA_THREADS sets the count).
+    workerThreads: (askedThreads() ?? availableParallelism()) - 1,
   });
   const { loadable, missing } = asked ? { loadable: [], missing: [] } : await loadableCpuBackends();
   const [free, halfWeights] = [freemem(), modelConfig.dtype !== "float32"];

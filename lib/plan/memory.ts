@@ -23,6 +23,11 @@ export interface Workload {
   /** null trains every base weight (the comparison run). */
   readonly lora: { readonly rank: number; readonly targets: readonly Proj[] } | null;
   readonly gradientCheckpointing: boolean;
+  /**
+   * Worker threads the backend runs beside this one (the native backend's decoding workers, the
+   * pure-TS backend's product workers); none by default.
+   */
+  readonly workerThreads?: number;
 }
 
 export interface MemoryEstimate {
@@ -31,6 +36,8 @@ export interface MemoryEstimate {
   readonly training: number;
   readonly activations: number;
   readonly kvCache: number;
+  /** The worker threads' own memory (their runtime and wasm instance each). */
+  readonly workers: number;
   readonly total: number;
 }
 
@@ -55,6 +62,11 @@ const RECOMPUTED_LAYER = 1.5;
  */
 const ATTENTION_CHUNK_VALUES = 1 << 20;
 const ATTENTION_COPIES = 5;
+/**
+ * One worker thread's resident memory: measured ~17 MB per native decoding worker (Deno, the
+ * backend loaded at TINA_THREADS 1, 2, 3: +9, +29, +44 MB), rounded up.
+ */
+export const WORKER_THREAD_BYTES = 20e6;
 /** The LM head's log-probs: about eight tensors of one chunk's 4M logits (lib/rl/head_logprobs). */
 const HEAD_CHUNK_VALUES = 1 << 22;
 const HEAD_COPIES = 8;
@@ -95,12 +107,14 @@ export const estimateMemory = (config: ModelConfig, work: Workload): MemoryEstim
   // Keys and values of every position, and a second copy while a step appends one token.
   const kvWidth = config.numKeyValueHeads * config.headDim;
   const kvCache = 2 * 2 * layers * tokens * kvWidth * F32;
+  const workers = (work.workerThreads ?? 0) * WORKER_THREAD_BYTES;
   return {
     weights,
     training,
     activations,
     kvCache,
-    total: weights + training + Math.max(activations, kvCache),
+    workers,
+    total: weights + training + Math.max(activations, kvCache) + workers,
   };
 };
 
@@ -171,7 +185,9 @@ export const describeEstimate = (e: MemoryEstimate, weightFactor = 1): string =>
   const weights = `${gb(e.weights)}${weightFactor !== 1 ? ` x ${weightFactor}` : ""}`;
   return `${gb(neededBytes(e, weightFactor))} (weights ${weights}, LoRA/optimizer ${
     gb(e.training)
-  }, activations ${gb(e.activations)}, KV cache ${gb(e.kvCache)})`;
+  }, activations ${gb(e.activations)}, KV cache ${gb(e.kvCache)}${
+    e.workers > 0 ? `, worker threads ${gb(e.workers)}` : ""
+  })`;
 };
 
 /** null when the run fits the budget, else the one-line reason. */

@@ -18,8 +18,10 @@ import { hiddenStates, initLora, initParams, type LoraWeights } from "../../lib/
 import {
   chooseBackend,
   CPU_PREFERENCE,
+  describeEstimate,
   estimateMemory,
   loraParameterCount,
+  WORKER_THREAD_BYTES,
   type Workload,
 } from "../../lib/plan/memory.ts";
 import { foldIn, normal, prngKey, uniform } from "../../lib/random/prng.ts";
@@ -142,6 +144,16 @@ test("the default choice takes the estimate into account", async () => {
     () => chooseBackend(estimateMemory(qwen05, probe(false)), null, cpu, 2e9),
     /backend ts cannot hold this run/,
   );
+});
+
+test("worker threads add their own memory to the estimate and its description", () => {
+  const alone = estimateMemory(qwen05, probe(true));
+  const three = estimateMemory(qwen05, { ...probe(true), workerThreads: 3 });
+  assert.is(alone.workers, 0);
+  assert.is(three.workers, 3 * WORKER_THREAD_BYTES);
+  assert.is(three.total - alone.total, 3 * WORKER_THREAD_BYTES);
+  assert.not.match(describeEstimate(alone), /worker/);
+  assert.match(describeEstimate(three), /, worker threads 0\.06 GB\)$/);
 });
 
 test("16-bit weights count half on the backend that keeps them 16-bit", () => {
