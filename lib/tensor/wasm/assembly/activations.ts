@@ -101,19 +101,25 @@ function rowVector(from: usize, j: i32, lane: v128, limit: v128): v128 {
 export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
   const limit = i32x4.splat(width);
   const lane = i32x4(0, 1, 2, 3);
-  const none = f32x4.splat(-Infinity);
+  const whole = width & ~3; // vectors entirely inside the row; the last, partial one is masked
   for (let row = 0; row < rows; row++) {
     const from = x + (<usize> (row * width) << 2);
     const to = out + (<usize> (row * width) << 2);
-    let most = none;
-    for (let j = 0; j < width; j += 4) most = f32x4.pmax(most, rowVector(from, j, lane, limit));
+    let most = f32x4.splat(-Infinity);
+    for (let j = 0; j < whole; j += 4) most = f32x4.pmax(most, v128.load(from + (<usize> j << 2)));
+    if (whole < width) most = f32x4.pmax(most, rowVector(from, whole, lane, limit));
     let top = laneMax(most);
     if (top == -Infinity) top = 0;
     const shift = f32x4.splat(top);
     let total = f32x4.splat(0);
-    for (let j = 0; j < width; j += 4) {
-      const e = exp4(f32x4.sub(rowVector(from, j, lane, limit), shift));
+    for (let j = 0; j < whole; j += 4) {
+      const e = exp4(f32x4.sub(v128.load(from + (<usize> j << 2)), shift));
       v128.store(to + (<usize> j << 2), e);
+      total = f32x4.add(total, e);
+    }
+    if (whole < width) {
+      const e = exp4(f32x4.sub(rowVector(from, whole, lane, limit), shift));
+      v128.store(to + (<usize> whole << 2), e);
       total = f32x4.add(total, e);
     }
     const sum = (f32x4.extract_lane(total, 0) + f32x4.extract_lane(total, 1)) +
