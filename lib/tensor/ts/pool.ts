@@ -17,11 +17,12 @@ type Buf = Float32Array | Int32Array;
 
 /**
  * The most bytes kept for reuse. Past it the buffers released longest ago are freed, so the pool
- * follows the sizes in use now instead of filling with stale ones. (Before they were freed at
- * once, Bun's collector freed them so late that the 0.5B probe's RSS climbed to 6.9 GB at 128 MB,
- * 3.5 GB at 512; on V8 the 1.5B probe peaked at 6.0 GB at 128 MB, 6.4 GB at 512.)
+ * follows the sizes in use now instead of filling with stale ones. Freed at once
+ * (lib/io/free_buffer.ts), not left to the collector, a larger pool only holds more idle memory:
+ * Bun's 0.5B probe peaked at 2.48 GB with 128 MB, 2.88 GB with 512 (when evicted buffers waited
+ * for Bun's collector, 6.9 GB at 128 MB, 3.5 GB at 512).
  */
-export const POOL_BYTES = ("Bun" in globalThis ? 512 : 128) * 1024 ** 2;
+export const POOL_BYTES = 128 * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
 const MIN_POOLED_VALUES = 1024;
 
