@@ -5,10 +5,14 @@
 import { mkdtemp, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
-/** What writeFileAtomic writes: text, bytes, or chunks of bytes. */
-export type FileContent = string | Uint8Array | Iterable<Uint8Array>;
+/** What writeFileAtomic writes: text, bytes, or chunks of bytes (made as they are written). */
+export type FileContent =
+  | string
+  | Uint8Array
+  | Iterable<Uint8Array>
+  | AsyncIterable<Uint8Array>;
 
-const chunksOf = (content: FileContent): Iterable<Uint8Array> =>
+const chunksOf = (content: FileContent): Iterable<Uint8Array> | AsyncIterable<Uint8Array> =>
   typeof content === "string"
     ? [new TextEncoder().encode(content)]
     : content instanceof Uint8Array
@@ -26,7 +30,7 @@ export const writeFileAtomic = async (path: string, content: FileContent): Promi
   try {
     const handle = await open(tempFile, "w");
     try {
-      for (const chunk of chunksOf(content)) await writeAll(handle, chunk);
+      for await (const chunk of chunksOf(content)) await writeAll(handle, chunk);
       await handle.sync();
     } finally {
       await handle.close();

@@ -11,6 +11,7 @@ import {
   openSafetensors,
   readSafetensors,
   writeSafetensors,
+  writeSafetensorsStreamed,
 } from "../../lib/io/mod.ts";
 import { fixture, rejectsWith, withTempDir } from "./helpers.ts";
 
@@ -331,6 +332,38 @@ test("NaN (quiet or signalling) and infinities are refused by default, naming te
   for (const [dtype, bits] of [["F32", 0x7f7fffff], ["F16", 0x7bff], ["BF16", 0xff7f]] as const) {
     assert.ok(Number.isFinite(decodeSafetensors(oneValue(dtype, bits)).floats.get("w")!.data[0]));
   }
+});
+
+test("a streamed write gives the same bytes, reading each tensor only when written", async () => {
+  await withTempDir(async (dir) => {
+    const source = await readSafetensors(tiny("model.safetensors"));
+    const [whole, streamed] = [join(dir, "whole.safetensors"), join(dir, "lazy.safetensors")];
+    await writeSafetensors(whole, source.floats, { metadata: source.metadata });
+    const held: Float32Array[] = [];
+    const lazy = new Map(
+      [...source.floats].map(([name, { shape, data }]) => [name, {
+        shape,
+        read: () => {
+          // The previous tensor's values are on disk by now, and freed where the runtime can.
+          const canFree = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer ===
+            "function";
+          if (canFree) assert.ok(held.every((x) => x.length === 0), `before ${name}`);
+          held.push(data.slice());
+          return Promise.resolve(held.at(-1)!);
+        },
+      }]),
+    );
+    await writeSafetensorsStreamed(streamed, lazy, { metadata: source.metadata });
+    assert.is(held.length, source.floats.size, "each tensor read once");
+    assert.equal(await readFile(streamed), await readFile(whole));
+    const short = new Map([["w", {
+      shape: [2, 2],
+      read: () => Promise.resolve(new Float32Array(3)),
+    }]]);
+    const path = join(dir, "bad.safetensors");
+    await rejectsWith(() => writeSafetensorsStreamed(path, short), [path, 'tensor "w"', "[2, 2]"]);
+    assert.equal((await readdir(dir)).sort(), ["lazy.safetensors", "whole.safetensors"]);
+  });
 });
 
 test("writing refuses data that does not match its shape, naming the tensor and file", async () => {
