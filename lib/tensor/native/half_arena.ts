@@ -7,10 +7,11 @@
  * (sgemm bands, the embedding lookup), so the weights are stored once, as before.
  *
  * wasm32 addresses reach 4 GiB: the 1.5B shape's 3.55 GB fits. Weights that do not fit (larger
- * models) stay in a SharedArrayBuffer of their own and take the copying path (./half_gemv_columns.ts);
- * SCRATCH_RESERVE bytes are always left for the products' rows, outputs and bands. A weight's
- * block is freed when its handle is collected, never on dispose: handles are shared between
- * tensors without counts (broadcastTo), so an early free could hand live bytes out again.
+ * models, or a runtime that will not grow the memory) stay in a SharedArrayBuffer of their own and
+ * take the copying path (./half_gemv_columns.ts); SCRATCH_RESERVE bytes are always left for the
+ * products' rows, outputs and bands. A weight's block is freed when its handle is collected,
+ * never on dispose: handles are shared between tensors without counts (broadcastTo), so an early
+ * free could hand live bytes out again.
  */
 import { type HalfFormat, HalfMatrix } from "../half.ts";
 import { allocate, type Arena, emptyArena, release } from "./arena.ts";
@@ -67,8 +68,14 @@ const freeOnCollect = new FinalizationRegistry<{ at: number; bytes: number }>(({
 export const halfInArena = (bits: Uint16Array, format: HalfFormat): HalfMatrix | null => {
   const placed = allocate(arena, bits.byteLength, arena.limit - SCRATCH_RESERVE);
   if (placed === null) return null;
+  let buffer: SharedArrayBuffer;
+  try {
+    buffer = bufferReaching(placed.at + bits.byteLength);
+  } catch {
+    return null; // the runtime would not grow the memory that far: the copying path instead
+  }
   arena = placed.arena;
-  const view = new Uint16Array(bufferReaching(placed.at + bits.byteLength), placed.at, bits.length);
+  const view = new Uint16Array(buffer, placed.at, bits.length);
   view.set(bits);
   const half = new HalfMatrix(view, format);
   freeOnCollect.register(half, { at: placed.at, bytes: bits.byteLength });
