@@ -4,15 +4,16 @@
 #
 #   bash bench/compare-pytorch/run.sh        (as root when python3-torch still has to be installed)
 #
-# Environment: BACKEND (default tfjs-wasm, the fastest CPU backend measured) and RUNTIME (deno,
-# the main job's runtime and the default; bun or node) choose our side; TORCH_THREADS (default
-# "2 1") lists the OMP_NUM_THREADS values PyTorch runs with. Results: bench/results/pytorch.json
-# and bench/results/latest.json.
+# Environment: BACKEND (default native, the main job's CPU backend; tfjs-wasm on node, which has
+# no FFI) and RUNTIME (deno, the main job's runtime and the default; bun or node) choose our side,
+# which runs on every core unless TINA_THREADS says otherwise; TORCH_THREADS (default "2 1")
+# lists the OMP_NUM_THREADS values PyTorch runs with. Results: bench/results/pytorch.json and
+# bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-BACKEND=${BACKEND:-tfjs-wasm}
 RUNTIME=${RUNTIME:-deno}
+BACKEND=${BACKEND:-$([ "$RUNTIME" = node ] && echo tfjs-wasm || echo native)}
 TORCH_THREADS=${TORCH_THREADS:-2 1}
 PY=/usr/bin/python3 # Debian's python3-torch installs for the system interpreter only
 TORCH_RESULTS=bench/results/pytorch.json
@@ -25,12 +26,15 @@ fi
 "$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
   { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }
 
+# OpenBLAS tuning variables of the calling shell must steer neither side's BLAS: both sides get
+# the kernels OpenBLAS picks for this CPU (a shell here had OPENBLAS_CORETYPE=Haswell, whose AVX2
+# kernels run sgemm at half the AVX-512 ones' speed; it used to be unset for PyTorch only).
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+
 echo "PyTorch (OMP_NUM_THREADS in: $TORCH_THREADS)…"
 runs=()
 for threads in $TORCH_THREADS; do
-  # OpenBLAS tuning variables of the calling shell must not steer this process's BLAS.
-  runs+=("$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS="$threads" \
-    "$PY" bench/compare-pytorch/train_step.py)")
+  runs+=("$(OMP_NUM_THREADS="$threads" "$PY" bench/compare-pytorch/train_step.py)")
 done
 printf '%s\n' "${runs[@]}" | "$PY" -c '
 import json, sys
