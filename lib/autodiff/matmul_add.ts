@@ -8,12 +8,22 @@ import { assertAlive, Tensor } from "./tensor.ts";
 import { matmulGrads } from "./vjp.ts";
 import { fmt, matmulShape, sameShape } from "../tensor/shape.ts";
 
-interface Transposes {
+export interface MatmulAddOptions {
   readonly transposeA?: boolean;
   readonly transposeB?: boolean;
+  /**
+   * c is a temporary nothing reads afterwards (nor any VJP rule, as a recorded output): the sum
+   * may take over its buffer, and c is disposed.
+   */
+  readonly consume?: boolean;
 }
 
-export const matmulAdd = (c: Tensor, a: Tensor, b: Tensor, opts: Transposes = {}): Tensor => {
+export const matmulAdd = (
+  c: Tensor,
+  a: Tensor,
+  b: Tensor,
+  { consume = false, ...opts }: MatmulAddOptions = {},
+): Tensor => {
   const transposes = { transposeA: opts.transposeA ?? false, transposeB: opts.transposeB ?? false };
   [c, a, b].forEach((t) => assertAlive("matmulAdd", t));
   const shape = matmulShape(a.shape, b.shape, transposes.transposeA, transposes.transposeB);
@@ -26,7 +36,9 @@ export const matmulAdd = (c: Tensor, a: Tensor, b: Tensor, opts: Transposes = {}
   // A batched left operand against a shared matrix: fold the batch into rows (as matmul does).
   if (b.rank === 2 && a.rank > 2 && !transposes.transposeA) {
     const rows = (t: Tensor) => reshape(t, [-1, t.shape[t.rank - 1]]);
-    return reshape(matmulAdd(rows(c), rows(a), b, transposes), shape);
+    const sum = reshape(matmulAdd(rows(c), rows(a), b, { ...transposes, consume }), shape);
+    if (consume) c.dispose();
+    return sum;
   }
   const product = customVjp(
     (c: Tensor, a: Tensor, b: Tensor) => ({
@@ -40,6 +52,7 @@ export const matmulAdd = (c: Tensor, a: Tensor, b: Tensor, opts: Transposes = {}
           b.shape,
           transposes.transposeA,
           transposes.transposeB,
+          consume,
         ),
         shape,
         "float32",
@@ -51,5 +64,7 @@ export const matmulAdd = (c: Tensor, a: Tensor, b: Tensor, opts: Transposes = {}
       ...matmulGrads(g, a, b, transposes, needs.slice(1)),
     ],
   );
-  return product(c, a, b).output;
+  const sum = product(c, a, b).output;
+  if (consume) c.dispose();
+  return sum;
 };

@@ -1,5 +1,5 @@
 /** Dense layers in Hugging Face layout (weight [out, in]) with an optional LoRA branch. */
-import { add, customVjp, matmul, mul, reshape, sum } from "../autodiff/ops.ts";
+import { add, broadcastTo, customVjp, matmul, mul, reshape, sum } from "../autodiff/ops.ts";
 import { matmulAdd } from "../autodiff/matmul_add.ts";
 import { scope, type Tensor, tensor } from "../autodiff/tensor.ts";
 import type { LoraPair } from "../io/peft.ts";
@@ -21,14 +21,25 @@ export interface LoraBranch {
   readonly dropout?: { readonly rate: number; readonly key: Key } | null;
 }
 
-export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Tensor => {
-  if (lora) return loraLinear(x, p, lora);
-  const base = matmul(x, p.weight, { transposeB: true });
-  return p.bias ? add(base, p.bias) : base;
-};
+export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Tensor =>
+  lora ? loraLinear(x, p, lora) : base(x, p.weight, p.bias ?? null);
 
 /** [..., features] as rows [n, features]. */
 const rows = (t: Tensor): Tensor => reshape(t, [-1, t.shape[t.rank - 1]]);
+
+/**
+ * x Wᵀ + bias: with a bias, the product accumulates onto the bias copied to every row (a fill at
+ * memcpy speed instead of a pass adding it).
+ */
+const base = (x: Tensor, w: Tensor, bias: Tensor | null): Tensor => {
+  const outShape = [...x.shape.slice(0, -1), w.shape[0]];
+  if (!bias || x.rank < 2) {
+    const product = matmul(x, w, { transposeB: true });
+    return bias ? add(product, bias) : product;
+  }
+  const biasRows = broadcastTo(bias, outShape); // a new tensor: consumed below
+  return matmulAdd(biasRows, x, w, { transposeB: true, consume: true });
+};
 
 /**
  * x Wᵀ + bias + scaling · (input Aᵀ) Bᵀ, input being x or its dropout, as one op with its own
@@ -45,10 +56,9 @@ const loraLinear = (x: Tensor, p: LinearParams, { pair, scaling, dropout }: Lora
     (x: Tensor, input: Tensor, w: Tensor, a: Tensor, b: Tensor, ...bias: Tensor[]) => {
       // Only the output and `down` outlive the forward.
       const made = scope(() => {
-        const base = matmul(rows(x), w, { transposeB: true });
-        const withBias = bias.length > 0 ? add(base, bias[0]) : base;
         const down = mul(matmul(rows(input), a, { transposeB: true }), scaling);
-        const y = matmulAdd(withBias, down, b, { transposeB: true });
+        const product = base(rows(x), w, bias[0] ?? null); // a temporary: the branch adds in place
+        const y = matmulAdd(product, down, b, { transposeB: true, consume: true });
         return { y: reshape(y, outShape), down };
       });
       down = made.down;
@@ -59,7 +69,8 @@ const loraLinear = (x: Tensor, p: LinearParams, { pair, scaling, dropout }: Lora
       const gDown = needs[0] || needs[1] || needs[3]
         ? mul(matmul(g2, b), scaling) // d (input Aᵀ), [n, r]
         : null;
-      const dx = () => input === x ? matmulAdd(matmul(g2, w), gDown!, a) : matmul(g2, w);
+      const dx = () =>
+        input === x ? matmulAdd(matmul(g2, w), gDown!, a, { consume: true }) : matmul(g2, w);
       return [
         needs[0] ? reshape(dx(), x.shape) : null,
         needs[1] && input !== x ? reshape(matmul(gDown!, a), input.shape) : null,

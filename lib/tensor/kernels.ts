@@ -129,7 +129,8 @@ export interface Kernels<H = unknown> {
   softmaxGrad(y: H, g: H, shape: Shape): H;
   /**
    * c + op(a) · op(b), as matmul takes a and b, with c of the product's shape: a product that
-   * accumulates (BLAS's beta = 1) instead of a product and an add.
+   * accumulates (BLAS's beta = 1) instead of a product and an add. `inPlace`: nothing reads c
+   * afterwards, so the sum may be written into c's buffer and returned as a second handle to it.
    */
   matmulAdd(
     c: H,
@@ -139,6 +140,7 @@ export interface Kernels<H = unknown> {
     bShape: Shape,
     transposeA: boolean,
     transposeB: boolean,
+    inPlace: boolean,
   ): H;
   /**
    * Present where buffers can be written in place (the pure-TS backend): copies `src` into `dst`

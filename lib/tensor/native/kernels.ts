@@ -41,9 +41,9 @@ const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
       transposeA,
       transposeB,
     ),
-  matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>
+  matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB, inPlace) =>
     b instanceof HalfMatrix || a instanceof HalfMatrix
-      ? tsKernels.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB)
+      ? tsKernels.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB, inPlace)
       : nativeMatmulAdd(
         blas,
         c as Float32Array,
@@ -53,5 +53,6 @@ const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
         bShape,
         transposeA,
         transposeB,
+        inPlace,
       ),
 });

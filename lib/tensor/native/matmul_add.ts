@@ -1,11 +1,12 @@
 /**
- * c + op(a) · op(b) on the BLAS (Kernels.matmulAdd): c is copied into the output and sgemm
- * accumulates onto it (beta = 1), a memcpy where a product and an add would take a pass of
- * JavaScript over the output. Float32 operands only; a 16-bit b takes the product and an add.
+ * c + op(a) · op(b) on the BLAS (Kernels.matmulAdd): sgemm accumulates onto c (beta = 1), in c's
+ * own buffer when the caller gives it up (`inPlace`), else onto a copy: at most a memcpy where a
+ * product and an add would take a pass of JavaScript over the output. Float32 operands only; a
+ * 16-bit b takes the product and an add.
  */
 import type { Shape } from "../kernels.ts";
 import { matmulExtents } from "../shape.ts";
-import { take } from "../ts/pool.ts";
+import { retain, take } from "../ts/pool.ts";
 import type { Blas } from "./blas.ts";
 
 export const nativeMatmulAdd = (
@@ -17,6 +18,7 @@ export const nativeMatmulAdd = (
   bShape: Shape,
   transposeA: boolean,
   transposeB: boolean,
+  inPlace: boolean,
 ): Float32Array => {
   const { m, k, n, batch, bBatched, foldable } = matmulExtents(
     aShape,
@@ -24,8 +26,9 @@ export const nativeMatmulAdd = (
     transposeA,
     transposeB,
   );
-  const out = take("float32", c.length, false) as Float32Array;
-  out.set(c);
+  // In place, the output is a second handle to c's buffer (its own dispose counts apart).
+  const out = inPlace ? retain(c) : (take("float32", c.length, false) as Float32Array);
+  if (!inPlace) out.set(c);
   if (out.length === 0 || k === 0) return out;
   // A shared right operand and an untransposed left one: one product with the batch in M.
   const [products, rows] = foldable ? [1, batch * m] : [batch, m];

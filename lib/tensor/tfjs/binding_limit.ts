@@ -115,12 +115,12 @@ export const withBindingLimit = (
       guard("rope", [x, cos, sin], shape, () => k.rope(x, shape, cos, sin, inverse, splitHeads)),
     softmaxGrad: (y, g, shape) =>
       guard("softmaxGrad", [y, g], shape, () => k.softmaxGrad(y, g, shape)),
-    matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>
+    matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB, inPlace) =>
       guard(
         "matmulAdd",
         [c, a, b],
         matmulShape(aShape, bShape, transposeA, transposeB),
-        () => k.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB),
+        () => k.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB, inPlace),
       ),
   };
 };

@@ -239,6 +239,7 @@ export const tfjsKernels = (name: TfjsBackendName): Kernels<T> => {
         return inverse ? heads(out) : out;
       }),
     softmaxGrad: (y, g) => run(() => tf.mul(y, tf.sub(g, tf.sum(tf.mul(g, y), -1, true)))),
+    // tfjs tensors are immutable: never in place.
     matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) =>
       run(() => tf.add(c, kernels.matmul(a, aShape, b, bShape, transposeA, transposeB))),
   };

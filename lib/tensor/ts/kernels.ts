@@ -597,6 +597,7 @@ const floatKernels: Kernels<Buf> = {
       splitHeads,
     ),
   softmaxGrad: (y, g, shape) => fused.softmaxGrad(y as Float32Array, g as Float32Array, shape),
+  // A new buffer even when c may be overwritten: the product needs its own anyway.
   matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) => {
     const out = floatKernels.matmul(a, aShape, b, bShape, transposeA, transposeB) as Float32Array;
     for (let i = 0; i < out.length; i++) out[i] += c[i];
