@@ -245,6 +245,26 @@ for (const name of await testBackends()) {
   }
 }
 
+for (const name of await testBackends()) {
+  const backend = await loadBackend(name);
+  test(`matmulAdd consuming c on ${name}: the same sum, c disposed, its buffer reused safely`, async () => {
+    const made = scope(() => {
+      const t = (shape: Shape, v: Float32Array) => tensor(backend, v, shape);
+      const want = add(t([2, 3, 5], sums.c), matmul(t([2, 3, 4], sums.a), t([4, 5], sums.shared)));
+      const c = t([2, 3, 5], sums.c);
+      const got = matmulAdd(c, t([2, 3, 4], sums.a), t([4, 5], sums.shared), { consume: true });
+      assert.ok(c.disposed, "c is disposed");
+      // A tensor made next may take a freed buffer: it must not be the sum's.
+      const next = t([2, 3, 5], new Float32Array(30).fill(7));
+      return { want, got, next };
+    });
+    const [want, got] = [await toArray(made.want), await toArray(made.got)];
+    assert.ok(maxDiff(want, got) < 1e-5, "consumed sum");
+    assert.ok((await toArray(made.next)).every((v) => v === 7));
+    tensorsIn(made).forEach((t) => t.dispose());
+  });
+}
+
 const EPS = 1e-3;
 for (const c of cases) {
   test(`${c.name}: gradient matches central differences (float64 loss)`, async () => {
