@@ -109,27 +109,47 @@ export const rope = (
 ): Float32Array => {
   const [b, heads, t] = splitHeads && !inverse ? [shape[0], shape[2], shape[1]] : shape;
   const d = shape[3];
-  const half = d / 2;
   const out = output(x.length);
+  // Rows in the input's order: reading in order and writing scattered is the faster way round.
+  const inputHeadsFirst = inverse || !splitHeads;
   for (let i = 0; i < b; i++) {
-    for (let h = 0; h < heads; h++) {
-      for (let s = 0; s < t; s++) {
+    for (let outer = 0; outer < (inputHeadsFirst ? heads : t); outer++) {
+      for (let inner = 0; inner < (inputHeadsFirst ? t : heads); inner++) {
+        const [h, s] = inputHeadsFirst ? [outer, inner] : [inner, outer];
         const split = ((i * heads + h) * t + s) * d; // [B, heads, T, D]
         const merged = splitHeads ? ((i * t + s) * heads + h) * d : split; // [B, T, heads, D]
-        const [from, to] = inverse ? [split, merged] : [merged, split];
         const tab = (i * t + s) * d;
-        for (let j = 0; j < half; j++) {
-          const x1 = x[from + j];
-          const x2 = x[from + j + half];
-          const s1 = sin[tab + j];
-          const s2 = sin[tab + j + half];
-          out[to + j] = x1 * cos[tab + j] + x2 * (inverse ? s2 : -s1);
-          out[to + j + half] = x2 * cos[tab + j + half] + x1 * (inverse ? -s1 : s2);
-        }
+        if (inverse) turnRow(x, split, out, merged, cos, sin, tab, d, -1);
+        else turnRow(x, merged, out, split, cos, sin, tab, d, 1);
       }
     }
   }
   return out;
+};
+
+/**
+ * One row of `rope`: direction 1 turns (y₁ = x₁ c₁ − x₂ s₁, y₂ = x₂ c₂ + x₁ s₂), −1 applies the
+ * transpose (y₁ = x₁ c₁ + x₂ s₂, y₂ = x₂ c₂ − x₁ s₁).
+ */
+const turnRow = (
+  x: Float32Array,
+  from: number,
+  out: Float32Array,
+  to: number,
+  cos: Float32Array,
+  sin: Float32Array,
+  tab: number,
+  d: number,
+  direction: 1 | -1,
+): void => {
+  const half = d / 2;
+  const [first, second] = direction === 1 ? [tab, tab + half] : [tab + half, tab];
+  for (let j = 0; j < half; j++) {
+    const x1 = x[from + j];
+    const x2 = x[from + j + half];
+    out[to + j] = x1 * cos[tab + j] - direction * x2 * sin[first + j];
+    out[to + j + half] = x2 * cos[tab + j + half] + direction * x1 * sin[second + j];
+  }
 };
 
 /** y · (g − Σ g · y) over each last-axis row, from softmax's output y. */
