@@ -126,12 +126,17 @@ const probabilities = (grouped: Tensor, k: Tensor, mask: Tensor, t: number): Ten
   const s = k.shape[2];
   const group = rows / t;
   // The mask for every head of the group, and the scores accumulated onto it (one product, no
-  // add); scaled on the query side: D values per row instead of S.
-  const perHead = broadcastTo(reshape(mask, [b, 1, 1, t, s]), [b, kvHeads, group, t, s]);
+  // add), in its buffer when the broadcast made a new one (the mask itself is shared by every
+  // layer); scaled on the query side: D values per row instead of S.
+  const shared = reshape(mask, [b, 1, 1, t, s]);
+  const perHead = broadcastTo(shared, [b, kvHeads, group, t, s]);
   const scaled = mul(grouped, 1 / Math.sqrt(d));
+  const consume = perHead !== shared;
   const masked = matmulAdd(reshape(perHead, [b, kvHeads, rows, s]), scaled, k, {
     transposeB: true,
+    consume,
   });
+  if (consume) perHead.dispose();
   return softmax(masked);
 };
 
