@@ -151,11 +151,20 @@ export const loadBlas = (threads = blasThreadCount()): Blas => {
       failures.push(`${library}: ${firstLine(e)}`);
       continue;
     }
+    const { count, set } = threadControl(open, library, threads);
+    const oneThread = (run: () => void): void => {
+      set(1);
+      try {
+        run();
+      } finally {
+        set(count);
+      }
+    };
     return {
       library,
-      threads: setThreads(open, library, threads),
-      sgemm: sgemmOf(symbols),
-      sgemv: sgemvOf(symbols),
+      threads: count,
+      sgemm: sgemmOf(symbols, count > 1 ? oneThread : (run) => run()),
+      sgemv: sgemvOf(symbols, count > 1 ? oneThread : (run) => run()),
     };
   }
   throw new Error(
@@ -164,17 +173,24 @@ export const loadBlas = (threads = blasThreadCount()): Blas => {
   );
 };
 
-/** OpenBLAS's thread count set to `threads`; 1 for a BLAS without OpenBLAS's thread calls. */
-const setThreads = (open: Open, library: string, threads: number): number => {
+/**
+ * OpenBLAS's thread count set to `threads`, and a way to change it; 1 (and nothing to change) for
+ * a BLAS without OpenBLAS's thread calls.
+ */
+const threadControl = (
+  open: Open,
+  library: string,
+  threads: number,
+): { readonly count: number; readonly set: (n: number) => void } => {
   try {
     const t = open<ThreadSymbols>(library, {
       openblas_set_num_threads: [["i32"], "void"],
       openblas_get_num_threads: [[], "i32"],
     });
     t.openblas_set_num_threads(threads);
-    return t.openblas_get_num_threads();
+    return { count: t.openblas_get_num_threads(), set: (n) => t.openblas_set_num_threads(n) };
   } catch {
-    return 1;
+    return { count: 1, set: () => {} };
   }
 };
 
@@ -196,23 +212,39 @@ const checkExtent = (
   }
 };
 
+/**
+ * Below this many multiply-adds (~30 µs on one core) a product runs on one OpenBLAS thread: waking
+ * its threads costs more than they save, and on a loaded machine a thread kept off its core
+ * stalls every call (0.5B decoding at 2 threads: matmulAdd's small products took 6 of 7.5 s).
+ */
+const ONE_THREAD_MACS = 1 << 22;
+/** Runs a call on one OpenBLAS thread, then restores the count. */
+type OneThread = (run: () => void) => void;
+
 // C reads past a typed array's end without a word, so every extent is checked before a call.
 const sgemmOf =
-  (symbols: Symbols): Blas["sgemm"] =>
+  (symbols: Symbols, oneThread: OneThread): Blas["sgemm"] =>
   (transposeA, transposeB, m, n, k, a, lda, b, ldb, beta, c, ldc) => {
     checkExtent("sgemm", a, transposeA ? k : m, transposeA ? m : k, lda, "A");
     checkExtent("sgemm", b, transposeB ? n : k, transposeB ? k : n, ldb, "B");
     checkExtent("sgemm", c, m, n, ldc, "C");
     const [opA, opB] = [transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS];
-    symbols.cblas_sgemm(ROW_MAJOR, opA, opB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+    const call = () =>
+      symbols.cblas_sgemm(ROW_MAJOR, opA, opB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
+    if (m * n * k < ONE_THREAD_MACS) oneThread(call);
+    else call();
   };
 
 const sgemvOf =
-  (symbols: Symbols): Blas["sgemv"] => (transposeA, rows, cols, a, lda, x, incX, beta, y, incY) => {
+  (symbols: Symbols, oneThread: OneThread): Blas["sgemv"] =>
+  (transposeA, rows, cols, a, lda, x, incX, beta, y, incY) => {
     checkExtent("sgemv", a, rows, cols, lda, "A");
     // A vector of n values every inc is a [n, 1] matrix with leading dimension inc.
     checkExtent("sgemv", x, transposeA ? rows : cols, 1, incX, "x");
     checkExtent("sgemv", y, transposeA ? cols : rows, 1, incY, "y");
     const op = transposeA ? TRANS : NO_TRANS;
-    symbols.cblas_sgemv(ROW_MAJOR, op, rows, cols, 1, a, lda, x, incX, beta, y, incY);
+    const call = () =>
+      symbols.cblas_sgemv(ROW_MAJOR, op, rows, cols, 1, a, lda, x, incX, beta, y, incY);
+    if (rows * cols < ONE_THREAD_MACS) oneThread(call);
+    else call();
   };

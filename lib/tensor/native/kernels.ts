@@ -25,12 +25,14 @@ export const nativeKernels = (blas: Blas): Kernels<Handle> => {
   return nativeKernelsOn(blas);
 };
 
-const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
-  ...tsKernels,
-  name: "native",
-  uploadHalf: (bits, format, shape) =>
-    halfInArena(bits, format) ?? tsKernels.uploadHalf!(bits, format, shape),
-  matmul: (a, aShape, b, bShape, transposeA, transposeB) =>
+/** c + the product, summed into the product's own (fresh) buffer. */
+const addInto = (out: Float32Array, c: Float32Array): Float32Array => {
+  for (let i = 0; i < out.length; i++) out[i] += c[i];
+  return out;
+};
+
+const nativeKernelsOn = (blas: Blas): Kernels<Handle> => {
+  const matmul: Kernels<Handle>["matmul"] = (a, aShape, b, bShape, transposeA, transposeB) =>
     nativeMatmul(
       blas,
       // A 16-bit left operand is rare (weights are right operands): widened whole.
@@ -40,19 +42,31 @@ const nativeKernelsOn = (blas: Blas): Kernels<Handle> => ({
       bShape,
       transposeA,
       transposeB,
-    ),
-  matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB, inPlace) =>
-    b instanceof HalfMatrix || a instanceof HalfMatrix
-      ? tsKernels.matmulAdd(c, a, aShape, b, bShape, transposeA, transposeB, inPlace)
-      : nativeMatmulAdd(
-        blas,
-        c as Float32Array,
-        a as Float32Array,
-        aShape,
-        b as Float32Array,
-        bShape,
-        transposeA,
-        transposeB,
-        inPlace,
-      ),
-});
+    );
+  return {
+    ...tsKernels,
+    name: "native",
+    uploadHalf: (bits, format, shape) =>
+      halfInArena(bits, format) ?? tsKernels.uploadHalf!(bits, format, shape),
+    matmul,
+    // 16-bit operands (a biased projection of the frozen base): this backend's product, then the
+    // add; the pure-TS product there made decoding several times slower.
+    matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB, inPlace) =>
+      b instanceof HalfMatrix || a instanceof HalfMatrix
+        ? addInto(
+          matmul(a, aShape, b, bShape, transposeA, transposeB) as Float32Array,
+          c as Float32Array,
+        )
+        : nativeMatmulAdd(
+          blas,
+          c as Float32Array,
+          a as Float32Array,
+          aShape,
+          b as Float32Array,
+          bShape,
+          transposeA,
+          transposeB,
+          inPlace,
+        ),
+  };
+};
