@@ -28,6 +28,7 @@ import {
 } from "../rl/importance.ts";
 import { grpoLoss } from "../rl/loss.ts";
 import { type CompletionMask, completionMask, maskTruncated } from "../rl/mask.ts";
+import { collectNow } from "../io/free_buffer.ts";
 import type { Backend } from "../tensor/backends.ts";
 import type { ChatMessage, Tokenizer } from "../tokenizer/mod.ts";
 import { treeMap, treeZip } from "../tree.ts";
@@ -136,10 +137,12 @@ export const grpoStep = async (
   const prompts = encodePrompts(ctx, examples);
   const rollout = await sampleGroups(ctx, state, prompts, sampleKey);
   const rolloutSeconds = (ctx.now() - started) / 1000; // sampling alone: engine vs in-process
+  let phase = phaseDone(ctx, started);
   const scored = score(ctx, examples, rollout);
   const advantages = computeAdvantages(scored.total, cfg.numGenerations, cfg.scaleRewards);
   const batch = pack(ctx, prompts, rollout, scored, advantages);
   const fixed = fixedPolicyLogProbs(ctx, state, batch);
+  phase = phaseDone(ctx, phase);
   try {
     const rows: MetricsRow[] = [];
     let next = state;
@@ -147,6 +150,7 @@ export const grpoStep = async (
       const since = iteration === 0 ? started : ctx.now();
       const key = foldIn(dropoutKey, iteration);
       const gradients = await accumulateGradients(ctx, next, batch, fixed, key);
+      phase = phaseDone(ctx, phase);
       const updated = await applyUpdate(ctx, next, gradients);
       const cost = stepCost(batch, fixed, iteration, (ctx.now() - since) / 1000);
       next = { ...updated.state, ledger: charge(ctx, next.ledger, cost) };
@@ -157,6 +161,18 @@ export const grpoStep = async (
   } finally {
     disposeFixed(fixed);
   }
+};
+
+/** A phase at least this long (ms) makes a collection's cost (tens of ms) negligible. */
+const COLLECT_AFTER_MS = 1000;
+
+/**
+ * Ends a phase of the step begun at `since`: after a long one, what it dropped is collected
+ * before the next phase adds its own (collectNow; Bun only). Returns when the next one begins.
+ */
+const phaseDone = (ctx: TrainContext, since: number): number => {
+  if (ctx.now() - since >= COLLECT_AFTER_MS) collectNow();
+  return ctx.now();
 };
 
 /** Each example's chat prompt as ids, cut on the left to maxPromptLength. */
