@@ -27,12 +27,6 @@ const modules = [
     name: "activationsWasmBase64",
   },
   {
-    dir: "wasm",
-    source: "assembly/activations.ts",
-    target: "activations_wasm.ts",
-    name: "activationsWasmBase64",
-  },
-  {
     dir: "native",
     source: "assembly/half_gemv.ts",
     target: "half_gemv_wasm.ts",
