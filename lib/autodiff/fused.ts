@@ -4,7 +4,7 @@
  * took up to a dozen passes over the activations and as many tape entries. They agree with the
  * composed ops to float32 rounding (tests/autodiff/fused.test.ts).
  */
-import { customVjp, mul, reshape, slice, sum } from "./ops.ts";
+import { add, customVjp, mul, reshape, sigmoid, slice, sub, sum } from "./ops.ts";
 import { assertAlive, fill, Tensor } from "./tensor.ts";
 import { fmt, sameShape } from "../tensor/shape.ts";
 
@@ -31,11 +31,14 @@ const swigluOp = customVjp(
   }),
   ([gate, up], g, needs) => {
     const shape = gate.shape;
-    const both = made(
-      gate,
-      gate.backend.kernels.swigluGrad(g.handle, gate.handle, up.handle, shape),
-      [2, ...shape],
-    );
+    const stacked = gate.backend.kernels.swigluGrad;
+    if (!stacked) {
+      // d gate = g · up · s · (1 + gate · (1 − s)), d up = g · gate · s, with s = sigmoid(gate).
+      const gs = mul(g, sigmoid(gate));
+      const slope = add(1, mul(gate, sub(1, sigmoid(gate))));
+      return [needs[0] ? mul(mul(gs, up), slope) : null, needs[1] ? mul(gs, gate) : null];
+    }
+    const both = made(gate, stacked(g.handle, gate.handle, up.handle, shape), [2, ...shape]);
     const part = (i: number) =>
       reshape(slice(both, [i, ...shape.map(() => 0)], [1, ...shape]), shape);
     return [needs[0] ? part(0) : null, needs[1] ? part(1) : null];

@@ -261,7 +261,7 @@ export const attention = (
 
 /**
  * The gated MLP of layer i on normed input m, in row chunks under the binding limit; its widest
- * tensor is the SwiGLU gradient, d gate and d up stacked.
+ * tensor is the SwiGLU gradient, d gate and d up stacked (on the CPU backends).
  */
 const mlp = (cfg: ModelConfig, params: MlpParams, i: number, m: Tensor, ctx: LayerContext) =>
   mapRowChunks(m, 2 * cfg.intermediateSize, (rows: Tensor, chunk: number | null) => {

@@ -125,12 +125,18 @@ const probabilities = (grouped: Tensor, k: Tensor, mask: Tensor, t: number): Ten
   const [b, kvHeads, rows, d] = grouped.shape;
   const s = k.shape[2];
   const group = rows / t;
+  // Scaled on the query side: D values per row instead of S.
+  const scaled = mul(grouped, 1 / Math.sqrt(d));
+  const shared = reshape(mask, [b, 1, 1, t, s]);
+  if (!grouped.backend.kernels.writeInto) {
+    // tfjs: a broadcasting add is one pass; a broadcast copy and an add would be two.
+    const scores = reshape(matmul(scaled, k, { transposeB: true }), [b, kvHeads, group, t, s]);
+    return reshape(softmax(add(scores, shared)), [b, kvHeads, rows, s]);
+  }
   // The mask for every head of the group, and the scores accumulated onto it (one product, no
   // add), in its buffer when the broadcast made a new one (the mask itself is shared by every
-  // layer); scaled on the query side: D values per row instead of S.
-  const shared = reshape(mask, [b, 1, 1, t, s]);
+  // layer).
   const perHead = broadcastTo(shared, [b, kvHeads, group, t, s]);
-  const scaled = mul(grouped, 1 / Math.sqrt(d));
   const consume = perHead !== shared;
   const masked = matmulAdd(reshape(perHead, [b, kvHeads, rows, s]), scaled, k, {
     transposeB: true,

@@ -28,12 +28,13 @@ export const linear = (x: Tensor, p: LinearParams, lora?: LoraBranch | null): Te
 const rows = (t: Tensor): Tensor => reshape(t, [-1, t.shape[t.rank - 1]]);
 
 /**
- * x Wᵀ + bias: with a bias, the product accumulates onto the bias copied to every row (a fill at
- * memcpy speed instead of a pass adding it).
+ * x Wᵀ + bias: on backends that write buffers in place, the product accumulates onto the bias
+ * copied to every row (a fill at memcpy speed instead of a pass adding it); elsewhere (tfjs) the
+ * copy would be one pass more.
  */
 const base = (x: Tensor, w: Tensor, bias: Tensor | null): Tensor => {
   const outShape = [...x.shape.slice(0, -1), w.shape[0]];
-  if (!bias || x.rank < 2) {
+  if (!bias || x.rank < 2 || !x.backend.kernels.writeInto) {
     const product = matmul(x, w, { transposeB: true });
     return bias ? add(product, bias) : product;
   }

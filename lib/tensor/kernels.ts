@@ -111,8 +111,12 @@ export interface Kernels<H = unknown> {
   // ops would take several, each with a kernel for its backward.
   /** The SwiGLU gate: silu(gate) · up, elementwise. */
   swiglu(gate: H, up: H, shape: Shape): H;
-  /** Both input gradients of swiglu given the output's g, stacked: [2, ...shape] (gate, up). */
-  swigluGrad(g: H, gate: H, up: H, shape: Shape): H;
+  /**
+   * Both input gradients of swiglu given the output's g, stacked: [2, ...shape] (gate, up).
+   * Present where one pass pays for the copies that split them (the pure-TS and native backends);
+   * elsewhere the op composes them from other kernels.
+   */
+  readonly swigluGrad?: (g: H, gate: H, up: H, shape: Shape) => H;
   /** RMSNorm over the last axis: x / √(mean(x²) + eps) · weight; weight is [last]. */
   rmsNorm(x: H, weight: H, shape: Shape, eps: number): H;
   /** The gradient of rmsNorm with respect to x given the output's g. */

@@ -105,8 +105,6 @@ export const withBindingLimit = (
     cumsum: (x, shape) => guard("cumsum", [x], shape, () => k.cumsum(x, shape)),
     swiglu: (gate, up, shape) =>
       guard("swiglu", [gate, up], shape, () => k.swiglu(gate, up, shape)),
-    swigluGrad: (g, gate, up, shape) =>
-      guard("swigluGrad", [g, gate, up], [2, ...shape], () => k.swigluGrad(g, gate, up, shape)),
     rmsNorm: (x, weight, shape, eps) =>
       guard("rmsNorm", [x, weight], shape, () => k.rmsNorm(x, weight, shape, eps)),
     rmsNormGrad: (g, x, weight, shape, eps) =>
