@@ -8,8 +8,15 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { encodeBf16 } from "../../lib/io/half_float.ts";
 import { foldIn, normal, prngKey } from "../../lib/random/prng.ts";
-import { bf16RowsTimesTransposed, halfGemvThreads } from "../../lib/tensor/native/half_gemv.ts";
+import { loadBlas } from "../../lib/tensor/native/blas.ts";
+import { halfInArena } from "../../lib/tensor/native/half_arena.ts";
+import {
+  bf16RowsTimesTransposed,
+  bf16WidenedBandsOnThreads,
+  halfGemvThreads,
+} from "../../lib/tensor/native/half_gemv.ts";
 import { bf16Columns } from "../../lib/tensor/native/half_gemv_columns.ts";
+import { nativeMatmul } from "../../lib/tensor/native/matmul.ts";
 
 const key = prngKey(21);
 const hasWorkers = "Deno" in globalThis || "Bun" in globalThis;
@@ -62,6 +69,36 @@ test("back-to-back products of different shapes reuse the workers and stay exact
     bf16Columns(x, bits, m, n, k, 0, n, single);
     sameBits(threaded, single, `[${n}, ${k}], m=${m}`);
   });
+});
+
+test("sgemm over widened bands on every thread: the same bits as the one-thread decoding loop", () => {
+  if (!hasWorkers) return; // no BLAS on Node
+  // One product runs matmul.ts's one-thread loop (a BLAS of one thread, the library set to one
+  // as TINA_THREADS=1 sets it), the other shares its bands out.
+  const oneThread = loadBlas(1);
+  const everyCore = loadBlas();
+  const [n, k] = [1501, 1001]; // bands of 65 weight rows: 1501 is no multiple
+  for (const m of [2, 5, 8]) {
+    const weight = halfInArena(encodeBf16(normal(foldIn(key, 200 + m), n * k)), "bf16")!;
+    const x = normal(foldIn(key, 300 + m), m * k);
+    const shared = new Float32Array(m * n).fill(NaN);
+    const ran = bf16WidenedBandsOnThreads(everyCore, x, weight.bits, m, n, k, shared, 65);
+    assert.is(ran, halfGemvThreads() > 1, `m=${m}: shared out exactly when threads are`);
+    if (!ran) continue;
+    let single: Float32Array = new Float32Array(0);
+    everyCore.onOneThread(() => {
+      single = nativeMatmul(oneThread, x, [m, k], weight, [n, k], false, true);
+    });
+    sameBits(shared, single, `m=${m}`);
+    const wide = new Float32Array(
+      new Uint32Array(Array.from(weight.bits.subarray((n - 1) * k, n * k), (b) => b << 16)).buffer,
+    );
+    const want = wide.reduce((s, w, p) => s + w * x[(m - 1) * k + p], 0);
+    assert.ok(
+      Math.abs(shared[m * n - 1] - want) < 1e-3 * (1 + Math.abs(want)),
+      `m=${m}, last value: ${shared[m * n - 1]} vs ${want}`,
+    );
+  }
 });
 
 test("operands too short are refused with their shapes", () => {

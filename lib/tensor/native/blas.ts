@@ -18,6 +18,11 @@ export interface Blas {
   /** Threads the library runs a product on (1 where it cannot say). */
   readonly threads: number;
   /**
+   * Runs `run` with the library on one thread (calls inside included), then restores the count:
+   * while it runs, other threads of this process may call the library too (./half_gemv.ts).
+   */
+  onOneThread(run: () => void): void;
+  /**
    * C[m, n] (leading dimension ldc) = op(A)[m, k] · op(B)[k, n] + beta·C, op transposing when
    * asked; A and B are read through their leading dimensions lda and ldb. m, n and k > 0.
    */
@@ -134,9 +139,11 @@ const firstLine = (e: unknown): string => String((e as Error)?.message ?? e).spl
 
 /**
  * The BLAS of this machine set to `threads`, or an Error saying why there is none (no FFI, no
- * library, no cblas_sgemm in it), naming what was tried.
+ * library, no cblas_sgemm in it), naming what was tried. `threads` null: the library's thread
+ * count is left as another thread of this process set it, and never changed (a worker calling
+ * it inside that thread's onOneThread).
  */
-export const loadBlas = (threads = blasThreadCount()): Blas => {
+export const loadBlas = (threads: number | null = blasThreadCount()): Blas => {
   const open = runtimeFfi();
   if (typeof open === "string") throw new Error(`native BLAS unavailable: ${open}`);
   const failures: string[] = [];
@@ -151,18 +158,22 @@ export const loadBlas = (threads = blasThreadCount()): Blas => {
       failures.push(`${library}: ${firstLine(e)}`);
       continue;
     }
-    const { count, set } = threadControl(open, library, threads);
+    const { count, set } = threads === null
+      ? { count: 1, set: () => {} }
+      : threadControl(open, library, threads);
+    let depth = 0; // nested calls: only the outermost sets and restores the count
     const oneThread = (run: () => void): void => {
-      set(1);
+      if (depth++ === 0) set(1);
       try {
         run();
       } finally {
-        set(count);
+        if (--depth === 0) set(count);
       }
     };
     return {
       library,
       threads: count,
+      onOneThread: oneThread,
       sgemm: sgemmOf(symbols, count > 1 ? oneThread : (run) => run()),
       sgemv: sgemvOf(symbols, count > 1 ? oneThread : (run) => run()),
     };

@@ -16,14 +16,15 @@
  * products stay on this thread; a worker that fails is an error, never a hang.
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
-import { blasThreadCount } from "./blas.ts";
-import { arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
+import { type Blas, blasThreadCount } from "./blas.ts";
+import { arenaAddress, arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
 import {
   arenaProduct,
   BAND_BYTES,
   bf16Columns,
   checkOperands,
   productColumns,
+  widenedColumns,
 } from "./half_gemv_columns.ts";
 import {
   CHUNK_WEIGHTS,
@@ -151,6 +152,23 @@ const settle = ({ control }: Helper, posted: number): void => {
 };
 
 /**
+ * Posts `job` to `workers`, computes chunks on this thread with `columns` until none is left,
+ * waits for the workers, and copies the product out of the arena into `out`.
+ */
+const runJob = (
+  workers: Helper[],
+  job: ColumnsJob,
+  columns: (begin: number, end: number) => void,
+  out: Float32Array,
+): void => {
+  Atomics.store(next, 0, 0);
+  const posted = workers.map((worker) => post(worker, job));
+  takeChunks(next, job.n, job.chunkColumns, columns);
+  posted.forEach((count, i) => settle(workers[i], count));
+  out.set(arenaView(Float32Array, job.outAt, job.m * job.n));
+};
+
+/**
  * out[i·n + j] = Σ_p x[i·k + p] · w[j·k + p] for i < m, j < n: x [m, k] float32 rows, `bits`
  * [n, k] BF16. Shared out across threads when the weight is large and lies in the arena or in
  * other shared memory.
@@ -173,8 +191,8 @@ export const bf16RowsTimesTransposed = (
   if (workers === null) return bf16Columns(x, bits, m, n, k, 0, n, out);
   const product = arenaProduct(x, bits, m, n, k);
   const inArena = product.wAt !== null;
-  Atomics.store(next, 0, 0);
   const job: ColumnsJob = {
+    widened: false,
     xAt: product.xAt,
     outAt: product.outAt,
     wAt: product.wAt,
@@ -187,8 +205,58 @@ export const bf16RowsTimesTransposed = (
     chunkColumns,
   };
   const bandAt = inArena ? 0 : arenaScratch("band", BAND_BYTES);
-  const posted = workers.map((worker) => post(worker, job));
-  takeChunks(next, n, chunkColumns, (begin, end) => productColumns(product, begin, end, bandAt));
-  posted.forEach((count, i) => settle(workers[i], count));
-  out.set(arenaView(Float32Array, product.outAt, m * n));
+  runJob(workers, job, (begin, end) => productColumns(product, begin, end, bandAt), out);
+};
+
+/**
+ * The same product by sgemm over bands of `bandColumns` weight rows that each thread widens in
+ * the arena (./matmul.ts's decoding loop for a few rows, band by band on every thread, each
+ * band's call unchanged, so the same bits), with OpenBLAS on one thread meanwhile (its own
+ * threads would contend with these). False, computing nothing, where the product stays on this
+ * thread: workers unavailable, a small weight, or one outside the arena.
+ */
+export const bf16WidenedBandsOnThreads = (
+  blas: Blas,
+  x: Float32Array,
+  bits: Uint16Array,
+  m: number,
+  n: number,
+  k: number,
+  out: Float32Array,
+  bandColumns: number,
+): boolean => {
+  checkOperands(x, bits, m, n, k, out);
+  const wAt = arenaAddress(bits);
+  const threads = Math.min(halfGemvThreads(), Math.ceil(n / bandColumns));
+  const workers = threads > 1 && n * k >= MIN_SHARED_WEIGHTS && wAt !== null
+    ? helpers(threads - 1)
+    : null;
+  if (workers === null) return false;
+  const bandBytes = bandColumns * k * 4;
+  const xAt = arenaScratch("rows", m * k * 4);
+  arenaView(Float32Array, xAt, m * k).set(x.subarray(0, m * k));
+  const job: ColumnsJob = {
+    widened: true,
+    xAt,
+    outAt: arenaScratch("out", m * n * 4),
+    wAt,
+    bits: null,
+    bitsOffset: 0,
+    bandsAt: arenaScratch("worker widened bands", workers.length * bandBytes),
+    m,
+    n,
+    k,
+    chunkColumns: bandColumns,
+  };
+  const bandAt = arenaScratch("widened band", bandBytes);
+  const product = { ...job, bits: null };
+  blas.onOneThread(() =>
+    runJob(
+      workers,
+      job,
+      (begin, end) => widenedColumns(blas.sgemm, product, begin, end, bandAt),
+      out,
+    )
+  );
+  return true;
 };

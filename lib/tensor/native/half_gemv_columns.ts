@@ -10,6 +10,7 @@
 import { halfGemvRelaxedWasmBase64 } from "./half_gemv_relaxed_wasm.ts";
 import { halfGemvWasmBase64 } from "./half_gemv_wasm.ts";
 import { arenaAddress, arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
+import type { Blas } from "./blas.ts";
 
 interface HalfGemvExports {
   bf16RowsTimesTransposed(
@@ -173,6 +174,27 @@ export const bf16Columns = (
   for (let i = 0; i < m; i++) {
     out.set(result.subarray(i * n + begin, i * n + end), i * n + begin);
   }
+};
+
+/**
+ * Columns [begin, end) of `p`'s out by sgemm: the weight's rows begin..end (in the arena at wAt)
+ * widened into the band at `bandAt`, times the rows at xAt, stored in order (not evenFirst). The
+ * same call as the one-thread decoding loop in ./matmul.ts makes for that band, so the same bits.
+ */
+export const widenedColumns = (
+  sgemm: Blas["sgemm"],
+  p: ColumnsProduct,
+  begin: number,
+  end: number,
+  bandAt: number,
+): void => {
+  const { xAt, outAt, wAt, m, n, k } = p;
+  const count = end - begin;
+  widenInArena(wAt! + begin * k * 2, bandAt, count * k);
+  const x = arenaView(Float32Array, xAt, m * k);
+  const band = arenaView(Float32Array, bandAt, count * k);
+  const out = arenaView(Float32Array, outAt + begin * 4, (m - 1) * n + count);
+  sgemm(false, true, m, count, k, x, k, band, k, 0, out, n);
 };
 
 /** `count` BF16 values from arena byte `srcAt` widened to float32 at arena byte `dstAt`. */

@@ -28,6 +28,11 @@ export const CONTROL_WORDS = 5;
  * views: Deno's receiveMessageOnPort walks every value of a typed array.
  */
 export interface ColumnsJob {
+  /**
+   * Each chunk widened into the thread's band and multiplied by sgemm (rows in order, weight in
+   * the arena; bands of chunkColumns · k float32 from bandsAt), instead of the wasm kernel.
+   */
+  readonly widened: boolean;
   readonly xAt: number;
   readonly outAt: number;
   readonly wAt: number | null;

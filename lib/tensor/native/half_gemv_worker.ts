@@ -8,8 +8,9 @@
  * process alive.
  */
 import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { type Blas, loadBlas } from "./blas.ts";
 import { adoptArenaMemory } from "./half_arena.ts";
-import { BAND_BYTES, halfGemvModule, productColumns } from "./half_gemv_columns.ts";
+import { BAND_BYTES, halfGemvModule, productColumns, widenedColumns } from "./half_gemv_columns.ts";
 import {
   CLAIMED,
   type ColumnsJob,
@@ -34,12 +35,22 @@ const IDLE_WAIT_MS = 1000;
 adoptArenaMemory(memory);
 halfGemvModule(memory);
 
+/** The BLAS, opened on the first widened job, at the thread count the caller set for it. */
+let blas: Blas | null = null;
+
 const run = (job: ColumnsJob): void => {
-  const { n, k } = job;
+  const { n, k, chunkColumns } = job;
   const bits = job.bits && new Uint16Array(job.bits, job.bitsOffset, n * k);
   const product = { ...job, bits };
+  if (job.widened) {
+    const { sgemm } = blas ??= loadBlas(null);
+    const bandAt = job.bandsAt + (index - 1) * chunkColumns * k * 4;
+    return takeChunks(next, n, chunkColumns, (begin, end) => {
+      widenedColumns(sgemm, product, begin, end, bandAt);
+    });
+  }
   const bandAt = job.bandsAt + (index - 1) * BAND_BYTES;
-  takeChunks(next, n, job.chunkColumns, (begin, end) => {
+  takeChunks(next, n, chunkColumns, (begin, end) => {
     productColumns(product, begin, end, bandAt);
   });
 };

@@ -11,7 +11,7 @@ import type { Shape } from "../kernels.ts";
 import { matmulExtents } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
-import { bf16RowsTimesTransposed } from "./half_gemv.ts";
+import { bf16RowsTimesTransposed, bf16WidenedBandsOnThreads } from "./half_gemv.ts";
 import { widenInArena } from "./half_gemv_columns.ts";
 import { arenaAddress, arenaScratch, arenaView } from "./half_arena.ts";
 import { take } from "../ts/pool.ts";
@@ -113,6 +113,11 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
     return bf16RowsTimesTransposed(a, bits, m, n, k, c); // widened in registers
   }
   const width = transposeB ? k : n;
+  const decodeBand = Math.max(1, Math.floor(DECODE_BAND_VALUES / k));
+  if (
+    widenedInArena && blas.threads > 1 &&
+    bf16WidenedBandsOnThreads(blas, a, bits, m, n, k, c, decodeBand)
+  ) return;
   const bandValues = widenedInArena
     ? DECODE_BAND_VALUES
     : m <= GEMV_ROWS
