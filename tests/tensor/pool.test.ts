@@ -1,6 +1,7 @@
 // The buffer pool frees what it lets go of at once (a detached ArrayBuffer) where the runtime can
 // (ArrayBuffer.prototype.transfer: Deno, Bun), instead of leaving it to the collector: the
-// buffers released longest ago past its limit, and buffers larger than the limit. Shared memory,
+// buffers released longest ago past its limit (its floor, or the peak in use less what is in use
+// now), and buffers larger than the limit. Shared memory,
 // views into larger buffers and buffers still held by another handle are never freed.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -14,21 +15,38 @@ const BYTES = VALUES * 4;
 const assertFreed = (x: Float32Array, what: string): void =>
   assert.is(x.length, canFree ? 0 : VALUES, `${what}: ${canFree ? "freed" : "left whole"}`);
 
-test("past the limit, the buffers released longest ago are freed and the newest kept", () => {
-  const pool = bufferPool(3 * BYTES);
-  const xs = Array.from({ length: 5 }, () => pool.take("float32", VALUES, false) as Float32Array);
-  xs.forEach((x, i) => x.fill(i + 1));
-  xs.forEach(pool.release);
-  assert.is(pool.pooled(), 3 * BYTES);
-  assertFreed(xs[0], "the first released");
-  assertFreed(xs[1], "the second released");
+test("past the floor, the buffers released longest ago are freed and the newest kept", () => {
+  const pool = bufferPool(3 * (BYTES + 16));
+  // One at a time (lengths differ, so none is reused): the peak in use is one buffer.
+  const xs = Array.from({ length: 5 }, (_, i) => {
+    const x = pool.take("float32", VALUES + i, false) as Float32Array;
+    pool.release(x.fill(i + 1));
+    return x;
+  });
+  assert.ok(pool.pooled() <= 3 * (BYTES + 16), `${pool.pooled()} bytes pooled`);
+  [0, 1].forEach((i) => assert.is(xs[i].length, canFree ? 0 : VALUES + i, `buffer ${i} freed`));
   xs.slice(2).forEach((x, i) => assert.is(x[0], i + 3, "the kept ones hold their values"));
-  const reused = new Set(Array.from({ length: 3 }, () => pool.take("float32", VALUES, false)));
-  assert.equal(reused, new Set(xs.slice(2)), "the kept ones are handed out again");
+  const reused = xs.slice(2).map((x) => pool.take("float32", x.length, false));
+  assert.equal(reused, xs.slice(2), "the kept ones are handed out again");
   assert.is(pool.pooled(), 0);
 });
 
-test("a buffer larger than the limit is freed on release, not pooled", () => {
+test("buffers once in use together are all kept, until new sizes in use need the room", () => {
+  const pool = bufferPool(BYTES);
+  const xs = Array.from({ length: 4 }, () => pool.take("float32", VALUES, false) as Float32Array);
+  xs.forEach(pool.release);
+  assert.is(pool.pooled(), 4 * BYTES, "the peak in use (4 buffers) may wait idle");
+  const again = Array.from({ length: 4 }, () => pool.take("float32", VALUES, false));
+  assert.equal(new Set(again), new Set(xs), "and is handed out again");
+  again.forEach(pool.release);
+  // 3 new buffers of twice the size: each fresh one shrinks the room for idle ones to the floor.
+  const others = Array.from({ length: 3 }, () => pool.take("float32", 2 * VALUES, false));
+  assert.is(pool.pooled(), BYTES, "the floor is left");
+  if (canFree) assert.is(xs.filter((x) => x.length === 0).length, 3, "the 3 released first freed");
+  others.forEach(pool.release);
+});
+
+test("a buffer larger than the floor is freed on release, not pooled", () => {
   const pool = bufferPool(BYTES / 2);
   const x = pool.take("float32", VALUES, true) as Float32Array;
   pool.release(x);

@@ -16,11 +16,15 @@ import type { DType } from "../kernels.ts";
 type Buf = Float32Array | Int32Array;
 
 /**
- * The most bytes kept for reuse. Past it the buffers released longest ago are freed, so the pool
- * follows the sizes in use now instead of filling with stale ones. Freed at once
- * (lib/io/free_buffer.ts), not left to the collector, a larger pool only holds more idle memory:
- * Bun's 0.5B probe peaked at 2.48 GB with 128 MB, 2.88 GB with 512 (when evicted buffers waited
- * for Bun's collector, 6.9 GB at 128 MB, 3.5 GB at 512).
+ * The pool's floor: it may always keep this many bytes for reuse. Beyond it, it keeps only what
+ * its buffers in use once reached together (their peak less those in use now), so buffers in use
+ * and idle never hold more than that peak plus the floor: a step whose working set exceeds the
+ * floor (the 0.99M bench shape's ~200 MB) reuses all of it. Past the limit the buffers released
+ * longest ago are freed, so the pool follows the sizes in use now instead of filling with stale
+ * ones; a buffer larger than the floor is freed on release. Freed at once (lib/io/free_buffer.ts),
+ * not left to the collector: Bun's 0.5B probe peaked at 2.48 GB with a fixed 128 MB, 2.88 GB with
+ * 512 (when evicted buffers waited for Bun's collector, 6.9 GB at 128 MB, 3.5 GB at 512); Deno's
+ * 0.5B probe 2.00-2.05 GB with the fixed 128 MB, 2.10-2.11 GB with this limit.
  */
 export const POOL_BYTES = 128 * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
@@ -38,7 +42,7 @@ const fresh = (dtype: DType, length: number, shared: boolean): Buf => {
   return dtype === "int32" ? new Int32Array(memory) : new Float32Array(memory);
 };
 
-/** Disposed buffers kept for reuse, up to a byte limit (the backend's is `POOL_BYTES`). */
+/** Disposed buffers kept for reuse, up to a limit (see `POOL_BYTES`, the backend's floor). */
 export interface BufferPool {
   /**
    * A buffer of `length` values of `dtype`, in shared memory when `shared` (what worker threads
@@ -57,10 +61,18 @@ export interface BufferPool {
   readonly pooled: () => number;
 }
 
-/** A pool keeping at most `limitBytes` of disposed buffers. */
-export const bufferPool = (limitBytes: number): BufferPool => {
+/**
+ * A pool keeping at most `floorBytes` of disposed buffers, or more up to the peak bytes its
+ * handed-out buffers reached together less the bytes they hold now.
+ */
+export const bufferPool = (floorBytes: number): BufferPool => {
   const free = new Map<string, Buf[]>();
   let pooledBytes = 0;
+  /** Buffers handed out and not yet released (pooled sizes only), their bytes and its peak. */
+  const handedOut = new WeakSet<Buf>();
+  let liveBytes = 0;
+  let peakLiveBytes = 0;
+  const limit = (): number => Math.max(floorBytes, peakLiveBytes - liveBytes);
   /** Handles beyond the first that share a buffer (reshape's output and its input). */
   const extraHandles = new WeakMap<Buf, number>();
   /**
@@ -79,11 +91,22 @@ export const bufferPool = (limitBytes: number): BufferPool => {
     freeBuffer(oldest);
   };
 
+  const handOut = (x: Buf): Buf => {
+    handedOut.add(x);
+    liveBytes += x.byteLength;
+    peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
+    // A new size in use shrinks the room for idle ones: stale sizes go first.
+    while (pooledBytes > limit()) evictOldest();
+    return x;
+  };
+
   const take = (dtype: DType, length: number, zeroed: boolean, shared = false): Buf => {
+    if (length < MIN_POOLED_VALUES) return fresh(dtype, length, shared);
     const reused = free.get(keyOf(dtype, length, shared))?.pop();
-    if (!reused) return fresh(dtype, length, shared);
+    if (!reused) return handOut(fresh(dtype, length, shared));
     pooledBytes -= reused.byteLength;
     inPool.delete(reused);
+    handOut(reused);
     return zeroed ? reused.fill(0) : reused;
   };
 
@@ -105,10 +128,12 @@ export const bufferPool = (limitBytes: number): BufferPool => {
     if (inPool.has(x)) {
       throw new Error("tensor buffer released twice (disposed through two handles?)");
     }
+    if (handedOut.delete(x)) liveBytes -= x.byteLength;
     const whole = x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     if (!whole || x.length < MIN_POOLED_VALUES) return;
-    if (x.byteLength > limitBytes) return freeBuffer(x);
-    while (pooledBytes + x.byteLength > limitBytes) evictOldest();
+    // One buffer past the floor (a large model's logits) costs more memory than its first touch.
+    if (x.byteLength > floorBytes) return freeBuffer(x);
+    while (pooledBytes + x.byteLength > limit()) evictOldest();
     const key = keyOfBuffer(x);
     const list = free.get(key);
     if (list) list.push(x);
