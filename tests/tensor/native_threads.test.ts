@@ -71,18 +71,29 @@ test("back-to-back products of different shapes reuse the workers and stay exact
   });
 });
 
-test("sgemm over widened bands on every thread: the same bits as the one-thread decoding loop", () => {
+test("sgemm over widened bands on every thread: the same bits as the one-thread loop", () => {
   if (!hasWorkers) return; // no BLAS on Node
   // One product runs matmul.ts's one-thread loop (a BLAS of one thread, the library set to one
-  // as TINA_THREADS=1 sets it), the other shares its bands out.
+  // as TINA_THREADS=1 sets it), the other shares its bands out: decoding's few rows in bands of
+  // 65 weight rows, and a prefill's rows flipped in matmul.ts's bands of 2^21 values (2095 rows).
   const oneThread = loadBlas(1);
   const everyCore = loadBlas();
-  const [n, k] = [1501, 1001]; // bands of 65 weight rows: 1501 is no multiple
-  for (const m of [2, 5, 8]) {
+  const k = 1001;
+  for (const [m, n, bandColumns, flipped] of [[2, 1501, 65], [8, 1501, 65], [32, 4501, 2095, 1]]) {
     const weight = halfInArena(encodeBf16(normal(foldIn(key, 200 + m), n * k)), "bf16")!;
     const x = normal(foldIn(key, 300 + m), m * k);
     const shared = new Float32Array(m * n).fill(NaN);
-    const ran = bf16WidenedBandsOnThreads(everyCore, x, weight.bits, m, n, k, shared, 65);
+    const ran = bf16WidenedBandsOnThreads(
+      everyCore,
+      x,
+      weight.bits,
+      m,
+      n,
+      k,
+      shared,
+      bandColumns,
+      flipped === 1,
+    );
     assert.is(ran, halfGemvThreads() > 1, `m=${m}: shared out exactly when threads are`);
     if (!ran) continue;
     let single: Float32Array = new Float32Array(0);

@@ -193,6 +193,7 @@ export const bf16RowsTimesTransposed = (
   const inArena = product.wAt !== null;
   const job: ColumnsJob = {
     widened: false,
+    flipped: false,
     xAt: product.xAt,
     outAt: product.outAt,
     wAt: product.wAt,
@@ -210,10 +211,10 @@ export const bf16RowsTimesTransposed = (
 
 /**
  * The same product by sgemm over bands of `bandColumns` weight rows that each thread widens in
- * the arena (./matmul.ts's decoding loop for a few rows, band by band on every thread, each
- * band's call unchanged, so the same bits), with OpenBLAS on one thread meanwhile (its own
- * threads would contend with these). False, computing nothing, where the product stays on this
- * thread: workers unavailable, a small weight, or one outside the arena.
+ * the arena (./matmul.ts's loop for a few rows, `flipped` as there, band by band on every
+ * thread, each band's call unchanged, so the same bits), with OpenBLAS on one thread meanwhile
+ * (its own threads would contend with these). False, computing nothing, where the product stays
+ * on this thread: workers unavailable, a small weight, or one outside the arena.
  */
 export const bf16WidenedBandsOnThreads = (
   blas: Blas,
@@ -224,6 +225,7 @@ export const bf16WidenedBandsOnThreads = (
   k: number,
   out: Float32Array,
   bandColumns: number,
+  flipped: boolean,
 ): boolean => {
   checkOperands(x, bits, m, n, k, out);
   const wAt = arenaAddress(bits);
@@ -232,11 +234,12 @@ export const bf16WidenedBandsOnThreads = (
     ? helpers(threads - 1)
     : null;
   if (workers === null) return false;
-  const bandBytes = bandColumns * k * 4;
+  const bandBytes = bandColumns * (k + m) * 4;
   const xAt = arenaScratch("rows", m * k * 4);
   arenaView(Float32Array, xAt, m * k).set(x.subarray(0, m * k));
   const job: ColumnsJob = {
     widened: true,
+    flipped,
     xAt,
     outAt: arenaScratch("out", m * n * 4),
     wAt,
@@ -250,13 +253,8 @@ export const bf16WidenedBandsOnThreads = (
   };
   const bandAt = arenaScratch("widened band", bandBytes);
   const product = { ...job, bits: null };
-  blas.onOneThread(() =>
-    runJob(
-      workers,
-      job,
-      (begin, end) => widenedColumns(blas.sgemm, product, begin, end, bandAt),
-      out,
-    )
-  );
+  const columns = (begin: number, end: number) =>
+    widenedColumns(blas.sgemm, product, begin, end, bandAt, flipped);
+  blas.onOneThread(() => runJob(workers, job, columns, out));
   return true;
 };

@@ -178,8 +178,9 @@ export const bf16Columns = (
 
 /**
  * Columns [begin, end) of `p`'s out by sgemm: the weight's rows begin..end (in the arena at wAt)
- * widened into the band at `bandAt`, times the rows at xAt, stored in order (not evenFirst). The
- * same call as the one-thread decoding loop in ./matmul.ts makes for that band, so the same bits.
+ * widened into the band at `bandAt`, times the rows at xAt, stored in order (not evenFirst);
+ * `flipped`: as band · rowsᵀ into [end - begin, m] after the band, then transposed into out. The
+ * same call as the one-thread loop in ./matmul.ts makes for that band, so the same bits.
  */
 export const widenedColumns = (
   sgemm: Blas["sgemm"],
@@ -187,6 +188,7 @@ export const widenedColumns = (
   begin: number,
   end: number,
   bandAt: number,
+  flipped: boolean,
 ): void => {
   const { xAt, outAt, wAt, m, n, k } = p;
   const count = end - begin;
@@ -194,7 +196,12 @@ export const widenedColumns = (
   const x = arenaView(Float32Array, xAt, m * k);
   const band = arenaView(Float32Array, bandAt, count * k);
   const out = arenaView(Float32Array, outAt + begin * 4, (m - 1) * n + count);
-  sgemm(false, true, m, count, k, x, k, band, k, 0, out, n);
+  if (!flipped) return sgemm(false, true, m, count, k, x, k, band, k, 0, out, n);
+  const product = arenaView(Float32Array, bandAt + count * k * 4, count * m);
+  sgemm(false, true, count, m, k, band, k, x, k, 0, product, m);
+  for (let j = 0; j < count; j++) {
+    for (let i = 0; i < m; i++) out[i * n + j] = product[j * m + i];
+  }
 };
 
 /** `count` BF16 values from arena byte `srcAt` widened to float32 at arena byte `dstAt`. */

@@ -33,6 +33,11 @@ export interface ColumnsJob {
    * the arena; bands of chunkColumns · k float32 from bandsAt), instead of the wasm kernel.
    */
   readonly widened: boolean;
+  /**
+   * A widened job's sgemm as band · rowsᵀ into [columns, m] after the band in the thread's area
+   * (bands of chunkColumns · (k + m) float32), transposed into out: ./matmul.ts's flipped form.
+   */
+  readonly flipped: boolean;
   readonly xAt: number;
   readonly outAt: number;
   readonly wAt: number | null;

@@ -44,9 +44,9 @@ const run = (job: ColumnsJob): void => {
   const product = { ...job, bits };
   if (job.widened) {
     const { sgemm } = blas ??= loadBlas(null);
-    const bandAt = job.bandsAt + (index - 1) * chunkColumns * k * 4;
+    const bandAt = job.bandsAt + (index - 1) * chunkColumns * (k + job.m) * 4;
     return takeChunks(next, n, chunkColumns, (begin, end) => {
-      widenedColumns(sgemm, product, begin, end, bandAt);
+      widenedColumns(sgemm, product, begin, end, bandAt, job.flipped);
     });
   }
   const bandAt = job.bandsAt + (index - 1) * BAND_BYTES;

@@ -43,9 +43,9 @@ const DECODE_BAND_VALUES = 1 << 16;
  * Above FUSED_ROWS and up to this many rows (a prompt's prefill at batch 1), A · bandᵀ runs as
  * band · Aᵀ, transposed into C afterwards: OpenBLAS is faster with the band as the left operand
  * here (Deno, one thread, loaded machine: m = 16 77 against 57 GFLOPS, m = 32 94-118 against
- * 81-91; m = 64 even, m = 128 slower). On more OpenBLAS threads it is not: with 32 columns the
- * flipped product hardly shares out (m = 32, k = 896, 2 threads: 1.05 ms against 0.55 unflipped,
- * 0.64 flipped on 1 thread).
+ * 81-91; m = 64 even, m = 128 slower). OpenBLAS's own threads hardly share a flipped product
+ * out (m = 32, k = 896, 2 threads: 1.05 ms against 0.64 on one), so on more threads each of ours
+ * takes whole bands (./half_gemv.ts).
  */
 const FLIPPED_ROWS = 48;
 
@@ -113,10 +113,21 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
     return bf16RowsTimesTransposed(a, bits, m, n, k, c); // widened in registers
   }
   const width = transposeB ? k : n;
-  const decodeBand = Math.max(1, Math.floor(DECODE_BAND_VALUES / k));
+  const flipped = transposeB && !transposeA && FUSED_ROWS < m && m <= FLIPPED_ROWS;
+  // On more threads, the same bands' products shared out among this thread and the workers.
   if (
-    widenedInArena && blas.threads > 1 &&
-    bf16WidenedBandsOnThreads(blas, a, bits, m, n, k, c, decodeBand)
+    (widenedInArena || (flipped && format === "bf16")) && blas.threads > 1 &&
+    bf16WidenedBandsOnThreads(
+      blas,
+      a,
+      bits,
+      m,
+      n,
+      k,
+      c,
+      Math.max(1, Math.floor((widenedInArena ? DECODE_BAND_VALUES : WIDE_BAND_VALUES) / k)),
+      flipped,
+    )
   ) return;
   const bandValues = widenedInArena
     ? DECODE_BAND_VALUES
@@ -141,9 +152,7 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
           blas.sgemv(true, count, n, band, n, x, incX, beta, c.subarray(i * n), 1);
         }
       }
-    } else if (
-      transposeB && !transposeA && FUSED_ROWS < m && m <= FLIPPED_ROWS && blas.threads === 1
-    ) {
+    } else if (flipped) {
       const flipped = flippedOf(count * m); // [count, m]
       blas.sgemm(false, true, count, m, k, band, k, a, lda, 0, flipped, m);
       for (let j = 0; j < count; j++) {
