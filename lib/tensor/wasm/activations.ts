@@ -8,6 +8,7 @@ import { activationsWasmBase64 } from "./activations_wasm.ts";
 
 interface ActivationExports {
   readonly memory: WebAssembly.Memory;
+  scratchStart(): number;
   swiglu(gate: number, up: number, out: number, n: number): void;
   swigluGrad(g: number, gate: number, up: number, dGate: number, dUp: number, n: number): void;
   softmax(x: number, out: number, rows: number, width: number): void;
@@ -32,15 +33,26 @@ const REGIONS = 5;
 /** Rows no wider than this go through the module (a chunk holds at least one). */
 export const MAX_ROW_WIDTH = CHUNK;
 
-let loaded: { exports: ActivationExports; values: Float32Array } | null = null;
-const instance = () => {
+/** The module, its memory's float32 view from the first region on, and the regions' addresses. */
+interface Loaded {
+  readonly exports: ActivationExports;
+  readonly values: Float32Array;
+  readonly regions: readonly number[];
+}
+let loaded: Loaded | null = null;
+const instance = (): Loaded => {
   if (!loaded) {
     const bytes = Uint8Array.from(atob(activationsWasmBase64), (c) => c.charCodeAt(0));
     const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes))
       .exports as never as ActivationExports;
-    const missing = REGIONS * REGION_BYTES - exports.memory.buffer.byteLength;
+    const start = exports.scratchStart(); // the module's constants lie below
+    const missing = start + REGIONS * REGION_BYTES - exports.memory.buffer.byteLength;
     if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
-    loaded = { exports, values: new Float32Array(exports.memory.buffer) };
+    loaded = {
+      exports,
+      values: new Float32Array(exports.memory.buffer, start, REGIONS * CHUNK),
+      regions: Array.from({ length: REGIONS }, (_, i) => start + i * REGION_BYTES),
+    };
   }
   return loaded;
 };
@@ -58,8 +70,7 @@ const chunked = (
   outputs: readonly Float32Array[],
   kernel: (exports: ActivationExports, regions: readonly number[], count: number) => void,
 ): void => {
-  const { exports, values } = instance();
-  const regions = Array.from({ length: REGIONS }, (_, i) => i * REGION_BYTES);
+  const { exports, values, regions } = instance();
   fixed.forEach((x, i) => values.set(x, (streamed.length + i) * CHUNK));
   const firstOut = streamed.length + fixed.length;
   const n = streamed[0].length;
