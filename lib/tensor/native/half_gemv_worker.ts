@@ -35,15 +35,25 @@ const IDLE_WAIT_MS = 1000;
 adoptArenaMemory(memory);
 halfGemvModule(memory);
 
-/** The BLAS, opened on the first widened job, at the thread count the caller set for it. */
-let blas: Blas | null = null;
+/**
+ * The BLAS at the thread count the caller sets for it, opened as the worker loads (beside the
+ * model) rather than inside the first product; where it cannot open, widened jobs fail.
+ */
+const blas = ((): Blas | Error => {
+  try {
+    return loadBlas(null);
+  } catch (e) {
+    return e as Error;
+  }
+})();
 
 const run = (job: ColumnsJob): void => {
   const { n, k, chunkColumns } = job;
   const bits = job.bits && new Uint16Array(job.bits, job.bitsOffset, n * k);
   const product = { ...job, bits };
   if (job.widened) {
-    const { sgemm } = blas ??= loadBlas(null);
+    if (blas instanceof Error) throw blas;
+    const { sgemm } = blas;
     const bandAt = job.bandsAt + (index - 1) * chunkColumns * (k + job.m) * 4;
     return takeChunks(next, n, chunkColumns, (begin, end) => {
       widenedColumns(sgemm, product, begin, end, bandAt, job.flipped);
