@@ -32,7 +32,7 @@ test("past the floor, the buffers released longest ago are freed and the newest 
 });
 
 test("buffers once in use together are all kept, until new sizes in use need the room", () => {
-  const pool = bufferPool(BYTES);
+  const pool = bufferPool(BYTES, 16 * BYTES);
   const xs = Array.from({ length: 4 }, () => pool.take("float32", VALUES, false) as Float32Array);
   xs.forEach(pool.release);
   assert.is(pool.pooled(), 4 * BYTES, "the peak in use (4 buffers) may wait idle");
@@ -44,6 +44,14 @@ test("buffers once in use together are all kept, until new sizes in use need the
   assert.is(pool.pooled(), BYTES, "the floor is left");
   if (canFree) assert.is(xs.filter((x) => x.length === 0).length, 3, "the 3 released first freed");
   others.forEach(pool.release);
+});
+
+test("past the whole working set, the pool keeps its floor only", () => {
+  const pool = bufferPool(BYTES, 3 * BYTES);
+  const xs = Array.from({ length: 4 }, () => pool.take("float32", VALUES, false) as Float32Array);
+  xs.forEach(pool.release);
+  assert.is(pool.pooled(), BYTES, "4 buffers in use together passed the 3 kept whole");
+  if (canFree) assert.is(xs.filter((x) => x.length === 0).length, 3, "the 3 released first freed");
 });
 
 test("a buffer larger than the floor is freed on release, not pooled", () => {

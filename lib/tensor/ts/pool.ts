@@ -16,17 +16,22 @@ import type { DType } from "../kernels.ts";
 type Buf = Float32Array | Int32Array;
 
 /**
- * The pool's floor: it may always keep this many bytes for reuse. Beyond it, it keeps only what
- * its buffers in use once reached together (their peak less those in use now), so buffers in use
- * and idle never hold more than that peak plus the floor: a step whose working set exceeds the
- * floor (the 0.99M bench shape's ~200 MB) reuses all of it. Past the limit the buffers released
- * longest ago are freed, so the pool follows the sizes in use now instead of filling with stale
- * ones; a buffer larger than the floor is freed on release. Freed at once (lib/io/free_buffer.ts),
- * not left to the collector: Bun's 0.5B probe peaked at 2.48 GB with a fixed 128 MB, 2.88 GB with
- * 512 (when evicted buffers waited for Bun's collector, 6.9 GB at 128 MB, 3.5 GB at 512); Deno's
- * 0.5B probe 2.00-2.05 GB with the fixed 128 MB, 2.10-2.11 GB with this limit.
+ * The pool's floor: it may always keep this many bytes for reuse. Past the limit the buffers
+ * released longest ago are freed, so the pool follows the sizes in use now instead of filling
+ * with stale ones; a buffer larger than the floor is freed on release. Freed at once
+ * (lib/io/free_buffer.ts), not left to the collector: Bun's 0.5B probe peaked at 2.48 GB with
+ * 128 MB, 2.88 GB with 512 (when evicted buffers waited for Bun's collector, 6.9 GB at 128 MB,
+ * 3.5 GB at 512).
  */
 export const POOL_BYTES = 128 * 1024 ** 2;
+/**
+ * A working set up to this size is kept whole: while the pool's buffers in use have never
+ * reached more together, it keeps up to their peak less those in use now (in use and idle stay
+ * within that peak plus the floor). The 0.99M bench shape's step then reuses every buffer (+8%
+ * tokens/s at 1 thread); larger runs, whose peak passes it, keep the floor only (with no such
+ * bound the 1.5B probe peaked at 5.53 GB against 5.22, the 0.5B one at 2.10 against 2.00-2.05).
+ */
+export const WHOLE_WORKING_SET_BYTES = 256 * 1024 ** 2;
 /** Smaller buffers are cheap to make and not worth a map lookup. */
 const MIN_POOLED_VALUES = 1024;
 
@@ -62,17 +67,19 @@ export interface BufferPool {
 }
 
 /**
- * A pool keeping at most `floorBytes` of disposed buffers, or more up to the peak bytes its
- * handed-out buffers reached together less the bytes they hold now.
+ * A pool keeping at most `floorBytes` of disposed buffers, or, while the bytes its handed-out
+ * buffers reached together peak at most at `wholeBytes`, up to that peak less the bytes they hold
+ * now.
  */
-export const bufferPool = (floorBytes: number): BufferPool => {
+export const bufferPool = (floorBytes: number, wholeBytes = 0): BufferPool => {
   const free = new Map<string, Buf[]>();
   let pooledBytes = 0;
   /** Buffers handed out and not yet released (pooled sizes only), their bytes and its peak. */
   const handedOut = new WeakSet<Buf>();
   let liveBytes = 0;
   let peakLiveBytes = 0;
-  const limit = (): number => Math.max(floorBytes, peakLiveBytes - liveBytes);
+  const limit = (): number =>
+    peakLiveBytes > wholeBytes ? floorBytes : Math.max(floorBytes, peakLiveBytes - liveBytes);
   /** Handles beyond the first that share a buffer (reshape's output and its input). */
   const extraHandles = new WeakMap<Buf, number>();
   /**
@@ -146,7 +153,7 @@ export const bufferPool = (floorBytes: number): BufferPool => {
 };
 
 /** The pool the pure-TS and native kernels share. */
-const kernelPool = bufferPool(POOL_BYTES);
+const kernelPool = bufferPool(POOL_BYTES, WHOLE_WORKING_SET_BYTES);
 
 /** A buffer from the kernels' pool (see `BufferPool.take`). */
 export const take = kernelPool.take;
