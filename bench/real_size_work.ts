@@ -40,8 +40,13 @@ export interface RealSizeResult {
   readonly dtype: string;
   readonly loadSeconds: number;
   readonly weightBytes: number;
-  /** Tokens per second at each batch size, keyed `batch<B>`. */
+  /** Tokens per second at each batch size, keyed `batch<B>`: prefill and newTokens steps. */
   readonly decodeTokensPerSecond: Readonly<Record<string, number>>;
+  /**
+   * Seconds of the prompt's prefill and one token alone, keyed the same (a second run): what
+   * remains of the decoding time is the per-token steps.
+   */
+  readonly prefillSeconds: Readonly<Record<string, number>>;
   readonly trainStep: {
     readonly sequences: number;
     readonly tokens: number;
@@ -82,16 +87,22 @@ export const measureRealSize = async (
     );
 
   const decode: Record<string, number> = {};
-  for (const batch of work.batches) {
+  const prefill: Record<string, number> = {};
+  const generate = async (batch: number, newTokens: number): Promise<number> => {
     started = now();
     await generateFromParams(cfg, model.params, randomIds(1, batch, 32), {
-      maxNewTokens: work.newTokens,
+      maxNewTokens: newTokens,
       stopTokens: [],
       padToken: 0,
       key,
       temperature: 0,
     });
-    decode[`batch${batch}`] = (batch * work.newTokens) / ((now() - started) / 1000);
+    return (now() - started) / 1000;
+  };
+  for (const batch of work.batches) {
+    decode[`batch${batch}`] = (batch * work.newTokens) / await generate(batch, work.newTokens);
+    // after the timed run, so that it does not warm that one up
+    prefill[`batch${batch}`] = await generate(batch, 1);
   }
 
   const { sequences, prompt, completion } = work;
@@ -138,6 +149,7 @@ export const measureRealSize = async (
     loadSeconds,
     weightBytes,
     decodeTokensPerSecond: decode,
+    prefillSeconds: prefill,
     trainStep: {
       sequences,
       tokens,

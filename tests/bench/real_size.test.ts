@@ -36,6 +36,7 @@ test("tokens/s count rows × tokens of the work (one second per clock reading)",
   const result = await measureRealSize(dir, tsBackend, work, secondPerReading());
   assert.is(result.loadSeconds, 1);
   assert.equal(result.decodeTokensPerSecond, { batch1: 1 * 2, batch3: 3 * 2 });
+  assert.equal(result.prefillSeconds, { batch1: 1, batch3: 1 });
   assert.is(result.trainStep.tokens, 2 * (5 + 3));
   assert.is(result.trainStep.tokensPerSecond, 2 * (5 + 3));
 });
