@@ -81,6 +81,28 @@ if (!hasFfi) {
     }
   });
 
+  test("matmulAdd is c + matmul: folded, batched, transposed, in place or onto a copy", () => {
+    const cases: [Shape, Shape, boolean, boolean][] = [
+      [[2, 3, 5, 7], [7, 4], false, false], // shared b, batch folded into rows
+      [[3, 7, 5], [7, 4], true, false], // shared b, a transposed: one product per entry
+      [[6, 7, 5], [6, 4, 7], true, true], // batched b
+      [[2, 0], [0, 3], false, false], // no inner dimension: c itself
+    ];
+    for (const [aShape, bShape, tA, tB] of cases) {
+      const a = values(aShape.reduce((x, y) => x * y));
+      const b = values(bShape.reduce((x, y) => x * y));
+      const product = ts.matmul(a, aShape, b, bShape, tA, tB) as Float32Array;
+      for (const inPlace of [false, true]) {
+        const c = values(product.length);
+        const want = c.map((v, i) => v + product[i]);
+        const got = k.matmulAdd(c, a, aShape, b, bShape, tA, tB, inPlace) as Float32Array;
+        const what = `${aShape} x ${bShape} tA=${tA} tB=${tB} inPlace=${inPlace}`;
+        assert.ok(relativeError(got, want) < 1e-5, what);
+        assert.is(got.buffer === c.buffer, inPlace, `${what}: into c's buffer exactly in place`);
+      }
+    }
+  });
+
   test("operands that are views into larger buffers are read from their own offset", () => {
     const [m, kk, n] = [4, 6, 5];
     const aBig = values(3 + m * kk + 2), bBig = values(7 + kk * n);

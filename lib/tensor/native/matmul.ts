@@ -12,7 +12,7 @@ import { matmulExtents } from "../shape.ts";
 import { type HalfFormat, HalfMatrix, halfTable } from "../half.ts";
 import type { Blas } from "./blas.ts";
 import { bf16RowsTimesTransposed, bf16WidenedBandsOnThreads } from "./half_gemv.ts";
-import { widenInArena } from "./half_gemv_columns.ts";
+import { flippedIntoColumns, widenInArena } from "./half_gemv_columns.ts";
 import { arenaAddress, arenaScratch, arenaView } from "./half_arena.ts";
 import { take } from "../ts/pool.ts";
 
@@ -69,7 +69,7 @@ const scratchOf = (length: number): Float32Array => {
 };
 
 /** `bits` as float32 in a scratch (valid until the next call). */
-export const widenToScratch = (bits: Uint16Array, format: HalfFormat): Float32Array => {
+const widenToScratch = (bits: Uint16Array, format: HalfFormat): Float32Array => {
   const at = format === "bf16" ? arenaAddress(bits) : null;
   if (at !== null) {
     const bandAt = arenaScratch("widened band", bits.length * 4);
@@ -88,7 +88,7 @@ export const widenToScratch = (bits: Uint16Array, format: HalfFormat): Float32Ar
   return out;
 };
 
-/** One product's operands: A as stored (leading dimension lda), C [m, n] written, not added to. */
+/** One 2-D product's operands: A as stored (leading dimension lda) and C [m, n]. */
 interface Product {
   readonly a: Float32Array;
   readonly lda: number;
@@ -114,27 +114,17 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
   }
   const width = transposeB ? k : n;
   const flipped = transposeB && !transposeA && FUSED_ROWS < m && m <= FLIPPED_ROWS;
-  // On more threads, the same bands' products shared out among this thread and the workers.
-  if (
-    (widenedInArena || (flipped && format === "bf16")) && blas.threads > 1 &&
-    bf16WidenedBandsOnThreads(
-      blas,
-      a,
-      bits,
-      m,
-      n,
-      k,
-      c,
-      Math.max(1, Math.floor((widenedInArena ? DECODE_BAND_VALUES : WIDE_BAND_VALUES) / k)),
-      flipped,
-    )
-  ) return;
   const bandValues = widenedInArena
     ? DECODE_BAND_VALUES
     : m <= GEMV_ROWS
     ? NARROW_BAND_VALUES
     : WIDE_BAND_VALUES;
   const rows = Math.max(1, Math.floor(bandValues / width));
+  // On more threads, the same bands' products shared out among this thread and the workers.
+  if (
+    (widenedInArena || (flipped && format === "bf16")) && blas.threads > 1 &&
+    bf16WidenedBandsOnThreads(blas, a, bits, m, n, k, c, rows, flipped)
+  ) return;
   const total = transposeB ? n : k;
   for (let r0 = 0; r0 < total; r0 += rows) {
     const count = Math.min(rows, total - r0);
@@ -153,11 +143,9 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
         }
       }
     } else if (flipped) {
-      const flipped = flippedOf(count * m); // [count, m]
-      blas.sgemm(false, true, count, m, k, band, k, a, lda, 0, flipped, m);
-      for (let j = 0; j < count; j++) {
-        for (let i = 0; i < m; i++) c[i * n + r0 + j] = flipped[j * m + i];
-      }
+      const product = flippedOf(count * m); // band · Aᵀ, [count, m]
+      blas.sgemm(false, true, count, m, k, band, k, a, lda, 0, product, m);
+      flippedIntoColumns(product, count, m, c, n, r0);
     } else if (transposeB) {
       blas.sgemm(transposeA, true, m, count, k, a, lda, band, k, 0, c.subarray(r0), n);
     } else {
@@ -167,6 +155,54 @@ const halfProduct = (blas: Blas, p: Product, bits: Uint16Array, format: HalfForm
     }
   }
 };
+
+type Extents = ReturnType<typeof matmulExtents>;
+
+/**
+ * Calls `product` on each 2-D product of a batched one: one per batch entry, or one with the batch
+ * folded into M where B is shared and A untransposed. `bAt`: where that product's B starts in B's
+ * values. Nothing to multiply when C or the inner dimension is empty.
+ */
+export const eachProduct = (
+  { m, k, n, batch, bBatched, foldable }: Extents,
+  a: Float32Array,
+  transposeA: boolean,
+  transposeB: boolean,
+  c: Float32Array,
+  product: (p: Product, bAt: number) => void,
+): void => {
+  if (c.length === 0 || k === 0) return;
+  const [products, rows] = foldable ? [1, batch * m] : [batch, m];
+  for (let t = 0; t < products; t++) {
+    product({
+      a: a.subarray(t * rows * k, (t + 1) * rows * k),
+      lda: transposeA ? rows : k,
+      transposeA,
+      m: rows,
+      n,
+      k,
+      transposeB,
+      c: c.subarray(t * rows * n, (t + 1) * rows * n),
+    }, bBatched ? t * k * n : 0);
+  }
+};
+
+/** C = op(A) · op(B) + beta·C on the BLAS for a float32 B. */
+export const sgemmProduct = (blas: Blas, p: Product, b: Float32Array, beta: number): void =>
+  blas.sgemm(
+    p.transposeA,
+    p.transposeB,
+    p.m,
+    p.n,
+    p.k,
+    p.a,
+    p.lda,
+    b,
+    p.transposeB ? p.k : p.n,
+    beta,
+    p.c,
+    p.n,
+  );
 
 /**
  * [...batch, M, K] x [...batch, K, N] (or a shared rank-2 B) after the optional transposes of
@@ -181,36 +217,14 @@ export const nativeMatmul = (
   transposeA: boolean,
   transposeB: boolean,
 ): Float32Array => {
-  const { m, k, n, batch, bBatched, foldable } = matmulExtents(
-    aShape,
-    bShape,
-    transposeA,
-    transposeB,
-  );
-  // Every product below writes all of its output (beta 0 first), so a reused buffer needs no
-  // zeroing; an empty inner dimension leaves zeros.
+  const extents = matmulExtents(aShape, bShape, transposeA, transposeB);
+  const { m, k, n, batch } = extents;
+  // Every product below writes all of its output (beta 0), so a reused buffer needs no zeroing;
+  // an empty inner dimension leaves zeros.
   const out = take("float32", batch * m * n, k === 0) as Float32Array;
-  if (out.length === 0 || k === 0) return out;
-  // A shared right operand and an untransposed left one: one product with the batch in M.
-  const [products, rows] = foldable ? [1, batch * m] : [batch, m];
-  for (let t = 0; t < products; t++) {
-    const bAt = bBatched ? t * k * n : 0;
-    const p: Product = {
-      a: a.subarray(t * rows * k, (t + 1) * rows * k),
-      lda: transposeA ? rows : k,
-      transposeA,
-      m: rows,
-      n,
-      k,
-      transposeB,
-      c: out.subarray(t * rows * n, (t + 1) * rows * n),
-    };
-    if (b instanceof HalfMatrix) {
-      halfProduct(blas, p, b.bits.subarray(bAt, bAt + k * n), b.format);
-    } else {
-      const bt = b.subarray(bAt, bAt + k * n);
-      blas.sgemm(transposeA, transposeB, rows, n, k, p.a, p.lda, bt, transposeB ? k : n, 0, p.c, n);
-    }
-  }
+  eachProduct(extents, a, transposeA, transposeB, out, (p, bAt) => {
+    if (b instanceof HalfMatrix) halfProduct(blas, p, b.bits.subarray(bAt, bAt + k * n), b.format);
+    else sgemmProduct(blas, p, b.subarray(bAt, bAt + k * n), 0);
+  });
   return out;
 };

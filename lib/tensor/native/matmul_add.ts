@@ -8,6 +8,7 @@ import type { Shape } from "../kernels.ts";
 import { matmulExtents } from "../shape.ts";
 import { retain, take } from "../ts/pool.ts";
 import type { Blas } from "./blas.ts";
+import { eachProduct, sgemmProduct } from "./matmul.ts";
 
 export const nativeMatmulAdd = (
   blas: Blas,
@@ -20,34 +21,12 @@ export const nativeMatmulAdd = (
   transposeB: boolean,
   inPlace: boolean,
 ): Float32Array => {
-  const { m, k, n, batch, bBatched, foldable } = matmulExtents(
-    aShape,
-    bShape,
-    transposeA,
-    transposeB,
-  );
+  const extents = matmulExtents(aShape, bShape, transposeA, transposeB);
   // In place, the output is a second handle to c's buffer (its own dispose counts apart).
   const out = inPlace ? retain(c) : (take("float32", c.length, false) as Float32Array);
   if (!inPlace) out.set(c);
-  if (out.length === 0 || k === 0) return out;
-  // A shared right operand and an untransposed left one: one product with the batch in M.
-  const [products, rows] = foldable ? [1, batch * m] : [batch, m];
-  for (let t = 0; t < products; t++) {
-    const bAt = bBatched ? t * k * n : 0;
-    blas.sgemm(
-      transposeA,
-      transposeB,
-      rows,
-      n,
-      k,
-      a.subarray(t * rows * k, (t + 1) * rows * k),
-      transposeA ? rows : k,
-      b.subarray(bAt, bAt + k * n),
-      transposeB ? k : n,
-      1,
-      out.subarray(t * rows * n, (t + 1) * rows * n),
-      n,
-    );
-  }
+  eachProduct(extents, a, transposeA, transposeB, out, (p, bAt) => {
+    sgemmProduct(blas, p, b.subarray(bAt, bAt + extents.k * extents.n), 1);
+  });
   return out;
 };
