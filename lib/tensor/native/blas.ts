@@ -96,6 +96,15 @@ interface DenoFfi {
   ): { symbols: unknown };
 }
 
+/** Each symbol's [argument types, result type] in one FFI's spelling of a declaration. */
+const spelled = <D>(
+  symbols: Record<string, [string[], string]>,
+  declaration: (args: string[], result: string) => D,
+): Record<string, D> =>
+  Object.fromEntries(
+    Object.entries(symbols).map(([name, [args, result]]) => [name, declaration(args, result)]),
+  );
+
 /** The FFI of this runtime, or why there is none. */
 const runtimeFfi = (): Open | string => {
   const deno = (globalThis as { Deno?: DenoFfi }).Deno;
@@ -103,14 +112,10 @@ const runtimeFfi = (): Open | string => {
     return (library, symbols) =>
       deno.dlopen(
         library,
-        Object.fromEntries(
-          Object.entries(symbols as Record<string, [string[], string]>).map((
-            [name, [args, result]],
-          ) => [name, {
-            parameters: args.map((t) => (t === "ptr" ? "buffer" : t)),
-            result,
-          }]),
-        ),
+        spelled(symbols, (args, result) => ({
+          parameters: args.map((t) => (t === "ptr" ? "buffer" : t)),
+          result,
+        })),
       ).symbols as never;
   }
   if ("Bun" in globalThis) {
@@ -122,14 +127,8 @@ const runtimeFfi = (): Open | string => {
       };
     };
     return (library, symbols) =>
-      ffi.dlopen(
-        library,
-        Object.fromEntries(
-          Object.entries(symbols as Record<string, [string[], string]>).map((
-            [name, [args, returns]],
-          ) => [name, { args, returns }]),
-        ),
-      ).symbols as never;
+      ffi.dlopen(library, spelled(symbols, (args, returns) => ({ args, returns })))
+        .symbols as never;
   }
   return "this runtime has no FFI (Deno and Bun have one; Node does not)";
 };

@@ -15,17 +15,17 @@
  */
 import { type HalfFormat, HalfMatrix } from "../half.ts";
 import { allocate, type Arena, emptyArena, release } from "./arena.ts";
+import { growTo, WASM_PAGE_BYTES } from "../wasm/host.ts";
 
-const PAGE_BYTES = 65536;
 /** wasm32's whole address space (65536 pages); only the pages used are ever grown. */
 export const ARENA_PAGES = 65536;
 /** Kept free of weights for scratch: rows, outputs (8 x 151936 logits: 5 MB) and bands. */
 const SCRATCH_RESERVE = 64 << 20;
 /** Page 0 is left to the module (its static data and stack, if any). */
-const BASE = PAGE_BYTES;
+const BASE = WASM_PAGE_BYTES;
 
 let memory: WebAssembly.Memory | null = null;
-let arena: Arena = emptyArena(BASE, ARENA_PAGES * PAGE_BYTES);
+let arena: Arena = emptyArena(BASE, ARENA_PAGES * WASM_PAGE_BYTES);
 /** Every buffer object of the memory handed out (a new one after each growth). */
 const buffers = new WeakSet<ArrayBufferLike>();
 
@@ -46,8 +46,7 @@ export const adoptArenaMemory = (shared: WebAssembly.Memory): void => {
 /** The memory's current buffer, grown first to reach `end` bytes. */
 const bufferReaching = (end: number): SharedArrayBuffer => {
   const m = arenaMemory();
-  const have = m.buffer.byteLength;
-  if (have < end) m.grow(Math.ceil((end - have) / PAGE_BYTES));
+  growTo(m, end);
   const buffer = m.buffer as unknown as SharedArrayBuffer;
   buffers.add(buffer);
   return buffer;

@@ -1,6 +1,7 @@
 /**
- * BF16 rows-times-weight products for decoding (a few rows x [m, k] times a weight stored
- * [n, k], transposed), on every core. The output columns are cut into chunks that this thread
+ * BF16 rows-times-weight products for decoding and short prefills (rows x [m, k] times a weight
+ * stored [n, k], transposed), on every core: by the wasm kernel (bf16RowsTimesTransposed) or by
+ * sgemm over bands that each thread widens (bf16WidenedBandsOnThreads). The output columns are cut into chunks that this thread
  * and the workers (./half_gemv_worker.ts, node:worker_threads on Deno and Bun, each with its own
  * wasm instance) take from one shared counter, writing into shared memory, so a thread that
  * another process keeps off its core costs nothing but its share (on this loaded 2-core machine
@@ -14,6 +15,12 @@
  *
  * Threads: TINA_THREADS, else every core (as the BLAS). Node (no native backend) and small
  * products stay on this thread; a worker that fails is an error, never a hang.
+ *
+ * The files: this one is the pool (starting workers, posting jobs, waiting for them);
+ * ./half_gemv_protocol.ts the handshake both sides follow; ./half_gemv_worker.ts a worker;
+ * ./half_gemv_columns.ts the work itself, a range of output columns on one thread (the wasm
+ * kernel ./assembly/half_gemv.ts, or sgemm over a widened band); ./half_gemv_wasm.ts and
+ * ./half_gemv_relaxed_wasm.ts the kernel's two builds (generated: lib/tensor/wasm/build.mjs).
  */
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 import { type Blas, blasThreadCount } from "./blas.ts";
@@ -28,14 +35,12 @@ import {
 } from "./half_gemv_columns.ts";
 import {
   CHUNK_WEIGHTS,
-  CLAIMED,
   type ColumnsJob,
-  CONTROL_WORDS,
-  FAILED,
-  FINISHED,
-  POSTED,
-  READY,
+  controlBlock,
+  postJob,
+  settleJob,
   takeChunks,
+  workerLoaded,
 } from "./half_gemv_protocol.ts";
 
 /**
@@ -44,10 +49,6 @@ import {
  * head are shared out; the 128-row k and v projections are not.
  */
 const MIN_SHARED_WEIGHTS = 1 << 18;
-/** How long a new worker may take to load before threads are given up (loaded machines). */
-const START_TIMEOUT_MS = 30 * 1000;
-/** How long to wait for a worker's last chunk (~1 ms of work) before calling it lost. */
-const CHUNK_TIMEOUT_MS = 60 * 1000;
 
 interface Helper {
   readonly worker: Worker;
@@ -69,7 +70,7 @@ let unavailable = !("Deno" in globalThis || "Bun" in globalThis);
 
 /** Starts the worker that is thread `index` of a product (this thread is 0). */
 const startHelper = (index: number): Helper => {
-  const control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  const control = controlBlock();
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(WORKER_URL, {
     workerData: { control, next, port: port2, memory: arenaMemory(), index },
@@ -111,45 +112,13 @@ const helpers = (count: number): Helper[] | null => {
   startHalfGemvWorkers(count);
   if (unavailable) return null;
   const wanted = pool.slice(0, count);
-  const loaded = wanted.every(({ control }) =>
-    Atomics.load(control, READY) === 1 ||
-    Atomics.wait(control, READY, 0, START_TIMEOUT_MS) !== "timed-out"
-  );
-  if (loaded) return wanted;
+  if (wanted.every(({ control }) => workerLoaded(control))) return wanted;
   giveUpThreads();
   return null;
 };
 
 /** Threads a large product runs on now: 1 when TINA_THREADS=1 or workers could not start. */
 export const halfGemvThreads = (): number => (unavailable ? 1 : blasThreadCount());
-
-/** Posts a job to a worker: its operands through the port, then the count it wakes on. */
-const post = ({ control, port }: Helper, job: ColumnsJob): number => {
-  port.postMessage(job);
-  const posted = Atomics.add(control, POSTED, 1) + 1;
-  Atomics.notify(control, POSTED);
-  return posted;
-};
-
-/**
- * Once every chunk is taken: claims job `posted` where the worker has not started it (no wait),
- * else waits for the worker to finish it. Throws if any job of this worker failed.
- */
-const settle = ({ control }: Helper, posted: number): void => {
-  if (Atomics.compareExchange(control, CLAIMED, posted - 1, posted) !== posted - 1) {
-    for (let seen = Atomics.load(control, FINISHED); seen < posted;) {
-      if (Atomics.wait(control, FINISHED, seen, CHUNK_TIMEOUT_MS) === "timed-out") {
-        throw new Error(
-          `bf16RowsTimesTransposed: a worker thread gave no answer in ${CHUNK_TIMEOUT_MS / 1000} s`,
-        );
-      }
-      seen = Atomics.load(control, FINISHED);
-    }
-  }
-  if (Atomics.exchange(control, FAILED, 0) !== 0) {
-    throw new Error("bf16RowsTimesTransposed: a worker thread failed");
-  }
-};
 
 /**
  * Posts `job` to `workers`, computes chunks on this thread with `columns` until none is left,
@@ -162,10 +131,25 @@ const runJob = (
   out: Float32Array,
 ): void => {
   Atomics.store(next, 0, 0);
-  const posted = workers.map((worker) => post(worker, job));
+  const posted = workers.map(({ control, port }) => postJob(control, port, job));
   takeChunks(next, job.n, job.chunkColumns, columns);
-  posted.forEach((count, i) => settle(workers[i], count));
+  posted.forEach((count, i) => settleJob(workers[i].control, count));
   out.set(arenaView(Float32Array, job.outAt, job.m * job.n));
+};
+
+/**
+ * The workers to share the product of an [n, k] weight out with, in chunks of `chunkColumns`
+ * columns; null (this thread alone) where there are no threads, the weight is small or takes one
+ * chunk, or the workers cannot read it in place (`shareable` false).
+ */
+const workersFor = (
+  n: number,
+  k: number,
+  chunkColumns: number,
+  shareable: boolean,
+): Helper[] | null => {
+  const threads = Math.min(halfGemvThreads(), Math.ceil(n / chunkColumns));
+  return threads > 1 && n * k >= MIN_SHARED_WEIGHTS && shareable ? helpers(threads - 1) : null;
 };
 
 /**
@@ -183,11 +167,7 @@ export const bf16RowsTimesTransposed = (
 ): void => {
   checkOperands(x, bits, m, n, k, out);
   const chunkColumns = Math.max(1, Math.floor(CHUNK_WEIGHTS / k));
-  const threads = Math.min(halfGemvThreads(), Math.ceil(n / chunkColumns));
-  const workers = threads > 1 && n * k >= MIN_SHARED_WEIGHTS &&
-      bits.buffer instanceof SharedArrayBuffer
-    ? helpers(threads - 1)
-    : null;
+  const workers = workersFor(n, k, chunkColumns, bits.buffer instanceof SharedArrayBuffer);
   if (workers === null) return bf16Columns(x, bits, m, n, k, 0, n, out);
   const product = arenaProduct(x, bits, m, n, k);
   const inArena = product.wAt !== null;
@@ -229,10 +209,7 @@ export const bf16WidenedBandsOnThreads = (
 ): boolean => {
   checkOperands(x, bits, m, n, k, out);
   const wAt = arenaAddress(bits);
-  const threads = Math.min(halfGemvThreads(), Math.ceil(n / bandColumns));
-  const workers = threads > 1 && n * k >= MIN_SHARED_WEIGHTS && wAt !== null
-    ? helpers(threads - 1)
-    : null;
+  const workers = workersFor(n, k, bandColumns, wAt !== null);
   if (workers === null) return false;
   const bandBytes = bandColumns * (k + m) * 4;
   const xAt = arenaScratch("rows", m * k * 4);

@@ -6,11 +6,14 @@
  * shared memory (./half_arena.ts): rows and outputs lie there, and so do the weights the native
  * backend uploaded, which are read in place; a weight elsewhere is copied in through a band of
  * L2 size per thread. Synchronous; the module is instantiated on first use, once per thread.
+ * Also the other way to compute such columns, by sgemm over a band that the module widens in the
+ * arena (widenedColumns), and the module's widening itself (widenInArena).
  */
 import { halfGemvRelaxedWasmBase64 } from "./half_gemv_relaxed_wasm.ts";
 import { halfGemvWasmBase64 } from "./half_gemv_wasm.ts";
 import { arenaAddress, arenaMemory, arenaScratch, arenaView } from "./half_arena.ts";
 import type { Blas } from "./blas.ts";
+import { embeddedBytes } from "../wasm/host.ts";
 
 interface HalfGemvExports {
   bf16RowsTimesTransposed(
@@ -30,16 +33,13 @@ const BAND_VALUES = 1 << 17;
 /** Bytes of one thread's band for weights outside the arena. */
 export const BAND_BYTES = BAND_VALUES * 2;
 
-const decode = (base64: string): Uint8Array<ArrayBuffer> =>
-  Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-
 /**
  * The build with fused multiply-adds where the runtime validates relaxed SIMD (Deno, Bun: at
  * 8 rows 1.3-1.5x faster here), else the portable one (Node 20).
  */
 const moduleBytes = (): Uint8Array<ArrayBuffer> => {
-  const relaxed = decode(halfGemvRelaxedWasmBase64);
-  return WebAssembly.validate(relaxed) ? relaxed : decode(halfGemvWasmBase64);
+  const relaxed = embeddedBytes(halfGemvRelaxedWasmBase64);
+  return WebAssembly.validate(relaxed) ? relaxed : embeddedBytes(halfGemvWasmBase64);
 };
 
 let loaded: HalfGemvExports | null = null;
@@ -122,11 +122,10 @@ export const evenFirst = (x: Float32Array, m: number, k: number, into: Float32Ar
   for (let i = 0; i < m; i++) {
     const row = i * k;
     for (let p = row; p < row + blocks; p += 8) {
-      into[p] = x[p], into[p + 1] = x[p + 2], into[p + 2] = x[p + 4], into[p + 3] = x[p + 6];
-      into[p + 4] = x[p + 1],
-        into[p + 5] = x[p + 3],
-        into[p + 6] = x[p + 5],
-        into[p + 7] = x[p + 7];
+      for (let q = 0; q < 4; q++) {
+        into[p + q] = x[p + 2 * q];
+        into[p + 4 + q] = x[p + 2 * q + 1];
+      }
     }
     into.set(x.subarray(row + blocks, row + k), row + blocks);
   }
@@ -199,8 +198,23 @@ export const widenedColumns = (
   if (!flipped) return sgemm(false, true, m, count, k, x, k, band, k, 0, out, n);
   const product = arenaView(Float32Array, bandAt + count * k * 4, count * m);
   sgemm(false, true, count, m, k, band, k, x, k, 0, product, m);
+  flippedIntoColumns(product, count, m, out, n, 0);
+};
+
+/**
+ * A flipped product's output, `flipped` [count, m] (band · rowsᵀ), into columns
+ * [at, at + count) of C [m, n]: C[i, at + j] = flipped[j, i].
+ */
+export const flippedIntoColumns = (
+  flipped: Float32Array,
+  count: number,
+  m: number,
+  c: Float32Array,
+  n: number,
+  at: number,
+): void => {
   for (let j = 0; j < count; j++) {
-    for (let i = 0; i < m; i++) out[i * n + j] = product[j * m + i];
+    for (let i = 0; i < m; i++) c[i * n + at + j] = flipped[j * m + i];
   }
 };
 

@@ -1,25 +1,15 @@
 /**
  * A worker of the decoding product's thread pool (./half_gemv.ts). It never returns to its event
- * loop: it sleeps on the count of posted jobs, takes each job's operands (addresses in the
- * arena's shared memory, handed over in workerData) from its port synchronously, claims the job
- * unless the caller already finished it, computes chunks of output columns on its own instance
- * of the wasm module until none is left, counts the job finished (flagging a failure, never
- * hanging the caller) and wakes the caller. The pool unreferences it, so it never keeps the
- * process alive.
+ * loop: it serves the jobs posted to it (./half_gemv_protocol.ts), each a few addresses in the
+ * arena's shared memory (handed over in workerData), computing chunks of output columns on its
+ * own instance of the wasm module, or by sgemm, until none is left. The pool unreferences it, so
+ * it never keeps the process alive.
  */
-import { type MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { type MessagePort, workerData } from "node:worker_threads";
 import { type Blas, loadBlas } from "./blas.ts";
 import { adoptArenaMemory } from "./half_arena.ts";
 import { BAND_BYTES, halfGemvModule, productColumns, widenedColumns } from "./half_gemv_columns.ts";
-import {
-  CLAIMED,
-  type ColumnsJob,
-  FAILED,
-  FINISHED,
-  POSTED,
-  READY,
-  takeChunks,
-} from "./half_gemv_protocol.ts";
+import { type ColumnsJob, serveJobs, takeChunks } from "./half_gemv_protocol.ts";
 
 const { control, next, port, memory, index } = workerData as {
   control: Int32Array;
@@ -29,8 +19,6 @@ const { control, next, port, memory, index } = workerData as {
   /** This worker's place among the threads (the caller is 0): which band it copies into. */
   index: number;
 };
-/** A bound on each sleep while idle (jobs wake it; this only keeps every wait finite). */
-const IDLE_WAIT_MS = 1000;
 
 adoptArenaMemory(memory);
 halfGemvModule(memory);
@@ -65,21 +53,4 @@ const run = (job: ColumnsJob): void => {
   });
 };
 
-Atomics.store(control, READY, 1);
-Atomics.notify(control, READY); // loaded: the pool waits for this before posting
-for (let handled = 0;;) {
-  if (Atomics.load(control, POSTED) === handled) {
-    Atomics.wait(control, POSTED, handled, IDLE_WAIT_MS);
-    continue;
-  }
-  try {
-    const job = receiveMessageOnPort(port)?.message as ColumnsJob | undefined;
-    if (!job) throw new Error("half_gemv worker: a job was posted without its operands");
-    if (Atomics.compareExchange(control, CLAIMED, handled, handled + 1) === handled) run(job);
-  } catch {
-    Atomics.store(control, FAILED, 1);
-  }
-  handled++;
-  Atomics.store(control, FINISHED, handled);
-  Atomics.notify(control, FINISHED);
-}
+serveJobs(control, port, run);

@@ -6,6 +6,7 @@
 import type { Shape } from "../kernels.ts";
 import { matmulShape, sizeOf } from "../shape.ts";
 import { matmulWasmBase64 } from "./matmul_wasm.ts";
+import { embeddedBytes, growTo } from "./host.ts";
 
 interface MatmulExports {
   readonly memory: WebAssembly.Memory;
@@ -25,13 +26,11 @@ interface MatmulExports {
   ): void;
 }
 
-const PAGE_BYTES = 65536;
-
 let loaded: MatmulExports | null = null;
 const simd = (): MatmulExports => {
   if (!loaded) {
-    const bytes = Uint8Array.from(atob(matmulWasmBase64), (c) => c.charCodeAt(0));
-    loaded = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as never;
+    const compiled = new WebAssembly.Module(embeddedBytes(matmulWasmBase64));
+    loaded = new WebAssembly.Instance(compiled).exports as never;
   }
   return loaded as MatmulExports;
 };
@@ -45,11 +44,6 @@ const layout = (sizes: readonly number[]): { offsets: number[]; end: number } =>
     end += Math.ceil(size / 4) * 16;
   }
   return { offsets, end };
-};
-
-const reserve = (memory: WebAssembly.Memory, bytes: number): void => {
-  const missing = bytes - memory.buffer.byteLength;
-  if (missing > 0) memory.grow(Math.ceil(missing / PAGE_BYTES));
 };
 
 const batchOf = (shape: Shape): number => sizeOf(shape.slice(0, -2));
@@ -78,7 +72,7 @@ export const simdMatmul = (
     sizeOf(out),
   ]);
   const wasm = simd();
-  reserve(wasm.memory, end);
+  growTo(wasm.memory, end);
   const heap = new Float32Array(wasm.memory.buffer);
   heap.set(a, aAt / 4);
   heap.set(b, bAt / 4);
