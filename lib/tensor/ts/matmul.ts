@@ -55,7 +55,10 @@ const packB = (b: View | HalfView, p0: number, kc: number, n: number, into: Floa
   }
 };
 
-/** packB for 16-bit B: the same panels, each value widened by one table read. */
+/**
+ * packB for 16-bit B: the same panels, each value widened by one table read. A loop of its own,
+ * not packB's with a per-value choice: the float32 packing stays a plain copy.
+ */
 const packHalfB = (b: HalfView, p0: number, kc: number, n: number, into: Float64Array): void => {
   const { data, table, offset, rowStride, colStride } = b;
   let w = 0;

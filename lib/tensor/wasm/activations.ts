@@ -5,6 +5,7 @@
  * on Deno, Bun and Node.
  */
 import { activationsWasmBase64 } from "./activations_wasm.ts";
+import { embeddedBytes, growTo } from "./host.ts";
 
 interface ActivationExports {
   readonly memory: WebAssembly.Memory;
@@ -42,12 +43,10 @@ interface Loaded {
 let loaded: Loaded | null = null;
 const instance = (): Loaded => {
   if (!loaded) {
-    const bytes = Uint8Array.from(atob(activationsWasmBase64), (c) => c.charCodeAt(0));
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes))
-      .exports as never as ActivationExports;
+    const compiled = new WebAssembly.Module(embeddedBytes(activationsWasmBase64));
+    const exports = new WebAssembly.Instance(compiled).exports as never as ActivationExports;
     const start = exports.scratchStart(); // the module's constants lie below
-    const missing = start + REGIONS * REGION_BYTES - exports.memory.buffer.byteLength;
-    if (missing > 0) exports.memory.grow(Math.ceil(missing / 65536));
+    growTo(exports.memory, start + REGIONS * REGION_BYTES);
     loaded = {
       exports,
       values: new Float32Array(exports.memory.buffer, start, REGIONS * CHUNK),
@@ -87,10 +86,24 @@ const chunked = (
   }
 };
 
-/** Whole rows of `width` per chunk. */
-const rowsPerChunk = (width: number): number => Math.floor(CHUNK / width) * width;
 /** Elementwise kernels run whole vectors: the tail lanes hold stale values, never copied out. */
 const vectors = (count: number): number => Math.ceil(count / 4) * 4;
+
+/** `chunked` for a row kernel: whole rows of `width` per chunk, `rows` of them this time. */
+const byRows = (
+  width: number,
+  streamed: readonly Float32Array[],
+  fixed: readonly Float32Array[],
+  out: Float32Array,
+  kernel: (exports: ActivationExports, regions: readonly number[], rows: number) => void,
+): void =>
+  chunked(
+    Math.floor(CHUNK / width) * width,
+    streamed,
+    fixed,
+    [out],
+    (e, regions, count) => kernel(e, regions, count / width),
+  );
 
 /** out = silu(gate) · up (arrays of one length). */
 export const swigluInto = (gate: Float32Array, up: Float32Array, out: Float32Array): void =>
@@ -114,13 +127,7 @@ export const swigluGradInto = (
 
 /** Softmax over each row of `width` values of x into out (width ≤ MAX_ROW_WIDTH). */
 export const softmaxInto = (x: Float32Array, width: number, out: Float32Array): void =>
-  chunked(
-    rowsPerChunk(width),
-    [x],
-    [],
-    [out],
-    (e, [r0, r1], n) => e.softmax(r0, r1, n / width, width),
-  );
+  byRows(width, [x], [], out, (e, [r0, r1], rows) => e.softmax(r0, r1, rows, width));
 
 /** Softmax's backward from its output y and the output's gradient g, per row of `width`. */
 export const softmaxGradInto = (
@@ -129,45 +136,35 @@ export const softmaxGradInto = (
   width: number,
   out: Float32Array,
 ): void =>
-  chunked(
-    rowsPerChunk(width),
-    [y, g],
-    [],
-    [out],
-    (e, [r0, r1, r2], n) => e.softmaxGrad(r0, r1, r2, n / width, width),
-  );
+  byRows(width, [y, g], [], out, (e, [r0, r1, r2], rows) => e.softmaxGrad(r0, r1, r2, rows, width));
 
-/** RMSNorm over each row of `width` values of x, times weight [width], into out. */
+/** RMSNorm over each row of x (as wide as weight), times weight, into out. */
 export const rmsNormInto = (
   x: Float32Array,
   weight: Float32Array,
   eps: number,
   out: Float32Array,
-): void => {
-  const width = weight.length;
-  chunked(
-    rowsPerChunk(width),
+): void =>
+  byRows(
+    weight.length,
     [x],
     [weight],
-    [out],
-    (e, [r0, r1, r2], n) => e.rmsNorm(r0, r1, r2, n / width, width, eps),
+    out,
+    (e, [r0, r1, r2], rows) => e.rmsNorm(r0, r1, r2, rows, weight.length, eps),
   );
-};
 
-/** RMSNorm's d x from the output's gradient g, x and weight [width]. */
+/** RMSNorm's d x from the output's gradient g, x and weight (as wide as a row). */
 export const rmsNormGradInto = (
   g: Float32Array,
   x: Float32Array,
   weight: Float32Array,
   eps: number,
   out: Float32Array,
-): void => {
-  const width = weight.length;
-  chunked(
-    rowsPerChunk(width),
+): void =>
+  byRows(
+    weight.length,
     [g, x],
     [weight],
-    [out],
-    (e, [r0, r1, r2, r3], n) => e.rmsNormGrad(r0, r1, r2, r3, n / width, width, eps),
+    out,
+    (e, [r0, r1, r2, r3], rows) => e.rmsNormGrad(r0, r1, r2, r3, rows, weight.length, eps),
   );
-};
