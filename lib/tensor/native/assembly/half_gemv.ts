@@ -51,10 +51,35 @@ function tail(x: usize, w: usize, p: i32): f32 {
 }
 
 /**
+ * Ends four dot products whose first p values are summed in a0..a3: their lanes, then the scalar
+ * tail up to k, then a store. Product i is x + i·xStep with BF16 w + i·wStep, stored at
+ * y + i·yStep (bytes). Every kernel ends here, so every value is summed in one order.
+ */
+@inline
+function finish4(
+  a0: v128, a1: v128, a2: v128, a3: v128,
+  x: usize, xStep: usize, w: usize, wStep: usize, p: i32, k: i32, y: usize, yStep: usize,
+): void {
+  let s0 = lanes(a0), s1 = lanes(a1), s2 = lanes(a2), s3 = lanes(a3);
+  const x1 = x + xStep, x2 = x1 + xStep, x3 = x2 + xStep;
+  const w1 = w + wStep, w2 = w1 + wStep, w3 = w2 + wStep;
+  for (; p < k; p++) {
+    s0 += tail(x, w, p);
+    s1 += tail(x1, w1, p);
+    s2 += tail(x2, w2, p);
+    s3 += tail(x3, w3, p);
+  }
+  store<f32>(y, s0);
+  store<f32>(y + yStep, s1);
+  store<f32>(y + 2 * yStep, s2);
+  store<f32>(y + 3 * yStep, s3);
+}
+
+/**
  * The dot products of four rows of x (each k values, `stride` bytes apart) with one BF16 row w,
  * into y, y + ldy, y + 2·ldy, y + 3·ldy (bytes): each widened weight is used four times. Every
- * dot product here sums in the same order (one accumulator: evens then odds, then the lanes,
- * then the tail), so a value's bits do not depend on how rows and columns are grouped or split
+ * dot product here sums in the same order (one accumulator: evens then odds, then finish4's
+ * lanes and tail), so a value's bits do not depend on how rows and columns are grouped or split
  * across threads.
  */
 @inline
@@ -74,17 +99,7 @@ function dot4(x: usize, stride: usize, w: usize, k: i32, y: usize, ldy: usize): 
     const x3 = x2 + stride;
     a3 = madd(hi, v128.load(x3, 16), madd(lo, v128.load(x3), a3));
   }
-  let s0 = lanes(a0), s1 = lanes(a1), s2 = lanes(a2), s3 = lanes(a3);
-  for (; p < k; p++) {
-    s0 += tail(x, w, p);
-    s1 += tail(x + stride, w, p);
-    s2 += tail(x + 2 * stride, w, p);
-    s3 += tail(x + 3 * stride, w, p);
-  }
-  store<f32>(y, s0);
-  store<f32>(y + ldy, s1);
-  store<f32>(y + 2 * ldy, s2);
-  store<f32>(y + 3 * ldy, s3);
+  finish4(a0, a1, a2, a3, x, stride, w, 0, p, k, y, ldy);
 }
 
 /**
@@ -98,6 +113,7 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
   let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
   const w1 = w + wStride;
   let p = 0;
+  // The four rows written out by hand (as in dot4): the eight sums stay locals in registers.
   for (; p + 8 <= k; p += 8) {
     const h0 = v128.load(w + (<usize> p << 1));
     const h1 = v128.load(w1 + (<usize> p << 1));
@@ -125,26 +141,8 @@ function dot4x2(x: usize, stride: usize, w: usize, wStride: usize, k: i32, y: us
     a3 = madd(hi0, xh, madd(lo0, xl, a3));
     b3 = madd(hi1, xh, madd(lo1, xl, b3));
   }
-  let s0 = lanes(a0), s1 = lanes(a1), s2 = lanes(a2), s3 = lanes(a3);
-  let t0 = lanes(b0), t1 = lanes(b1), t2 = lanes(b2), t3 = lanes(b3);
-  for (; p < k; p++) {
-    s0 += tail(x, w, p);
-    s1 += tail(x + stride, w, p);
-    s2 += tail(x + 2 * stride, w, p);
-    s3 += tail(x + 3 * stride, w, p);
-    t0 += tail(x, w1, p);
-    t1 += tail(x + stride, w1, p);
-    t2 += tail(x + 2 * stride, w1, p);
-    t3 += tail(x + 3 * stride, w1, p);
-  }
-  store<f32>(y, s0);
-  store<f32>(y + ldy, s1);
-  store<f32>(y + 2 * ldy, s2);
-  store<f32>(y + 3 * ldy, s3);
-  store<f32>(y, t0, 4);
-  store<f32>(y + ldy, t1, 4);
-  store<f32>(y + 2 * ldy, t2, 4);
-  store<f32>(y + 3 * ldy, t3, 4);
+  finish4(a0, a1, a2, a3, x, stride, w, 0, p, k, y, ldy);
+  finish4(b0, b1, b2, b3, x, stride, w1, 0, p, k, y + 4, ldy);
 }
 
 /**
@@ -170,17 +168,7 @@ function dot1x4(x: usize, w: usize, apart: usize, k: i32, y: usize, yApart: usiz
     c = madd(odds(h2), xh, madd(evens(h2), xl, c));
     d = madd(odds(h3), xh, madd(evens(h3), xl, d));
   }
-  let s0 = lanes(a), s1 = lanes(b), s2 = lanes(c), s3 = lanes(d);
-  for (; p < k; p++) {
-    s0 += tail(x, w, p);
-    s1 += tail(x, w1, p);
-    s2 += tail(x, w2, p);
-    s3 += tail(x, w3, p);
-  }
-  store<f32>(y, s0);
-  store<f32>(y + yApart, s1);
-  store<f32>(y + 2 * yApart, s2);
-  store<f32>(y + 3 * yApart, s3);
+  finish4(a, b, c, d, x, 0, w, apart, p, k, y, yApart);
 }
 
 /** The dot product of one row x (k values) with one BF16 row w. */

@@ -111,6 +111,13 @@ function laneMax(v: v128): f32 {
   );
 }
 
+/** The four lanes' sum, in one order for every width. */
+@inline
+function laneSum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
+    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
 /** Values j .. j + 3 of the row at `from`, −∞ in the lanes at or past `limit` (the width). */
 @inline
 function rowVector(from: usize, j: i32, lane: v128, limit: v128): v128 {
@@ -150,9 +157,7 @@ export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
       v128.store(to + (<usize> whole << 2), e);
       total = f32x4.add(total, e);
     }
-    const sum = (f32x4.extract_lane(total, 0) + f32x4.extract_lane(total, 1)) +
-      (f32x4.extract_lane(total, 2) + f32x4.extract_lane(total, 3));
-    const total4 = f32x4.splat(sum);
+    const total4 = f32x4.splat(laneSum(total));
     for (let j = 0; j < width; j += 4) {
       v128.store(to + (<usize> j << 2), f32x4.div(v128.load(to + (<usize> j << 2)), total4));
     }
@@ -166,13 +171,6 @@ export function softmax(x: usize, out: usize, rows: i32, width: i32): void {
 @inline
 function inRow(v: v128, j: i32, lane: v128, limit: v128): v128 {
   return v128.and(v, i32x4.lt_s(i32x4.add(lane, i32x4.splat(j)), limit));
-}
-
-/** The four lanes' sum, in one order for every width. */
-@inline
-function laneSum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) +
-    (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
 /** 1/√(mean of squares + eps) of the row of `width` values at `from`. */

@@ -28,19 +28,12 @@ export function transpose(src: usize, dst: usize, batch: i32, rows: i32, cols: i
   }
 }
 
+// The three kernels below take matmul's operands (A strided by rs and cs, B and C row-major,
+// n wide) and the corner (i, j) of the block of C they compute.
+
 /** Columns [j, j + 8) of rows [i, i + 4) of C = A · B. */
 @inline
-function block4x8(
-  a: usize,
-  b: usize,
-  c: usize,
-  i: i32,
-  j: i32,
-  k: i32,
-  n: i32,
-  rs: i32,
-  cs: i32,
-): void {
+function block4x8(a: usize, b: usize, c: usize, i: i32, j: i32, k: i32, n: i32, rs: i32, cs: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -85,17 +78,7 @@ function block4x8(
 
 /** Columns [j, j + 8) of row i of C = A · B (the rows left over below a multiple of 4). */
 @inline
-function block1x8(
-  a: usize,
-  b: usize,
-  c: usize,
-  i: i32,
-  j: i32,
-  k: i32,
-  n: i32,
-  rs: i32,
-  cs: i32,
-): void {
+function block1x8(a: usize, b: usize, c: usize, i: i32, j: i32, k: i32, n: i32, rs: i32, cs: i32): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   for (let p = 0; p < k; p++) {
     const s = f32x4.splat(load<f32>(addr(a, i * rs + p * cs)));
@@ -110,17 +93,7 @@ function block1x8(
 
 /** C[i, j] = A[i, :] · B[:, j] one element at a time (columns past the last multiple of 8). */
 @inline
-function element(
-  a: usize,
-  b: usize,
-  c: usize,
-  i: i32,
-  j: i32,
-  k: i32,
-  n: i32,
-  rs: i32,
-  cs: i32,
-): void {
+function element(a: usize, b: usize, c: usize, i: i32, j: i32, k: i32, n: i32, rs: i32, cs: i32): void {
   let sum: f32 = 0;
   for (let p = 0; p < k; p++) {
     sum += load<f32>(addr(a, i * rs + p * cs)) * load<f32>(addr(b, p * n + j));
