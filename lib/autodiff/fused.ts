@@ -2,10 +2,24 @@
  * Fused ops of the decoder with hand-written gradients (customVjp): each runs one backend kernel
  * forward and one backward (Kernels: swiglu, rmsNorm, rope, softmaxGrad), where the composed ops
  * took up to a dozen passes over the activations and as many tape entries. They agree with the
- * composed ops to float32 rounding (tests/autodiff/fused.test.ts).
+ * composed ops to float32 rounding (tests/autodiff/fused.test.ts). Beside them, Adam's moment
+ * update, one kernel per tensor for the optimizer (tests/optim/transforms.test.ts).
  */
-import { add, customVjp, mul, reshape, sigmoid, slice, sub, sum } from "./ops.ts";
+import {
+  add,
+  customVjp,
+  div,
+  mul,
+  reshape,
+  sigmoid,
+  slice,
+  sqrt,
+  square,
+  sub,
+  sum,
+} from "./ops.ts";
 import { assertAlive, fill, Tensor } from "./tensor.ts";
+import type { AdamCoefficients } from "../tensor/kernels.ts";
 import { fmt, sameShape } from "../tensor/shape.ts";
 
 /** Checks that the tensors are live float32 on one backend; returns their kernels. */
@@ -123,4 +137,30 @@ export const softmaxGrad = (y: Tensor, g: Tensor): Tensor => {
     throw new Error(`softmaxGrad: y ${fmt(y.shape)} and g ${fmt(g.shape)} differ`);
   }
   return made(y, kernels.softmaxGrad(y.handle, g.handle, y.shape));
+};
+
+/**
+ * Adam's moment update of one tensor for optimizers (not differentiable): [direction, m1, v1]
+ * with m1 = b1·m + (1 − b1)·g, v1 = b2·v + (1 − b2)·g² and the bias-corrected direction
+ * m1 / (√v1 / rootBias2 + eps) · biasCorrection1 (Kernels.adamMoments). One kernel where the
+ * backend has it; else these ops, whose float32 roundings that kernel repeats.
+ */
+export const adamMoments = (
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  c: AdamCoefficients,
+): [Tensor, Tensor, Tensor] => {
+  const kernels = kernelsOf("adamMoments", g, m, v);
+  if (!sameShape(g.shape, m.shape) || !sameShape(g.shape, v.shape)) {
+    throw new Error(`adamMoments: g ${fmt(g.shape)}, m ${fmt(m.shape)}, v ${fmt(v.shape)} differ`);
+  }
+  if (kernels.adamMoments) {
+    const [direction, m1, v1] = kernels.adamMoments(g.handle, m.handle, v.handle, c);
+    return [made(g, direction), made(g, m1), made(g, v1)];
+  }
+  const m1 = add(mul(m, c.b1), mul(g, 1 - c.b1));
+  const v1 = add(mul(v, c.b2), mul(square(g), 1 - c.b2));
+  const direction = mul(div(m1, add(div(sqrt(v1), c.rootBias2), c.eps)), c.biasCorrection1);
+  return [direction, m1, v1];
 };

@@ -4,7 +4,7 @@
  * scaleByLearningRate) — PyTorch's p ← p − lr·wd·p − lr·m̂/(√v̂ + ε). Bias corrections are
  * computed in float64 on the host from the integer step count.
  */
-import { add, div, mul, sqrt, square } from "../autodiff/ops.ts";
+import { adamMoments } from "../autodiff/fused.ts";
 import { scope, zeros } from "../autodiff/tensor.ts";
 import {
   addDecayedWeights,
@@ -61,17 +61,18 @@ export const scaleByAdam = (
     update: (grads, state) =>
       scope(() => {
         const t = state.count + 1;
-        const biasCorrection1 = 1 / (1 - b1 ** t);
-        const rootBias2 = Math.sqrt(1 - b2 ** t);
+        const coefficients = {
+          b1,
+          b2,
+          eps,
+          biasCorrection1: 1 / (1 - b1 ** t),
+          rootBias2: Math.sqrt(1 - b2 ** t),
+        };
         const [updates, mu, nu] = zipMapTensors(
           "scaleByAdam",
           [grads, state.mu, state.nu],
           3,
-          ([g, m, v]) => {
-            const m1 = add(mul(m, b1), mul(g, 1 - b1));
-            const v1 = add(mul(v, b2), mul(square(g), 1 - b2));
-            return [mul(div(m1, add(div(sqrt(v1), rootBias2), eps)), biasCorrection1), m1, v1];
-          },
+          ([g, m, v]) => adamMoments(g, m, v, coefficients),
         );
         return { updates: updates as typeof grads, state: { count: t, mu, nu } };
       }),

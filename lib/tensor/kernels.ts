@@ -37,6 +37,20 @@ export type CompareOp = "greater" | "greaterEqual" | "less" | "lessEqual" | "equ
 /** The reductions over axes. */
 export type ReduceOp = "sum" | "max";
 
+/** Adam's scalars for one update of its moments (lib/optim/adamw.ts). */
+export interface AdamCoefficients {
+  /** First-moment decay. */
+  readonly b1: number;
+  /** Second-moment decay. */
+  readonly b2: number;
+  /** Added to the bias-corrected root of the second moment. */
+  readonly eps: number;
+  /** 1 / (1 − b1ᵗ) at update t. */
+  readonly biasCorrection1: number;
+  /** √(1 − b2ᵗ) at update t. */
+  readonly rootBias2: number;
+}
+
 /**
  * What a tensor backend implements: storage (upload, download, dispose) and the primitive kernels
  * autodiff's ops are built from, on opaque handles H.
@@ -146,6 +160,14 @@ export interface Kernels<H = unknown> {
     transposeB: boolean,
     inPlace: boolean,
   ): H;
+  /**
+   * Adam's moment update of one tensor, [direction, m1, v1]: m1 = b1·m + (1 − b1)·g,
+   * v1 = b2·v + (1 − b2)·g² and direction = m1 / (√v1 / rootBias2 + eps) · biasCorrection1, each
+   * step rounded to float32 as the composed ops round it, so the bits are theirs. Present where
+   * one pass beats a dozen kernel calls per tensor (the pure-TS and native backends); elsewhere
+   * lib/autodiff/fused.ts composes it.
+   */
+  readonly adamMoments?: (g: H, m: H, v: H, c: AdamCoefficients) => readonly [H, H, H];
   /**
    * Present where buffers can be written in place (the pure-TS backend): copies `src` into `dst`
    * at `offset` along `axis`, mutating `dst`. Only for buffers nothing else reads, such as a

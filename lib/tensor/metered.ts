@@ -43,12 +43,14 @@ export const meteredBackend = (
     }
     return handle;
   };
+  // Most kernels make one handle; adamMoments makes an array of them.
+  const madeAll = (out: unknown): unknown => (Array.isArray(out) ? out.map(made) : made(out));
   const inner = backend.kernels as unknown as Record<string, unknown>;
   const wrapped = Object.fromEntries(
     Object.entries(inner).map(([name, value]) =>
       typeof value !== "function" || NOT_MAKING.has(name)
         ? [name, value]
-        : [name, (...args: unknown[]) => made((value as (...a: unknown[]) => unknown)(...args))]
+        : [name, (...args: unknown[]) => madeAll((value as (...a: unknown[]) => unknown)(...args))]
     ),
   );
   // Every dispose reaches the backend, which counts a shared buffer's handles itself (the

@@ -4,8 +4,20 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { liveTensors, type Tensor, tensor, toArraySync } from "../../lib/autodiff/tensor.ts";
-import { tsBackend } from "../../lib/tensor/backends.ts";
+import { adamMoments } from "../../lib/autodiff/fused.ts";
+import {
+  liveTensors,
+  scope,
+  type Tensor,
+  tensor,
+  toArray,
+  toArraySync,
+} from "../../lib/autodiff/tensor.ts";
+import { type Backend, loadBackend, tsBackend } from "../../lib/tensor/backends.ts";
+import type { AdamCoefficients } from "../../lib/tensor/kernels.ts";
+import { meteredBackend } from "../../lib/tensor/metered.ts";
+import { foldIn, normal, prngKey } from "../../lib/random/prng.ts";
+import { testBackends } from "../helpers/backends.ts";
 import {
   adamw,
   applyUpdates,
@@ -191,6 +203,85 @@ test("a training loop that disposes replaced values does not leak tensors", () =
   const p = run(chain(clipByGlobalNorm(1), adamw({ lr: 0.01 })), p0, GRADS);
   disposeReplaced(p, null);
   assert.is(liveTensors(), before);
+});
+
+/** Gradients over six decades (eps matters at the small end), exact zeros, moments of a run. */
+const momentInputs = () => {
+  const n = 3000;
+  const key = prngKey(20261203);
+  const g = normal(foldIn(key, 1), n).map((x, i) => i % 97 === 0 ? 0 : x * 10 ** (-(i % 7)));
+  const m = normal(foldIn(key, 2), n).map((x, i) => x * 10 ** (-(i % 5)));
+  const v = normal(foldIn(key, 3), n).map((x, i) => x * x * 10 ** (-(i % 9)));
+  return { g, m, v };
+};
+const coefficientsAt = (t: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): AdamCoefficients => ({
+  b1,
+  b2,
+  eps,
+  biasCorrection1: 1 / (1 - b1 ** t),
+  rootBias2: Math.sqrt(1 - b2 ** t),
+});
+/** adamMoments on `backend`, read back as [direction, m1, v1]. */
+const momentsOn = async (backend: Backend, c: AdamCoefficients): Promise<Float32Array[]> => {
+  const { g, m, v } = momentInputs();
+  const made = scope(() => {
+    const t = (x: Float32Array) => tensor(backend, x, [30, 100]);
+    return adamMoments(t(g), t(m), t(v), c);
+  });
+  const values = await Promise.all(made.map((x) => toArray(x)));
+  made.forEach((x) => x.dispose());
+  return values as Float32Array[];
+};
+/** `backend` without its one-pass kernel: the moments composed from elementwise ops. */
+const composedAdam = (backend: Backend): Backend => ({
+  ...backend,
+  kernels: { ...backend.kernels, adamMoments: undefined },
+});
+
+for (const name of await testBackends()) {
+  test(`Adam's moments in one pass have the composed ops' float32 bits on ${name}`, async () => {
+    const backend = await loadBackend(name);
+    for (const c of [coefficientsAt(1), coefficientsAt(7, 0.8, 0.95, 1e-3), coefficientsAt(300)]) {
+      const fused = await momentsOn(backend, c);
+      const composed = await momentsOn(composedAdam(backend), c);
+      ["direction", "m1", "v1"].forEach((what, i) => {
+        const differs = fused[i].findIndex((x, j) => !Object.is(x, composed[i][j]));
+        assert.is(differs, -1, `${what}[${differs}] differs with ${JSON.stringify(c)}`);
+      });
+    }
+  });
+}
+
+test("Adam's moments match float64 arithmetic to float32 rounding", async () => {
+  const c = coefficientsAt(3);
+  const [direction, m1, v1] = await momentsOn(tsBackend, c);
+  const { g, m, v } = momentInputs();
+  g.forEach((gi, i) => {
+    const mi = c.b1 * m[i] + (1 - c.b1) * gi;
+    const vi = c.b2 * v[i] + (1 - c.b2) * gi * gi;
+    const di = mi * c.biasCorrection1 / (Math.sqrt(vi) / c.rootBias2 + c.eps);
+    assertClose([m1[i], v1[i], direction[i]], [mi, vi, di], 1e-6, `moments at ${i}`);
+  });
+  assert.throws(
+    () =>
+      scope(() => {
+        const t = (n: number) => tensor(tsBackend, new Float32Array(n), [n]);
+        adamMoments(t(2), t(2), t(3), c);
+      }),
+    /adamMoments: g \[2\], m \[2\], v \[3\] differ/,
+  );
+});
+
+test("the memory meter counts each of the buffers a kernel returns together", () => {
+  const { backend, meter } = meteredBackend(tsBackend);
+  const t = (x: Float32Array) => tensor(backend, x, [x.length]);
+  const inputs = [t(new Float32Array(1000)), t(new Float32Array(1000)), t(new Float32Array(1000))];
+  const before = meter.live();
+  const [g, m, v] = inputs;
+  const outputs = adamMoments(g, m, v, coefficientsAt(1));
+  assert.is(meter.live() - before, 3 * 4000);
+  [...outputs, ...inputs].forEach((x) => x.dispose());
+  assert.is(meter.live(), 0);
 });
 
 test.run();

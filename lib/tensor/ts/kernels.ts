@@ -16,6 +16,7 @@ import { parallelMatmul, shared, threadsInUse } from "./threads.ts";
 import { release, retain, take } from "./pool.ts";
 import { expFast } from "./exp.ts";
 import * as fused from "./fused.ts";
+import { adamMoments } from "./adam.ts";
 import { MAX_ROW_WIDTH, softmaxInto } from "../wasm/activations.ts";
 
 type Buf = HostArray;
@@ -597,6 +598,8 @@ const floatKernels: Kernels<Buf> = {
       splitHeads,
     ),
   softmaxGrad: (y, g, shape) => fused.softmaxGrad(y as Float32Array, g as Float32Array, shape),
+  adamMoments: (g, m, v, c) =>
+    adamMoments(g as Float32Array, m as Float32Array, v as Float32Array, c),
   // A new buffer even when c may be overwritten: the product needs its own anyway.
   matmulAdd: (c, a, aShape, b, bShape, transposeA, transposeB) => {
     const out = floatKernels.matmul(a, aShape, b, bShape, transposeA, transposeB) as Float32Array;
