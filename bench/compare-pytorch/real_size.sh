@@ -18,6 +18,7 @@
 #   PROBE_BACKEND  default: the planner's choice
 #   PROBE_THREADS  ours in the probe (default: every core)
 #   TORCH_DTYPE    float32 (PyTorch's fastest CPU path; the default) or bfloat16
+#   TORCH_MMAP_THRESHOLD  glibc's MALLOC_MMAP_THRESHOLD_ for PyTorch (default: glibc's own)
 #   OUT            default bench/results/pytorch-real-size.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -42,9 +43,11 @@ case "$RUNTIME" in
 esac
 # OpenBLAS tuning variables of the calling shell must steer neither side's BLAS.
 clean=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS)
-# A fixed mmap threshold lets glibc give PyTorch's freed activations back: with the dynamic one,
-# its training step's peak RSS at 0.5B was 6.0 GB instead of 2.6 GB, and it ran no faster.
-torch_env=("${clean[@]}" MALLOC_MMAP_THRESHOLD_=131072)
+# PyTorch runs with glibc's own malloc settings, its fastest here. TORCH_MMAP_THRESHOLD (bytes)
+# fixes glibc's mmap threshold instead: its freed activations then go back to the system (0.5B
+# training step: peak RSS 2.6 instead of 6.1 GB), but every large tensor is mapped anew, and on
+# this machine's VM page faults cost so much that its step ran 2.4x slower.
+torch_env=("${clean[@]}" ${TORCH_MMAP_THRESHOLD:+MALLOC_MMAP_THRESHOLD_="$TORCH_MMAP_THRESHOLD"})
 
 "$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
   { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }
