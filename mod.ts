@@ -14,6 +14,7 @@ export {
   tsBackend,
 } from "./lib/tensor/backends.ts";
 export {
+  type AdamCoefficients,
   type BackendName,
   backendNames,
   type BinaryOp,
