@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GRPO training step of bench/shape.json (the 0.99M shape), ours and eager PyTorch taking
 # turns for ROUNDS rounds, so that a shared machine's load falls on both sides alike; prints each
-# round's tokens/s and the median of every side's ratio to PyTorch's run in the same round.
+# round's tokens/s and the median of every side's ratio to each PyTorch run in the same round.
 #
 #   bash bench/compare-pytorch/alternate.sh
 #
@@ -9,6 +9,8 @@
 #   ROUNDS         default 4
 #   SIDES          ours, as RUNTIME:THREADS (TINA_THREADS), default "deno:1 deno:2 bun:1"
 #   TORCH_THREADS  PyTorch's OMP_NUM_THREADS, default 1 (its best on this 2-core machine)
+#   TORCH_MALLOCS  glibc's malloc settings PyTorch runs under, default "default keep" (glibc's own,
+#                  and freed memory kept in the heap: see malloc.sh)
 #   BACKEND        ours, default native
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +18,9 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${ROUNDS:-4}
 SIDES=${SIDES:-deno:1 deno:2 bun:1}
 TORCH_THREADS=${TORCH_THREADS:-1}
+TORCH_MALLOCS=${TORCH_MALLOCS:-default keep}
 BACKEND=${BACKEND:-native}
+source bench/compare-pytorch/malloc.sh
 PY=/usr/bin/python3 # Debian's python3-torch installs for the system interpreter only
 # As in run.sh: the calling shell's OpenBLAS tuning variables steer neither side.
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS
@@ -35,9 +39,12 @@ print(rows[0]["figure"])' "$BACKEND" "$1"
 }
 
 for round in $(seq "$ROUNDS"); do
-  torch=$(OMP_NUM_THREADS="$TORCH_THREADS" "$PY" bench/compare-pytorch/train_step.py |
-    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["train_step"]["tokens_per_s"])')
-  echo "$round torch:$TORCH_THREADS $torch" | tee -a "$log"
+  for malloc in $TORCH_MALLOCS; do
+    torch_malloc "$malloc"
+    torch=$(env "${torch_malloc_env[@]}" OMP_NUM_THREADS="$TORCH_THREADS" "$PY" bench/compare-pytorch/train_step.py |
+      "$PY" -c 'import json, sys; print(json.load(sys.stdin)["train_step"]["tokens_per_s"])')
+    echo "$round torch:$malloc $torch" | tee -a "$log"
+  done
   for side in $SIDES; do
     runtime=${side%%:*}
     case "$runtime" in
@@ -47,7 +54,7 @@ for round in $(seq "$ROUNDS"); do
       *) echo "SIDES: runtime must be bun, deno or node, got $runtime" >&2 && exit 2 ;;
     esac
     TINA_THREADS=${side##*:} "${ours[@]}" bench/run.ts --suite train-step --backend "$BACKEND" >/dev/null
-    echo "$round $side $(ours_figure "$runtime") $torch" | tee -a "$log"
+    echo "$round $side $(ours_figure "$runtime")" | tee -a "$log"
   done
 done
 
@@ -55,13 +62,15 @@ done
 import statistics, sys
 from collections import defaultdict
 
-ratios = defaultdict(list)
+rounds = defaultdict(dict)
 for line in open(sys.argv[1]):
-    parts = line.split()
-    if len(parts) == 4:
-        ratios[parts[1]].append(float(parts[2]) / float(parts[3]))
-print(f"\nratio = ours / PyTorch ({sys.argv[2]} thread(s)) train-step tokens/s, same round")
-for side, rs in ratios.items():
-    spread = ", ".join(f"{r:.2f}" for r in rs)
-    print(f"{side:<10} median {statistics.median(rs):.2f}x  ({spread})")
+    round_, side, figure = line.split()
+    rounds[round_][side] = float(figure)
+torch_runs = sorted({s for r in rounds.values() for s in r if s.startswith("torch:")})
+print(f"\nratio = ours / PyTorch ({sys.argv[2]} thread(s), glibc malloc settings) train-step tokens/s, same round")
+for side in [s for s in next(iter(rounds.values())) if not s.startswith("torch:")]:
+    for torch in torch_runs:
+        rs = [r[side] / r[torch] for r in rounds.values() if side in r and torch in r]
+        spread = ", ".join(f"{x:.2f}" for x in rs)
+        print(f"{side:<8} vs {torch:<14} median {statistics.median(rs):.2f}x  ({spread})")
 EOF

@@ -17,6 +17,7 @@ line; peak RSS is the process's maximum so far (ru_maxrss).
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -101,7 +102,8 @@ def main():
     (model, shape), load_s = timed(lambda: load_hf(a.model, LORA_RANK, LORA_ALPHA / LORA_RANK, dtype))
     result = (bench if a.mode == "bench" else probe)(model, shape, a)
     json.dump({"side": "pytorch", "mode": a.mode, "model": a.model, "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "dtype": a.dtype, "loadSeconds": load_s,
+               "threads": torch.get_num_threads(), "dtype": a.dtype,
+               "malloc": os.environ.get("TORCH_MALLOC", "default"), "loadSeconds": load_s,
                **result, "peakRssBytes": peak_rss_bytes()}, sys.stdout)
     print()
 

@@ -18,7 +18,7 @@
 #   PROBE_BACKEND  default: the planner's choice
 #   PROBE_THREADS  ours in the probe (default: every core)
 #   TORCH_DTYPE    float32 (PyTorch's fastest CPU path; the default) or bfloat16
-#   TORCH_MMAP_THRESHOLD  glibc's MALLOC_MMAP_THRESHOLD_ for PyTorch (default: glibc's own)
+#   TORCH_MALLOC   glibc's malloc settings for PyTorch: default, keep or fixed (see malloc.sh)
 #   OUT            default bench/results/pytorch-real-size.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,11 +43,9 @@ case "$RUNTIME" in
 esac
 # OpenBLAS tuning variables of the calling shell must steer neither side's BLAS.
 clean=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS)
-# PyTorch runs with glibc's own malloc settings, its fastest here. TORCH_MMAP_THRESHOLD (bytes)
-# fixes glibc's mmap threshold instead: its freed activations then go back to the system (0.5B
-# training step: peak RSS 2.6 instead of 6.1 GB), but every large tensor is mapped anew, and on
-# this machine's VM page faults cost so much that its step ran 2.4x slower.
-torch_env=("${clean[@]}" ${TORCH_MMAP_THRESHOLD:+MALLOC_MMAP_THRESHOLD_="$TORCH_MMAP_THRESHOLD"})
+source bench/compare-pytorch/malloc.sh
+torch_malloc "${TORCH_MALLOC:-default}" || exit 2
+torch_env=("${clean[@]}" TORCH_MALLOC="${TORCH_MALLOC:-default}" "${torch_malloc_env[@]}")
 
 "$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
   { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }

@@ -62,7 +62,7 @@ def main():
     for p in bench:
         o, t = p["ours"], p["pytorch"]
         print(f"\nbench, {p['threads']} thread(s): ours = {o['backend']} on {o['runtime']}, "
-              f"PyTorch {t['torch']} {t['dtype']}; ratio = ours / PyTorch tokens/s")
+              f"PyTorch {t['torch']} {t['dtype']} (glibc malloc: {t.get('malloc', 'default')}); ratio = ours / PyTorch tokens/s")
         print(f"  {'':<22}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
         print(f"  {'train step':<22}{o['trainStep']['tokensPerSecond']:>10.2f}"
               f"{t['trainStep']['tokensPerSecond']:>10.2f}{p['ratios']['trainStep']:>7.2f}x")
