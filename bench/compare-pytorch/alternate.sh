@@ -10,7 +10,7 @@
 #   SIDES          ours, as RUNTIME:THREADS (TINA_THREADS), default "deno:1 deno:2 bun:1"
 #   TORCH_THREADS  PyTorch's OMP_NUM_THREADS, default 1 (its best on this 2-core machine)
 #   TORCH_MALLOCS  glibc's malloc settings PyTorch runs under, default "default keep" (glibc's own,
-#                  and freed memory kept in the heap: see malloc.sh)
+#                  and freed memory kept in the heap: see torch_env.sh)
 #   BACKEND        ours, default native
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,13 +20,13 @@ SIDES=${SIDES:-deno:1 deno:2 bun:1}
 TORCH_THREADS=${TORCH_THREADS:-1}
 TORCH_MALLOCS=${TORCH_MALLOCS:-default keep}
 BACKEND=${BACKEND:-native}
-source bench/compare-pytorch/malloc.sh
-PY=/usr/bin/python3 # Debian's python3-torch installs for the system interpreter only
+source bench/compare-pytorch/torch_env.sh
 # As in run.sh: the calling shell's OpenBLAS tuning variables steer neither side.
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+require_torch
 "$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
   { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }
 

@@ -18,7 +18,7 @@
 #   PROBE_BACKEND  default: the planner's choice
 #   PROBE_THREADS  ours in the probe (default: every core)
 #   TORCH_DTYPE    float32 (PyTorch's fastest CPU path; the default) or bfloat16
-#   TORCH_MALLOC   glibc's malloc settings for PyTorch: default, keep or fixed (see malloc.sh)
+#   TORCH_MALLOC   glibc's malloc settings for PyTorch: default, keep or fixed (see torch_env.sh)
 #   OUT            default bench/results/pytorch-real-size.json
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,7 +31,6 @@ THREADS=${THREADS:-1 2}
 BENCH_ARGS=${BENCH_ARGS:-}
 TORCH_DTYPE=${TORCH_DTYPE:-float32}
 OUT=${OUT:-bench/results/pytorch-real-size.json}
-PY=/usr/bin/python3 # Debian's python3-torch installs for the system interpreter only
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -43,10 +42,11 @@ case "$RUNTIME" in
 esac
 # OpenBLAS tuning variables of the calling shell must steer neither side's BLAS.
 clean=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u OPENBLAS_NUM_THREADS -u OMP_NUM_THREADS)
-source bench/compare-pytorch/malloc.sh
+source bench/compare-pytorch/torch_env.sh
 torch_malloc "${TORCH_MALLOC:-default}" || exit 2
 torch_env=("${clean[@]}" TORCH_MALLOC="${TORCH_MALLOC:-default}" "${torch_malloc_env[@]}")
 
+require_torch
 "$PY" bench/compare-pytorch/check_qwen2.py >/dev/null ||
   { echo "qwen2.py disagrees with the fixtures' goldens: no comparison" >&2 && exit 1; }
 
