@@ -486,6 +486,23 @@ export const encodeSafetensorsHeader = (
   return padded;
 };
 
+/** A tensor to write must hold exactly the values its shape needs. */
+const checkValueCount = (
+  file: string,
+  name: string,
+  shape: readonly number[],
+  length: number,
+): void => {
+  if (length !== numElements(shape)) {
+    fail(
+      file,
+      `${tensorLabel(name)}: shape ${formatShape(shape)} needs ${
+        numElements(shape)
+      } values, data has ${length}`,
+    );
+  }
+};
+
 /**
  * The file as a header chunk followed by one chunk per tensor (sorted by name), so large files
  * can be streamed to disk.
@@ -498,14 +515,7 @@ export function* encodeSafetensorsChunks(
   const names = [...tensors.keys()].sort();
   for (const name of names) {
     const { shape, data } = tensors.get(name)!;
-    if (data.length !== numElements(shape)) {
-      fail(
-        file,
-        `${tensorLabel(name)}: shape ${formatShape(shape)} needs ${
-          numElements(shape)
-        } values, data has ${data.length}`,
-      );
-    }
+    checkValueCount(file, name, shape, data.length);
   }
   yield encodeSafetensorsHeader(names.map((name) => [name, tensors.get(name)!.shape]), options);
   for (const name of names) yield encodeFloats(tensors.get(name)!.data, options.dtype ?? "F32");
@@ -547,14 +557,7 @@ export const writeSafetensorsStreamed = (
     for (const name of names) {
       const { shape, read } = tensors.get(name)!;
       const data = await read();
-      if (data.length !== numElements(shape)) {
-        fail(
-          path,
-          `${tensorLabel(name)}: shape ${formatShape(shape)} needs ${
-            numElements(shape)
-          } values, data has ${data.length}`,
-        );
-      }
+      checkValueCount(path, name, shape, data.length);
       yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       freeBuffer(data);
     }
