@@ -5,7 +5,10 @@
 import cliProgress from "cli-progress";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-/** Strict flag parsing; node:util's multi-line complaints become one-line usage errors. */
+/**
+ * Strict flag parsing; node:util's multi-line complaints become one-line usage errors, keeping its
+ * hint for a value that starts with a dash (`--steps -1` must be written `--steps=-1`).
+ */
 export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
   argv: readonly string[],
   options: O,
@@ -13,7 +16,9 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
+    const [first, ...rest] = (e as Error).message.split("\n");
+    const dashHint = rest.find((line) => line.includes("=-XYZ"));
+    throw new UsageError(dashHint ? `${first} ${dashHint}` : first);
   }
 };
 
